@@ -1,0 +1,174 @@
+//! The one error type of the core crate, with SpaceONE's `ERROR_*` names.
+//!
+//! Every backend and service returns [`Error`]; the gRPC and REST layers map its
+//! [`Error::class`] to a status code in exactly one place each.
+
+/// Result alias used throughout the core crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while answering `list` or `stat`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// A required parameter is missing (`domain_id`, the stat query, a stage's required part).
+    #[error("Required parameter. (key = {key})")]
+    RequiredParameter {
+        /// Dotted name of the missing parameter.
+        key: String,
+    },
+    /// A parameter has the wrong JSON/proto type.
+    #[error("Invalid parameter type. (key = {key}, reason = {reason})")]
+    InvalidParameterType {
+        /// Dotted name of the parameter.
+        key: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A list was given to an operator that takes a scalar.
+    #[error(
+        "Invalid operator value type: a list is not allowed. (key = {key}, operator = {operator})"
+    )]
+    OperatorValueType {
+        /// The condition's key.
+        key: String,
+        /// The condition's operator.
+        operator: String,
+    },
+    /// A scalar was given to an operator that takes a list.
+    #[error(
+        "Invalid operator value type: a list is required. (key = {key}, operator = {operator})"
+    )]
+    OperatorListValueType {
+        /// The condition's key.
+        key: String,
+        /// The condition's operator.
+        operator: String,
+    },
+    /// A non-object was given to `match`.
+    #[error(
+        "Invalid operator value type: an object is required. (key = {key}, operator = {operator})"
+    )]
+    OperatorDictValueType {
+        /// The condition's key.
+        key: String,
+        /// The condition's operator.
+        operator: String,
+    },
+    /// A non-boolean was given to `exists`.
+    #[error(
+        "Invalid operator value type: a boolean is required. (key = {key}, operator = {operator})"
+    )]
+    OperatorBooleanType {
+        /// The condition's key.
+        key: String,
+        /// The condition's operator.
+        operator: String,
+    },
+    /// Any other bad query: unknown operator, bad regex or date, bad stage content.
+    #[error("Query is invalid. (reason = {0})")]
+    DbQuery(String),
+    /// A document asked for by id does not exist.
+    #[error("Resource not found. (key = {key}, value = {value})")]
+    NotFound {
+        /// Name of the id field.
+        key: String,
+        /// The id that was asked for.
+        value: String,
+    },
+    /// The storage backend cannot be reached.
+    #[error("Database is unavailable. (reason = {0})")]
+    Unavailable(String),
+    /// The storage backend did not answer in time.
+    #[error("Database timed out. (reason = {0})")]
+    Timeout(String),
+    /// Anything else; the message is logged, never sent to clients.
+    #[error("Internal error: {0}")]
+    Internal(String),
+}
+
+/// How an [`Error`] is reported to a client, independent of the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// gRPC INVALID_ARGUMENT, HTTP 400.
+    InvalidArgument,
+    /// gRPC NOT_FOUND, HTTP 404.
+    NotFound,
+    /// gRPC UNAVAILABLE, HTTP 503.
+    Unavailable,
+    /// gRPC DEADLINE_EXCEEDED, HTTP 504.
+    DeadlineExceeded,
+    /// gRPC INTERNAL, HTTP 500.
+    Internal,
+}
+
+impl ErrorClass {
+    /// The gRPC status code name (`INVALID_ARGUMENT`, …).
+    pub fn grpc_name(self) -> &'static str {
+        match self {
+            ErrorClass::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorClass::NotFound => "NOT_FOUND",
+            ErrorClass::Unavailable => "UNAVAILABLE",
+            ErrorClass::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            ErrorClass::Internal => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status code of the REST routes.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorClass::InvalidArgument => 400,
+            ErrorClass::NotFound => 404,
+            ErrorClass::Unavailable => 503,
+            ErrorClass::DeadlineExceeded => 504,
+            ErrorClass::Internal => 500,
+        }
+    }
+}
+
+impl Error {
+    /// Shorthand for [`Error::RequiredParameter`].
+    pub fn required(key: impl Into<String>) -> Self {
+        Error::RequiredParameter { key: key.into() }
+    }
+
+    /// Shorthand for [`Error::DbQuery`].
+    pub fn query(reason: impl Into<String>) -> Self {
+        Error::DbQuery(reason.into())
+    }
+
+    /// SpaceONE's error name, e.g. `ERROR_REQUIRED_PARAMETER`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::RequiredParameter { .. } => "ERROR_REQUIRED_PARAMETER",
+            Error::InvalidParameterType { .. } => "ERROR_INVALID_PARAMETER_TYPE",
+            Error::OperatorValueType { .. } => "ERROR_OPERATOR_VALUE_TYPE",
+            Error::OperatorListValueType { .. } => "ERROR_OPERATOR_LIST_VALUE_TYPE",
+            Error::OperatorDictValueType { .. } => "ERROR_OPERATOR_DICT_VALUE_TYPE",
+            Error::OperatorBooleanType { .. } => "ERROR_OPERATOR_BOOLEAN_TYPE",
+            Error::DbQuery(_) => "ERROR_DB_QUERY",
+            Error::NotFound { .. } => "ERROR_NOT_FOUND",
+            Error::Unavailable(_) | Error::Timeout(_) => "ERROR_DB_UNAVAILABLE",
+            Error::Internal(_) => "ERROR_UNKNOWN",
+        }
+    }
+
+    /// The transport-independent class that decides the gRPC and HTTP codes.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::NotFound { .. } => ErrorClass::NotFound,
+            Error::Unavailable(_) => ErrorClass::Unavailable,
+            Error::Timeout(_) => ErrorClass::DeadlineExceeded,
+            Error::Internal(_) => ErrorClass::Internal,
+            _ => ErrorClass::InvalidArgument,
+        }
+    }
+
+    /// The client-facing details string: `"<ERROR_CODE>: <message>"`.
+    ///
+    /// Internal errors never leak their details.
+    pub fn details(&self) -> String {
+        match self {
+            Error::Internal(_) => "ERROR_UNKNOWN: Internal error.".to_string(),
+            other => format!("{}: {}", other.code(), other),
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! `list` over documents in memory: filter, unwind, sort with a stable tiebreak, page and
+//! projection.
+
+use super::filter::{condition_matches, matches};
+use crate::query::plan::{ListPlan, SortSpec};
+use crate::value::{compare, FieldPath};
+use bson::{Bson, Document};
+use std::cmp::Ordering;
+
+/// The answer of a `list`: the page of documents and the number of matches before paging.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListOutput {
+    /// The documents of the page (projected when the plan asks).
+    pub documents: Vec<Document>,
+    /// Matching documents (or unwound rows), ignoring the page.
+    pub total_count: u64,
+}
+
+/// Evaluates a list plan over documents given in insertion order (their identity order).
+pub fn list<'a>(docs: impl IntoIterator<Item = &'a Document>, plan: &ListPlan) -> ListOutput {
+    let matched: Vec<&Document> = docs
+        .into_iter()
+        .filter(|d| matches(d, &plan.filter))
+        .collect();
+    match &plan.unwind {
+        None => finish(&matched, plan),
+        Some(unwind) => {
+            let rows: Vec<Document> = matched
+                .iter()
+                .flat_map(|doc| unwind_rows(doc, &unwind.path))
+                .filter(|row| unwind.filter.iter().all(|c| condition_matches(row, c)))
+                .collect();
+            let mut out = finish(&rows.iter().collect::<Vec<_>>(), plan);
+            // On the wire the array field holds just its one element.
+            for doc in &mut out.documents {
+                wrap_in_array(doc, unwind.path.parts());
+            }
+            out
+        }
+    }
+}
+
+fn finish(rows: &[&Document], plan: &ListPlan) -> ListOutput {
+    let total_count = rows.len() as u64;
+    if plan.count_only {
+        return ListOutput {
+            documents: Vec::new(),
+            total_count,
+        };
+    }
+    let order = sorted_order(rows, &plan.sort);
+    let skip = usize::try_from(plan.slice.skip).unwrap_or(usize::MAX);
+    let limit = plan
+        .slice
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let documents = order
+        .into_iter()
+        .skip(skip)
+        .take(limit)
+        .map(|i| match &plan.projection {
+            Some(paths) => project(rows[i], paths),
+            None => rows[i].clone(),
+        })
+        .collect();
+    ListOutput {
+        documents,
+        total_count,
+    }
+}
+
+/// Indices of `rows` in sort order; ties keep the input (insertion) order.
+pub fn sorted_order(rows: &[&Document], sort: &[SortSpec]) -> Vec<usize> {
+    let mut keyed: Vec<(Vec<Option<&Bson>>, usize)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            (
+                sort.iter()
+                    .map(|s| sort_value(doc, &s.path, s.desc))
+                    .collect(),
+                i,
+            )
+        })
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| compare_keys(a, b, sort));
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Compares two sort-key tuples (missing sorts as null).
+pub fn compare_keys(a: &[Option<&Bson>], b: &[Option<&Bson>], sort: &[SortSpec]) -> Ordering {
+    for ((x, y), spec) in a.iter().zip(b).zip(sort) {
+        let o = compare(x.unwrap_or(&Bson::Null), y.unwrap_or(&Bson::Null));
+        let o = if spec.desc { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// The value a document sorts by: for arrays the smallest element ascending and the largest
+/// descending (MongoDB); `None` (null) when missing.
+pub fn sort_value<'a>(doc: &'a Document, path: &FieldPath, desc: bool) -> Option<&'a Bson> {
+    let mut best: Option<&'a Bson> = None;
+    path.any(doc, &mut |x| {
+        if let Some(v) = x {
+            if !matches!(v, Bson::Array(_)) {
+                let better = best.is_none_or(|b| {
+                    let o = compare(v, b);
+                    if desc {
+                        o == Ordering::Greater
+                    } else {
+                        o == Ordering::Less
+                    }
+                });
+                if better {
+                    best = Some(v);
+                }
+            }
+        }
+        false
+    });
+    best
+}
+
+/// One row per element of the array at `path`; the field holds the element itself.
+/// Missing, null and empty arrays give no row; a scalar gives the row unchanged.
+pub fn unwind_rows(doc: &Document, path: &FieldPath) -> Vec<Document> {
+    match path.resolve(doc).as_deref() {
+        None | Some(Bson::Null) => Vec::new(),
+        Some(Bson::Array(items)) => items
+            .iter()
+            .map(|item| {
+                let mut row = doc.clone();
+                set_path(&mut row, path.parts(), item.clone());
+                row
+            })
+            .collect(),
+        Some(_) => vec![doc.clone()],
+    }
+}
+
+/// Sets the value at a dotted path, creating sub-documents as needed.
+pub fn set_path(doc: &mut Document, parts: &[String], value: Bson) {
+    match parts {
+        [] => {}
+        [last] => {
+            doc.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            if !matches!(doc.get(first), Some(Bson::Document(_))) {
+                doc.insert(first.clone(), Document::new());
+            }
+            if let Some(Bson::Document(sub)) = doc.get_mut(first) {
+                set_path(sub, rest, value);
+            }
+        }
+    }
+}
+
+fn wrap_in_array(doc: &mut Document, parts: &[String]) {
+    match parts {
+        [] => {}
+        [last] => {
+            if let Some(v) = doc.get_mut(last) {
+                let element = std::mem::replace(v, Bson::Null);
+                *v = Bson::Array(vec![element]);
+            }
+        }
+        [first, rest @ ..] => {
+            if let Some(Bson::Document(sub)) = doc.get_mut(first) {
+                wrap_in_array(sub, rest);
+            }
+        }
+    }
+}
+
+/// An inclusion projection like MongoDB's: the listed paths (through sub-documents and
+/// arrays of sub-documents) and `_id`, in the document's own field order.
+pub fn project(doc: &Document, paths: &[FieldPath]) -> Document {
+    let parts: Vec<&[String]> = paths.iter().map(|p| p.parts()).collect();
+    let mut out = project_parts(doc, &parts);
+    if let Some(id) = doc.get("_id") {
+        if !out.contains_key("_id") {
+            let mut with_id = Document::new();
+            with_id.insert("_id", id.clone());
+            with_id.extend(out);
+            out = with_id;
+        }
+    }
+    out
+}
+
+fn project_parts(doc: &Document, paths: &[&[String]]) -> Document {
+    let mut out = Document::new();
+    for (key, value) in doc {
+        let mut whole = false;
+        let mut rests: Vec<&[String]> = Vec::new();
+        for p in paths {
+            if p.first() == Some(key) {
+                if p.len() == 1 {
+                    whole = true;
+                } else {
+                    rests.push(&p[1..]);
+                }
+            }
+        }
+        if whole {
+            out.insert(key.clone(), value.clone());
+        } else if !rests.is_empty() {
+            if let Some(v) = project_value(value, &rests) {
+                out.insert(key.clone(), v);
+            }
+        }
+    }
+    out
+}
+
+fn project_value(value: &Bson, rests: &[&[String]]) -> Option<Bson> {
+    match value {
+        Bson::Document(d) => Some(Bson::Document(project_parts(d, rests))),
+        Bson::Array(items) => Some(Bson::Array(
+            items
+                .iter()
+                .filter_map(|i| project_value(i, rests))
+                .collect(),
+        )),
+        _ => None,
+    }
+}

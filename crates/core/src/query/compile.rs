@@ -1,0 +1,568 @@
+//! Validation: raw [`model`](super::model) queries become [`plan`](super::plan)s, or a precise
+//! error naming the offending key, operator or stage.
+
+use super::model::{self, Condition as RawCondition};
+use super::plan::*;
+use crate::error::{Error, Result};
+use crate::time::{parse_iso, resolve_timediff, DateFormat};
+use crate::value::{json_to_bson, FieldPath};
+use bson::Bson;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Longest regex source accepted (characters).
+pub const MAX_REGEX_LEN: usize = 1024;
+/// Compiled-size bound handed to the regex engine.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Checks a dotted key: no empty segment, no `$` operator injection.
+pub fn field_path(key: &str, what: &str) -> Result<FieldPath> {
+    let bad = key.is_empty()
+        || key.split('.').any(|s| s.is_empty() || s.starts_with('$'))
+        || key.contains('\0');
+    if bad {
+        return Err(Error::query(format!(
+            "invalid {what} '{key}': a dotted field path without empty segments or '$'"
+        )));
+    }
+    Ok(FieldPath::new(key))
+}
+
+/// Checks an output column name: not empty, no dot, no leading `$`.
+fn column_name(name: &str, what: &str) -> Result<String> {
+    if name.is_empty() || name.contains('.') || name.starts_with('$') || name.contains('\0') {
+        return Err(Error::query(format!(
+            "invalid {what} '{name}': a name without '.' that does not start with '$'"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+fn required<'a>(value: &'a Option<String>, key: &str) -> Result<&'a str> {
+    match value.as_deref() {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(Error::required(key)),
+    }
+}
+
+/// Builds a case-insensitive pattern from regex source, with the length and size bounds.
+pub fn pattern(source: &str) -> Result<Pattern> {
+    if source.chars().count() > MAX_REGEX_LEN {
+        return Err(Error::query(format!(
+            "regex is longer than {MAX_REGEX_LEN} characters"
+        )));
+    }
+    let regex = regex::RegexBuilder::new(source)
+        .case_insensitive(true)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| Error::query(format!("invalid regex '{source}': {e}")))?;
+    Ok(Pattern {
+        source: source.to_string(),
+        regex,
+    })
+}
+
+/// A pattern matching `text` literally, case-insensitively.
+pub fn literal_pattern(text: &str) -> Result<Pattern> {
+    pattern(&regex::escape(text))
+}
+
+/// Compiles filter conditions; `param` names the list in errors (`filter`, `filter_or`, …).
+pub fn conditions(raw: &[RawCondition], param: &str, now: DateTime<Utc>) -> Result<Vec<Condition>> {
+    raw.iter().map(|c| condition(c, param, now)).collect()
+}
+
+/// Compiles one filter condition.
+pub fn condition(raw: &RawCondition, param: &str, now: DateTime<Utc>) -> Result<Condition> {
+    let key = required(&raw.key, &format!("{param}.key"))?;
+    let operator = required(&raw.operator, &format!("{param}.operator"))?;
+    let path = field_path(key, "filter key")?;
+    let null = Value::Null;
+    let value = raw.value.as_ref().unwrap_or(&null);
+    let op = operator_value(key, operator, value, now)?;
+    Ok(Condition { path, op })
+}
+
+fn operator_value(key: &str, operator: &str, value: &Value, now: DateTime<Utc>) -> Result<Op> {
+    let scalar_only = || -> Result<()> {
+        if value.is_array() {
+            return Err(Error::OperatorValueType {
+                key: key.into(),
+                operator: operator.into(),
+            });
+        }
+        Ok(())
+    };
+    let list = || -> Result<&Vec<Value>> {
+        value
+            .as_array()
+            .ok_or_else(|| Error::OperatorListValueType {
+                key: key.into(),
+                operator: operator.into(),
+            })
+    };
+    let text = |v: &Value| -> Result<String> {
+        v.as_str().map(str::to_string).ok_or_else(|| {
+            Error::query(format!(
+                "operator '{operator}' on key '{key}' needs string values, got {v}"
+            ))
+        })
+    };
+    let comparable = || -> Result<Bson> {
+        scalar_only()?;
+        if value.is_object() {
+            return Err(Error::OperatorValueType {
+                key: key.into(),
+                operator: operator.into(),
+            });
+        }
+        Ok(json_to_bson(value))
+    };
+    let instant = |dt: DateTime<Utc>| Bson::DateTime(bson::DateTime::from_chrono(dt));
+    let date = || -> Result<Bson> {
+        scalar_only()?;
+        let t = text(value)?;
+        parse_iso(&t).map(instant).ok_or_else(|| {
+            Error::query(format!(
+                "invalid date '{t}' for operator '{operator}' on key '{key}': use ISO 8601"
+            ))
+        })
+    };
+    let timediff = || -> Result<Bson> {
+        scalar_only()?;
+        resolve_timediff(&text(value)?, now)
+            .map(instant)
+            .map_err(|e| Error::query(format!("{e} (key = {key}, operator = {operator})")))
+    };
+    Ok(match operator {
+        "eq" => {
+            scalar_only()?;
+            Op::Eq(json_to_bson(value))
+        }
+        "not" => {
+            scalar_only()?;
+            Op::Ne(json_to_bson(value))
+        }
+        "lt" => Op::Lt(comparable()?),
+        "lte" => Op::Lte(comparable()?),
+        "gt" => Op::Gt(comparable()?),
+        "gte" => Op::Gte(comparable()?),
+        "exists" => match value {
+            Value::Bool(b) => Op::Exists(*b),
+            _ => {
+                return Err(Error::OperatorBooleanType {
+                    key: key.into(),
+                    operator: operator.into(),
+                })
+            }
+        },
+        "contain" | "not_contain" | "regex" => {
+            scalar_only()?;
+            let t = text(value)?;
+            let p = if operator == "regex" {
+                pattern(&t)?
+            } else {
+                literal_pattern(&t)?
+            };
+            if operator == "not_contain" {
+                Op::NotMatches(vec![p])
+            } else {
+                Op::Matches(vec![p])
+            }
+        }
+        "in" => Op::In(list()?.iter().map(json_to_bson).collect()),
+        "not_in" => Op::NotIn(list()?.iter().map(json_to_bson).collect()),
+        "contain_in" | "not_contain_in" | "regex_in" => {
+            let patterns = list()?
+                .iter()
+                .map(|v| {
+                    let t = text(v)?;
+                    if operator == "regex_in" {
+                        pattern(&t)
+                    } else {
+                        literal_pattern(&t)
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if operator == "not_contain_in" {
+                Op::NotMatches(patterns)
+            } else {
+                Op::Matches(patterns)
+            }
+        }
+        "match" => {
+            let Value::Object(map) = value else {
+                return Err(Error::OperatorDictValueType {
+                    key: key.into(),
+                    operator: operator.into(),
+                });
+            };
+            let fields = map
+                .iter()
+                .map(|(k, v)| Ok((field_path(k, "match sub-key")?, json_to_bson(v))))
+                .collect::<Result<Vec<_>>>()?;
+            Op::ElemMatch(fields)
+        }
+        "datetime_lt" => Op::Lt(date()?),
+        "datetime_lte" => Op::Lte(date()?),
+        "datetime_gt" => Op::Gt(date()?),
+        "datetime_gte" => Op::Gte(date()?),
+        "timediff_lt" => Op::Lt(timediff()?),
+        "timediff_lte" => Op::Lte(timediff()?),
+        "timediff_gt" => Op::Gt(timediff()?),
+        "timediff_gte" => Op::Gte(timediff()?),
+        other => {
+            return Err(Error::query(format!(
+                "unsupported filter operator '{other}' (key = {key})"
+            )))
+        }
+    })
+}
+
+fn filter(all: &[RawCondition], any: &[RawCondition], now: DateTime<Utc>) -> Result<Filter> {
+    Ok(Filter {
+        all: conditions(all, "filter", now)?,
+        any: conditions(any, "filter_or", now)?,
+    })
+}
+
+fn sort_specs(sort: &model::Sort, param: &str) -> Result<Vec<SortSpec>> {
+    if !sort.keys.is_empty() {
+        return sort
+            .keys
+            .iter()
+            .map(|k| {
+                let key = required(&k.key, &format!("{param}.keys.key"))?;
+                Ok(SortSpec {
+                    path: field_path(key, "sort key")?,
+                    desc: k.desc,
+                })
+            })
+            .collect();
+    }
+    let key = required(&sort.key, &format!("{param}.key"))?;
+    Ok(vec![SortSpec {
+        path: field_path(key, "sort key")?,
+        desc: sort.desc,
+    }])
+}
+
+fn slice(page: &model::Page) -> Slice {
+    Slice {
+        skip: u64::from(page.start.max(1) - 1),
+        limit: (page.limit > 0).then_some(u64::from(page.limit)),
+    }
+}
+
+/// Compiles a `list` query. `minimal_fields` is the model's minimal field set.
+pub fn list(query: &model::Query, minimal_fields: &[&str], now: DateTime<Utc>) -> Result<ListPlan> {
+    let filter = filter(&query.filter, &query.filter_or, now)?;
+    let sort = match &query.sort {
+        Some(s) => sort_specs(s, "sort")?,
+        None => vec![SortSpec {
+            path: FieldPath::new("created_at"),
+            desc: true,
+        }],
+    };
+    let mut projection = if query.minimal {
+        Some(
+            minimal_fields
+                .iter()
+                .map(|f| FieldPath::new(f))
+                .collect::<Vec<_>>(),
+        )
+    } else if !query.only.is_empty() {
+        Some(
+            query
+                .only
+                .iter()
+                .map(|k| field_path(k, "only key"))
+                .collect::<Result<Vec<_>>>()?,
+        )
+    } else {
+        None
+    };
+    let unwind = match &query.unwind {
+        None => None,
+        Some(u) => {
+            let path = field_path(required(&u.path, "unwind.path")?, "unwind path")?;
+            let Some(fields) = projection.as_mut() else {
+                return Err(Error::required("only"));
+            };
+            if !fields.contains(&path) {
+                fields.push(path.clone());
+            }
+            Some(UnwindSpec {
+                path,
+                filter: conditions(&u.filter, "unwind.filter", now)?,
+            })
+        }
+    };
+    if let Some(fields) = projection.as_mut() {
+        for s in &sort {
+            if !fields.contains(&s.path) {
+                fields.push(s.path.clone());
+            }
+        }
+    }
+    Ok(ListPlan {
+        filter,
+        sort,
+        slice: query.page.as_ref().map(slice).unwrap_or_default(),
+        projection,
+        count_only: query.count_only,
+        unwind,
+    })
+}
+
+/// Compiles a `stat` query.
+pub fn stat(query: &model::StatisticsQuery, now: DateTime<Utc>) -> Result<StatPlan> {
+    let filter = filter(&query.filter, &query.filter_or, now)?;
+    let distinct = query.distinct.as_deref().filter(|d| !d.is_empty());
+    let kind = match (distinct, query.aggregate.is_empty()) {
+        (None, true) => return Err(Error::required("aggregate")),
+        (Some(_), false) => {
+            return Err(Error::query("give either aggregate or distinct, not both"));
+        }
+        (Some(d), true) => StatKind::Distinct(field_path(d, "distinct key")?),
+        (None, false) => StatKind::Aggregate(stages(&query.aggregate)?),
+    };
+    let page = query.page.as_ref().filter(|p| p.limit > 0).map(slice);
+    Ok(StatPlan { filter, kind, page })
+}
+
+const STAGE_NAMES: &str = "unwind, group, count, sort, project, limit or skip";
+
+fn stages(raw: &[model::Stage]) -> Result<Vec<Stage>> {
+    // Columns that are group keys at this point of the pipeline (kept by `project`).
+    let mut key_columns: Vec<String> = Vec::new();
+    let mut out = Vec::with_capacity(raw.len());
+    for stage in raw {
+        let given = [
+            stage.unwind.is_some(),
+            stage.group.is_some(),
+            stage.count.is_some(),
+            stage.sort.is_some(),
+            stage.project.is_some(),
+            stage.limit.is_some(),
+            stage.skip.is_some(),
+        ]
+        .iter()
+        .filter(|g| **g)
+        .count();
+        if given > 1 {
+            return Err(Error::query(format!(
+                "an aggregate stage holds exactly one of {STAGE_NAMES}"
+            )));
+        }
+        let compiled = if let Some(u) = &stage.unwind {
+            Stage::Unwind(field_path(
+                required(&u.path, "aggregate.unwind.path")?,
+                "unwind path",
+            )?)
+        } else if let Some(g) = &stage.group {
+            let spec = group(g)?;
+            key_columns = spec.keys.iter().map(|k| k.name.clone()).collect();
+            Stage::Group(spec)
+        } else if let Some(c) = &stage.count {
+            key_columns.clear();
+            Stage::Count(column_name(
+                required(&c.name, "aggregate.count.name")?,
+                "count name",
+            )?)
+        } else if let Some(s) = &stage.sort {
+            if s.keys.is_empty() && s.key.as_deref().unwrap_or("").is_empty() {
+                return Err(Error::required("aggregate.sort.key"));
+            }
+            Stage::Sort(sort_specs(s, "aggregate.sort")?)
+        } else if let Some(p) = &stage.project {
+            let spec = project(p, &key_columns)?;
+            key_columns = spec.keep.clone();
+            Stage::Project(spec)
+        } else if let Some(n) = stage.limit {
+            let n = u64::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                Error::query(format!(
+                    "aggregate.limit must be a positive number, got {n}"
+                ))
+            })?;
+            Stage::Limit(n)
+        } else if let Some(n) = stage.skip {
+            let n = u64::try_from(n).map_err(|_| {
+                Error::query(format!("aggregate.skip must not be negative, got {n}"))
+            })?;
+            Stage::Skip(n)
+        } else {
+            let unknown = stage
+                .unknown
+                .keys()
+                .next()
+                .map_or(String::new(), |k| format!("'{k}' is unknown; "));
+            return Err(Error::required(format!(
+                "aggregate ({unknown}a stage is one of {STAGE_NAMES})"
+            )));
+        };
+        out.push(compiled);
+    }
+    Ok(out)
+}
+
+fn group(raw: &model::Group) -> Result<GroupSpec> {
+    if raw.keys.is_empty() && raw.fields.is_empty() {
+        return Err(Error::required("aggregate.group.keys"));
+    }
+    let keys = raw
+        .keys
+        .iter()
+        .map(|k| {
+            let key = required(&k.key, "aggregate.group.keys.key")?;
+            let name = required(&k.name, "aggregate.group.keys.name")?;
+            Ok(GroupKeySpec {
+                path: field_path(key, "group key")?,
+                name: column_name(name, "group key name")?,
+                date_format: k
+                    .date_format
+                    .as_deref()
+                    .filter(|f| !f.is_empty())
+                    .map(DateFormat::parse)
+                    .transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let fields = raw
+        .fields
+        .iter()
+        .map(group_field)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(GroupSpec { keys, fields })
+}
+
+fn group_field(f: &model::GroupField) -> Result<(String, Accumulator)> {
+    let name = column_name(
+        required(&f.name, "aggregate.group.fields.name")?,
+        "group field name",
+    )?;
+    let operator = required(&f.operator, "aggregate.group.fields.operator")?;
+    let key = || -> Result<FieldPath> {
+        field_path(
+            required(&f.key, "aggregate.group.fields.key")?,
+            "group field key",
+        )
+    };
+    let conditions = f
+        .conditions
+        .iter()
+        .map(row_condition)
+        .collect::<Result<Vec<_>>>()?;
+    if !conditions.is_empty() && !matches!(operator, "count" | "sum" | "average") {
+        return Err(Error::query(format!(
+            "conditions are only allowed with count, sum and average, not '{operator}' (name = {name})"
+        )));
+    }
+    let acc = match operator {
+        "count" => Accumulator::Count(conditions),
+        "sum" => Accumulator::Sum(key()?, conditions),
+        "average" => Accumulator::Average(key()?, conditions),
+        "max" => Accumulator::Max(key()?),
+        "min" => Accumulator::Min(key()?),
+        "first" => Accumulator::First(key()?),
+        "last" => Accumulator::Last(key()?),
+        "add_to_set" => Accumulator::AddToSet(key()?),
+        "merge_objects" => Accumulator::MergeObjects(key()?),
+        "push" if !f.fields.is_empty() => Accumulator::Push(PushSource::Object(
+            f.fields
+                .iter()
+                .map(|s| {
+                    let k = required(&s.key, "aggregate.group.fields.fields.key")?;
+                    let n = required(&s.name, "aggregate.group.fields.fields.name")?;
+                    Ok((
+                        column_name(n, "push field name")?,
+                        field_path(k, "push field key")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        )),
+        "push" => Accumulator::Push(PushSource::Value(key()?)),
+        other => {
+            return Err(Error::query(format!(
+                "unsupported group operator '{other}' (name = {name})"
+            )))
+        }
+    };
+    Ok((name, acc))
+}
+
+fn row_condition(c: &RawCondition) -> Result<RowCondition> {
+    let key = required(&c.key, "aggregate.group.fields.conditions.key")?;
+    let operator = required(&c.operator, "aggregate.group.fields.conditions.operator")?;
+    let op = match operator {
+        "eq" => CompareOp::Eq,
+        "not" => CompareOp::Ne,
+        "gt" => CompareOp::Gt,
+        "gte" => CompareOp::Gte,
+        "lt" => CompareOp::Lt,
+        "lte" => CompareOp::Lte,
+        other => {
+            return Err(Error::query(format!(
+                "unsupported condition operator '{other}' (key = {key}); use eq, not, gt, gte, lt or lte"
+            )))
+        }
+    };
+    let value = json_to_bson(c.value.as_ref().unwrap_or(&Value::Null));
+    Ok(RowCondition {
+        path: field_path(key, "condition key")?,
+        op,
+        value,
+    })
+}
+
+fn project(raw: &model::Project, key_columns: &[String]) -> Result<ProjectSpec> {
+    if raw.fields.is_empty() {
+        return Err(Error::required("aggregate.project.fields"));
+    }
+    let fields = raw
+        .fields
+        .iter()
+        .map(|f| {
+            let key = required(&f.key, "aggregate.project.fields.key")?;
+            let name = column_name(
+                required(&f.name, "aggregate.project.fields.name")?,
+                "project field name",
+            )?;
+            let path = || field_path(key, "project key");
+            let expr = match f.operator.as_deref().unwrap_or("") {
+                "" => ProjectExpr::Copy(path()?),
+                "size" => ProjectExpr::Size(path()?),
+                "sum" => ProjectExpr::Sum(path()?),
+                "array_to_object" => ProjectExpr::ArrayToObject(path()?),
+                "object_to_array" => ProjectExpr::ObjectToArray(path()?),
+                "concat" => ProjectExpr::Concat(
+                    key.split('|')
+                        .map(|item| match item.strip_prefix('$') {
+                            Some(column) => {
+                                Ok(ConcatPart::Column(field_path(column, "concat column")?))
+                            }
+                            None => Ok(ConcatPart::Text(item.to_string())),
+                        })
+                        .collect::<Result<Vec<_>>>()?,
+                ),
+                other => {
+                    return Err(Error::query(format!(
+                        "unsupported project operator '{other}' (name = {name})"
+                    )))
+                }
+            };
+            Ok((name, expr))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let keep = if raw.exclude_keys {
+        Vec::new()
+    } else {
+        key_columns
+            .iter()
+            .filter(|k| !fields.iter().any(|(n, _)| n == *k))
+            .cloned()
+            .collect()
+    };
+    Ok(ProjectSpec { fields, keep })
+}

@@ -1,0 +1,9 @@
+//! The query model: raw serde types ([`model`]), their validation ([`compile`]) and the
+//! compiled plans every backend evaluates ([`plan`]).
+
+pub mod compile;
+pub mod model;
+pub mod plan;
+
+pub use model::{Query, StatisticsQuery};
+pub use plan::{ListPlan, StatPlan};

@@ -1,0 +1,272 @@
+//! Validated, compiled queries: what every storage backend receives.
+//!
+//! A plan holds no raw JSON: values are BSON, regexes are compiled, dates are resolved
+//! (including `timediff_*`, against the clock given to the compiler), so the in-memory engine
+//! and the MongoDB translation work from the same facts.
+
+use crate::time::DateFormat;
+use crate::value::FieldPath;
+use bson::Bson;
+
+/// A case-insensitive regular expression, kept with the source sent to other engines.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// Regex source, without the case-insensitive flag (literal text is already escaped).
+    pub source: String,
+    /// The compiled linear-time regex (case-insensitive).
+    pub regex: regex::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+/// A filter operator with its typed value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Equal (array field: any element equal, or the array equal); null matches missing.
+    Eq(Bson),
+    /// Not equal (missing counts as not equal).
+    Ne(Bson),
+    /// Less than, within the value's type class.
+    Lt(Bson),
+    /// Less than or equal, within the value's type class.
+    Lte(Bson),
+    /// Greater than, within the value's type class.
+    Gt(Bson),
+    /// Greater than or equal, within the value's type class.
+    Gte(Bson),
+    /// Field present (true) or absent (false).
+    Exists(bool),
+    /// Equal to any of the values.
+    In(Vec<Bson>),
+    /// Equal to none of the values.
+    NotIn(Vec<Bson>),
+    /// Some string value matches any of the patterns (`contain`, `contain_in`, `regex`,
+    /// `regex_in`).
+    Matches(Vec<Pattern>),
+    /// No string value matches any of the patterns (`not_contain`, `not_contain_in`).
+    NotMatches(Vec<Pattern>),
+    /// Some element of the array has every sub-field equal to the given value.
+    ElemMatch(Vec<(FieldPath, Bson)>),
+}
+
+/// One compiled condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// Field path.
+    pub path: FieldPath,
+    /// Operator and value.
+    pub op: Op,
+}
+
+/// `AND(all) AND OR(any)`; an empty part is no constraint.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// AND-ed conditions.
+    pub all: Vec<Condition>,
+    /// OR-ed conditions.
+    pub any: Vec<Condition>,
+}
+
+/// One sort key of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortSpec {
+    /// Path or column.
+    pub path: FieldPath,
+    /// Descending when true.
+    pub desc: bool,
+}
+
+/// The slice of rows to return: skip `skip`, then at most `limit` (None = all).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Slice {
+    /// Rows skipped.
+    pub skip: u64,
+    /// Rows returned at most.
+    pub limit: Option<u64>,
+}
+
+/// Query `unwind`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnwindSpec {
+    /// Array field.
+    pub path: FieldPath,
+    /// Conditions on the unwound rows.
+    pub filter: Vec<Condition>,
+}
+
+/// A compiled `list`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPlan {
+    /// Which documents.
+    pub filter: Filter,
+    /// Order (never empty: defaults to `created_at` descending). Ties break on insertion order.
+    pub sort: Vec<SortSpec>,
+    /// Paging.
+    pub slice: Slice,
+    /// Fields returned (`only`/`minimal` plus sort keys); None = whole documents.
+    pub projection: Option<Vec<FieldPath>>,
+    /// Only count.
+    pub count_only: bool,
+    /// Unwind of an array field.
+    pub unwind: Option<UnwindSpec>,
+}
+
+/// Comparison of a group field condition (aggregation-expression semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    /// `$eq`
+    Eq,
+    /// `$ne`
+    Ne,
+    /// `$gt`
+    Gt,
+    /// `$gte`
+    Gte,
+    /// `$lt`
+    Lt,
+    /// `$lte`
+    Lte,
+}
+
+/// A condition of `count`/`sum`/`average` in a group stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowCondition {
+    /// Column or path.
+    pub path: FieldPath,
+    /// Comparison.
+    pub op: CompareOp,
+    /// Compared value.
+    pub value: Bson,
+}
+
+/// What a `push` collects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PushSource {
+    /// The value at a path.
+    Value(FieldPath),
+    /// An object of `(name, path)` sub-fields.
+    Object(Vec<(String, FieldPath)>),
+}
+
+/// A group accumulator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Accumulator {
+    /// Rows (meeting the conditions).
+    Count(Vec<RowCondition>),
+    /// Sum of numbers; rows failing the conditions add 0.
+    Sum(FieldPath, Vec<RowCondition>),
+    /// Average; rows failing the conditions count as 0.
+    Average(FieldPath, Vec<RowCondition>),
+    /// Greatest value (MongoDB order).
+    Max(FieldPath),
+    /// Smallest value (MongoDB order).
+    Min(FieldPath),
+    /// Value of the first row.
+    First(FieldPath),
+    /// Value of the last row.
+    Last(FieldPath),
+    /// All values, in row order.
+    Push(PushSource),
+    /// Distinct values.
+    AddToSet(FieldPath),
+    /// Documents merged, later rows winning.
+    MergeObjects(FieldPath),
+}
+
+/// A group key column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupKeySpec {
+    /// Path or column grouped by.
+    pub path: FieldPath,
+    /// Output column.
+    pub name: String,
+    /// Date rendering, if any.
+    pub date_format: Option<DateFormat>,
+}
+
+/// A group stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSpec {
+    /// Key columns.
+    pub keys: Vec<GroupKeySpec>,
+    /// `(output column, accumulator)`.
+    pub fields: Vec<(String, Accumulator)>,
+}
+
+/// An item of `concat`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConcatPart {
+    /// Literal text.
+    Text(String),
+    /// A column reference (`$name`).
+    Column(FieldPath),
+}
+
+/// The expression of one project field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProjectExpr {
+    /// Copy of a column.
+    Copy(FieldPath),
+    /// Array length (null when not an array).
+    Size(FieldPath),
+    /// Sum of an array (a number: itself; anything else: 0).
+    Sum(FieldPath),
+    /// `$arrayToObject`.
+    ArrayToObject(FieldPath),
+    /// `$objectToArray`.
+    ObjectToArray(FieldPath),
+    /// `$concat` of text and columns.
+    Concat(Vec<ConcatPart>),
+}
+
+/// A project stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectSpec {
+    /// `(output column, expression)`.
+    pub fields: Vec<(String, ProjectExpr)>,
+    /// Group key columns kept as they are.
+    pub keep: Vec<String>,
+}
+
+/// One aggregate stage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    /// One row per array element; rows without elements are dropped.
+    Unwind(FieldPath),
+    /// Group rows.
+    Group(GroupSpec),
+    /// A single row `{name: count}`, none when there are no rows.
+    Count(String),
+    /// Order rows.
+    Sort(Vec<SortSpec>),
+    /// Reshape rows.
+    Project(ProjectSpec),
+    /// First N rows.
+    Limit(u64),
+    /// Drop N rows.
+    Skip(u64),
+}
+
+/// What a `stat` computes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatKind {
+    /// Distinct values of a field, ascending.
+    Distinct(FieldPath),
+    /// An aggregation pipeline.
+    Aggregate(Vec<Stage>),
+}
+
+/// A compiled `stat`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatPlan {
+    /// Which documents.
+    pub filter: Filter,
+    /// Distinct or pipeline.
+    pub kind: StatKind,
+    /// With `page.limit` > 0: the slice, and `total_count` is reported.
+    pub page: Option<Slice>,
+}

@@ -1,0 +1,273 @@
+//! Time: the injectable clock, ISO 8601 parsing and printing, `timediff` expressions and the
+//! `date_format` of group keys.
+
+use crate::error::{Error, Result};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+
+/// Where "now" comes from, so `timediff_*` conditions are deterministic under test.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock stopped at one instant (tests, replays).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// Parses an ISO 8601 instant: RFC 3339 with an offset, a naive date-time (taken as UTC, `T` or
+/// space separated, optional fraction) or a bare date (midnight UTC).
+pub fn parse_iso(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(Utc.from_utc_datetime(&naive));
+        }
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
+        if let Ok(dt) = DateTime::parse_from_str(text, format) {
+            return Some(dt.with_timezone(&Utc));
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|naive| Utc.from_utc_datetime(&naive))
+}
+
+/// Renders an instant as the wire's ISO 8601 form: UTC, milliseconds, `Z`.
+pub fn format_iso(dt: bson::DateTime) -> String {
+    match Utc.timestamp_millis_opt(dt.timestamp_millis()).single() {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => dt.timestamp_millis().to_string(),
+    }
+}
+
+/// Resolves a `timediff` expression (`now`, `now/d`, `now/w`, `now/m`, then optionally `+N` or
+/// `-N` with a unit of `s m h d w`) against `now`.
+pub fn resolve_timediff(expression: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let bad = || {
+        Error::query(format!(
+            "invalid timediff value '{expression}': expected now, now/d, now/w or now/m, \
+             optionally followed by +N or -N with a unit of s, m, h, d or w (e.g. now-7d)"
+        ))
+    };
+    let rest = expression.trim().strip_prefix("now").ok_or_else(bad)?;
+    let midnight = |d: NaiveDate| Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN));
+    let (base, rest) = match rest.get(..2) {
+        Some("/d") => (midnight(now.date_naive()), &rest[2..]),
+        Some("/w") => {
+            let days = i64::from(now.weekday().num_days_from_monday());
+            (
+                midnight(now.date_naive() - Duration::days(days)),
+                &rest[2..],
+            )
+        }
+        Some("/m") => (
+            midnight(now.date_naive().with_day(1).ok_or_else(bad)?),
+            &rest[2..],
+        ),
+        _ => (now, rest),
+    };
+    if rest.is_empty() {
+        return Ok(base);
+    }
+    let sign = match rest.as_bytes()[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return Err(bad()),
+    };
+    let unit = rest.chars().last().ok_or_else(bad)?;
+    let digits = rest.get(1..rest.len() - unit.len_utf8()).unwrap_or("");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => return Err(bad()),
+    };
+    let offset = n
+        .checked_mul(seconds)
+        .filter(|s| s.abs() < 100 * 366 * 86_400)
+        .ok_or_else(bad)?;
+    Ok(base + Duration::seconds(sign * offset))
+}
+
+/// How a group key renders a date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateFormat {
+    /// The year as a number.
+    Year,
+    /// The month (1–12) as a number.
+    Month,
+    /// The day of the month as a number.
+    Day,
+    /// A strftime-style pattern, restricted to what MongoDB's `$dateToString` also knows.
+    Pattern(String),
+}
+
+/// The `%` directives accepted in a date pattern: those `$dateToString` and we render alike.
+pub const PATTERN_DIRECTIVES: &str = "YmdHMSLj%";
+
+impl DateFormat {
+    /// Parses `year`, `month`, `day` or a pattern such as `%Y-%m-%d`.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "year" => Ok(DateFormat::Year),
+            "month" => Ok(DateFormat::Month),
+            "day" => Ok(DateFormat::Day),
+            pattern => {
+                let mut chars = pattern.chars();
+                while let Some(c) = chars.next() {
+                    if c == '%' && !chars.next().is_some_and(|d| PATTERN_DIRECTIVES.contains(d)) {
+                        return Err(Error::query(format!(
+                            "unsupported date_format '{pattern}': use year, month, day or a \
+                             pattern of %Y %m %d %H %M %S %L %j %%"
+                        )));
+                    }
+                }
+                if pattern.is_empty() {
+                    return Err(Error::query("date_format must not be empty"));
+                }
+                Ok(DateFormat::Pattern(pattern.to_string()))
+            }
+        }
+    }
+
+    /// Applies the format to a date.
+    pub fn apply(&self, dt: bson::DateTime) -> bson::Bson {
+        let Some(t) = Utc.timestamp_millis_opt(dt.timestamp_millis()).single() else {
+            return bson::Bson::Null;
+        };
+        match self {
+            DateFormat::Year => bson::Bson::Int32(t.year()),
+            DateFormat::Month => bson::Bson::Int32(t.month() as i32),
+            DateFormat::Day => bson::Bson::Int32(t.day() as i32),
+            DateFormat::Pattern(p) => bson::Bson::String(render_pattern(p, t)),
+        }
+    }
+}
+
+fn render_pattern(pattern: &str, t: DateTime<Utc>) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('Y') => out.push_str(&format!("{:04}", t.year())),
+            Some('m') => out.push_str(&format!("{:02}", t.month())),
+            Some('d') => out.push_str(&format!("{:02}", t.day())),
+            Some('H') => out.push_str(&format!("{:02}", t.hour())),
+            Some('M') => out.push_str(&format!("{:02}", t.minute())),
+            Some('S') => out.push_str(&format!("{:02}", t.second())),
+            Some('L') => out.push_str(&format!("{:03}", t.timestamp_subsec_millis())),
+            Some('j') => out.push_str(&format!("{:03}", t.ordinal())),
+            Some('%') => out.push('%'),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        parse_iso(s).expect("valid date")
+    }
+
+    #[test]
+    fn timediff_resolves_rounding_and_offsets() {
+        let now = at("2022-07-01T12:34:56Z"); // a Friday
+        assert_eq!(resolve_timediff("now", now).ok(), Some(now));
+        assert_eq!(
+            resolve_timediff("now/d", now).ok(),
+            Some(at("2022-07-01T00:00:00Z"))
+        );
+        assert_eq!(
+            resolve_timediff("now/w", now).ok(),
+            Some(at("2022-06-27T00:00:00Z"))
+        );
+        assert_eq!(
+            resolve_timediff("now/m+2h", now).ok(),
+            Some(at("2022-07-01T02:00:00Z"))
+        );
+        assert_eq!(
+            resolve_timediff("now-7d", now).ok(),
+            Some(at("2022-06-24T12:34:56Z"))
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "now-",
+            "now-7",
+            "now-7y",
+            "now+-1d",
+            "now/x",
+            "now-99999999w",
+        ] {
+            let err = resolve_timediff(bad, now).expect_err(bad);
+            assert!(err.to_string().contains("timediff"), "{err}");
+        }
+    }
+
+    #[test]
+    fn iso_forms_parse() {
+        assert_eq!(
+            at("2022-06-17T08:00:00.680Z").timestamp_millis(),
+            1_655_452_800_680
+        );
+        assert_eq!(at("2022-06-17T17:00:00+09:00"), at("2022-06-17T08:00:00Z"));
+        assert_eq!(at("2022-06-17 08:00:00"), at("2022-06-17T08:00:00Z"));
+        assert_eq!(at("2022-06-17"), at("2022-06-17T00:00:00Z"));
+        assert!(parse_iso("17/06/2022").is_none());
+    }
+
+    #[test]
+    fn date_patterns_render_and_reject_unknown_directives() {
+        let dt = bson::DateTime::from_chrono(at("2022-06-17T08:09:10.680Z"));
+        let f = DateFormat::parse("%Y-%m-%dT%H:%M:%S.%L (%j) %%").expect("valid");
+        assert_eq!(
+            f.apply(dt),
+            bson::Bson::String("2022-06-17T08:09:10.680 (168) %".into())
+        );
+        assert_eq!(
+            DateFormat::parse("month").expect("valid").apply(dt),
+            bson::Bson::Int32(6)
+        );
+        assert!(DateFormat::parse("%B").is_err());
+        assert_eq!(format_iso(dt), "2022-06-17T08:09:10.680Z");
+    }
+}

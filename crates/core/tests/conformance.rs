@@ -1,0 +1,72 @@
+//! Runs the whole shared conformance corpus through the service logic over [`MemoryStore`].
+
+use spacejobs_conformance::{Corpus, Method, Outcome, Report};
+use spacejobs_core::time::{parse_iso, FixedClock};
+use spacejobs_core::{
+    render, Error, JobService, ListRequest, MemoryStore, Service, StatRequest, Store,
+};
+use std::sync::Arc;
+
+fn outcome(result: Result<serde_json::Value, Error>) -> Outcome {
+    match result {
+        Ok(response) => Outcome::Response(response),
+        Err(e) => Outcome::Error {
+            code: e.class().grpc_name().to_string(),
+            name: e.code().to_string(),
+            message: e.details(),
+        },
+    }
+}
+
+async fn load(corpus: &Corpus, service: Service) -> Arc<MemoryStore> {
+    let store = Arc::new(MemoryStore::new());
+    let docs = corpus
+        .dataset(service.name())
+        .into_iter()
+        .map(|v| match bson::Bson::try_from(v) {
+            Ok(bson::Bson::Document(d)) => d,
+            other => panic!("dataset document: {other:?}"),
+        })
+        .collect();
+    store
+        .insert(service.collection(), docs)
+        .await
+        .expect("insert dataset");
+    store
+}
+
+#[tokio::test]
+async fn corpus_passes_on_the_memory_store() {
+    let corpus = Corpus::load();
+    let clock = Arc::new(FixedClock(parse_iso(&corpus.now).expect("corpus now")));
+    let mut services = Vec::new();
+    for service in Service::ALL {
+        let store = load(&corpus, service).await;
+        services.push(JobService::with_clock(service, store, clock.clone()));
+    }
+    let mut report = Report::new("memory");
+    for case in &corpus.cases {
+        let service = Service::from_name(&case.service).expect("known service");
+        let svc = services
+            .iter()
+            .find(|s| s.service() == service)
+            .expect("service");
+        let result = match case.method {
+            Method::List => match ListRequest::from_json(service, &case.request) {
+                Ok(request) => svc.list(&request).await.map(|o| render::list_response(&o)),
+                Err(e) => Err(e),
+            },
+            Method::Stat => match StatRequest::from_json(&case.request) {
+                Ok(request) => svc.stat(&request).await.map(|o| render::stat_response(&o)),
+                Err(e) => Err(e),
+            },
+        };
+        report.record(case, &outcome(result));
+    }
+    assert!(
+        corpus.cases.len() >= 150,
+        "the corpus has {} cases",
+        corpus.cases.len()
+    );
+    report.finish();
+}

@@ -1,0 +1,3 @@
+//! Runnable examples of the spacejobs crates; see the `[[example]]` targets of this package:
+//!
+//! - `embed_engine`: the core engine on your own documents (list and stat, no server).
