@@ -1,7 +1,7 @@
 //! Throughput of the in-memory engine over generated JobTask documents (100 k and 1 M):
 //! a single-condition filter scan, list (filter + sort + page), group-by-count and
 //! group-by-status with count and sum. Criterion prints the throughput in documents/s
-//! ("elem/s"). Run with `cargo bench -p spacejobs-core --bench engine`.
+//! ("elem/s"). The documents sit in an `eval::Collection`, as in the stores. Run with `cargo bench -p spacejobs-core --bench engine`.
 
 use bson::{doc, Document};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -69,21 +69,21 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine");
     group.sample_size(10);
     for n in [100_000usize, 1_000_000] {
-        let docs = job_tasks(n);
+        let docs: eval::Collection = job_tasks(n).into_iter().collect();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("filter_scan_eq", n), &docs, |b, d| {
-            b.iter(|| black_box(eval::list(d, &scan).total_count))
+            b.iter(|| black_box(d.list(&scan).total_count))
         });
         group.bench_with_input(
             BenchmarkId::new("list_filter_sort_page", n),
             &docs,
-            |b, d| b.iter(|| black_box(eval::list(d, &list).documents.len())),
+            |b, d| b.iter(|| black_box(d.list(&list).documents.len())),
         );
         group.bench_with_input(BenchmarkId::new("group_by_count", n), &docs, |b, d| {
-            b.iter(|| black_box(eval::stat(d, &count).map(|o| o.results.len())))
+            b.iter(|| black_box(d.stat(&count).map(|o| o.results.len())))
         });
         group.bench_with_input(BenchmarkId::new("group_count_sum", n), &docs, |b, d| {
-            b.iter(|| black_box(eval::stat(d, &sum).map(|o| o.results.len())))
+            b.iter(|| black_box(d.stat(&sum).map(|o| o.results.len())))
         });
     }
     group.finish();

@@ -8,7 +8,7 @@
 //! [`Filter`]: crate::query::plan::Filter
 
 use crate::error::Result;
-use crate::eval::{self, ListOutput, StatOutput};
+use crate::eval::{Collection, ListOutput, StatOutput};
 use crate::query::{ListPlan, StatPlan};
 use async_trait::async_trait;
 use bson::oid::ObjectId;
@@ -43,7 +43,7 @@ pub fn ensure_object_id(doc: Document) -> Document {
 /// Collections held in memory, in insertion order, evaluated by the core engine.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    collections: RwLock<HashMap<String, Vec<Document>>>,
+    collections: RwLock<HashMap<String, Collection>>,
 }
 
 impl MemoryStore {
@@ -57,30 +57,26 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn list(&self, collection: &str, plan: &ListPlan) -> Result<ListOutput> {
         let collections = self.collections.read().await;
-        let docs = collections
+        Ok(collections
             .get(collection)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        Ok(eval::list(docs, plan))
+            .map(|c| c.list(plan))
+            .unwrap_or_default())
     }
 
     async fn stat(&self, collection: &str, plan: &StatPlan) -> Result<StatOutput> {
         let collections = self.collections.read().await;
-        let docs = collections
-            .get(collection)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        eval::stat(docs, plan)
+        match collections.get(collection) {
+            Some(c) => c.stat(plan),
+            None => Collection::new().stat(plan),
+        }
     }
 
     async fn insert(&self, collection: &str, documents: Vec<Document>) -> Result<()> {
-        let documents: Vec<Document> = documents.into_iter().map(ensure_object_id).collect();
-        self.collections
-            .write()
-            .await
-            .entry(collection.to_string())
-            .or_default()
-            .extend(documents);
+        let mut collections = self.collections.write().await;
+        let target = collections.entry(collection.to_string()).or_default();
+        for doc in documents {
+            target.push(ensure_object_id(doc));
+        }
         Ok(())
     }
 }

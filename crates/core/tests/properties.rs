@@ -55,6 +55,11 @@ const OPERATORS: &[&str] = &[
 ];
 const DOMAINS: &[&str] = &["domain-a", "domain-b", "domain-c"];
 
+fn collection() -> &'static eval::Collection {
+    static COLLECTION: OnceLock<eval::Collection> = OnceLock::new();
+    COLLECTION.get_or_init(|| dataset().iter().cloned().collect())
+}
+
 fn dataset() -> &'static Vec<bson::Document> {
     static DOCS: OnceLock<Vec<bson::Document>> = OnceLock::new();
     DOCS.get_or_init(|| {
@@ -280,6 +285,8 @@ proptest! {
             fields.push(spacejobs_core::value::FieldPath::new("domain_id"));
         }
         let out = eval::list(dataset(), &plan);
+        // The column-accelerated collection answers exactly like the document engine.
+        prop_assert_eq!(&collection().list(&plan), &out);
         prop_assert!(out.documents.len() as u64 <= out.total_count);
         for doc in &out.documents {
             prop_assert_eq!(doc.get_str("domain_id").ok(), Some(domain.as_str()), "{}", doc);
@@ -293,7 +300,8 @@ proptest! {
         let Ok(parsed) = StatRequest::from_json(&request) else { return Ok(()) };
         let Ok(query) = prepare_stat(Service::SpotAutomation, &parsed) else { return Ok(()) };
         let Ok(mut plan) = compile::stat(&query, now()) else { return Ok(()) };
-        let _ = eval::stat(dataset(), &plan);
+        let plain = eval::stat(dataset(), &plan);
+        prop_assert_eq!(collection().stat(&plan), plain);
         plan.kind = compile::stat(&serde_json::from_value(json!({"distinct": "domain_id"})).expect("query"), now())
             .expect("plan")
             .kind;

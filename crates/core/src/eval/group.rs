@@ -83,13 +83,28 @@ pub enum Number {
 impl Number {
     /// Adds a BSON number; other values are ignored.
     pub fn plus(self, value: &Bson) -> Number {
-        match (self, as_i64(value), as_f64(value)) {
-            (Number::Int(a), Some(b), _) => a
+        match (as_i64(value), as_f64(value)) {
+            (Some(b), _) => self.plus_int(b),
+            (None, Some(b)) => self.plus_float(b),
+            _ => self,
+        }
+    }
+
+    /// Adds an integer (promoting to a double on overflow).
+    pub fn plus_int(self, b: i64) -> Number {
+        match self {
+            Number::Int(a) => a
                 .checked_add(b)
                 .map_or(Number::Float(a as f64 + b as f64), Number::Int),
-            (Number::Int(a), None, Some(b)) => Number::Float(a as f64 + b),
-            (Number::Float(a), _, Some(b)) => Number::Float(a + b),
-            (n, _, _) => n,
+            Number::Float(a) => Number::Float(a + b as f64),
+        }
+    }
+
+    /// Adds a double.
+    pub fn plus_float(self, b: f64) -> Number {
+        match self {
+            Number::Int(a) => Number::Float(a as f64 + b),
+            Number::Float(a) => Number::Float(a + b),
         }
     }
 

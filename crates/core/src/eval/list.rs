@@ -22,8 +22,14 @@ pub fn list<'a>(docs: impl IntoIterator<Item = &'a Document>, plan: &ListPlan) -
         .into_iter()
         .filter(|d| matches(d, &plan.filter))
         .collect();
+    list_matched(&matched, plan)
+}
+
+/// The rest of a list once the filter has chosen `matched` (in insertion order): unwind,
+/// count, sort, page, projection.
+pub fn list_matched(matched: &[&Document], plan: &ListPlan) -> ListOutput {
     match &plan.unwind {
-        None => finish(&matched, plan),
+        None => finish(matched, plan),
         Some(unwind) => {
             let rows: Vec<Document> = matched
                 .iter()
@@ -48,12 +54,12 @@ fn finish(rows: &[&Document], plan: &ListPlan) -> ListOutput {
             total_count,
         };
     }
-    let order = sorted_order(rows, &plan.sort);
     let skip = usize::try_from(plan.slice.skip).unwrap_or(usize::MAX);
     let limit = plan
         .slice
         .limit
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let order = sorted_order(rows, &plan.sort, skip.saturating_add(limit));
     let documents = order
         .into_iter()
         .skip(skip)
@@ -69,9 +75,10 @@ fn finish(rows: &[&Document], plan: &ListPlan) -> ListOutput {
     }
 }
 
-/// Indices of `rows` in sort order; ties keep the input (insertion) order.
-pub fn sorted_order(rows: &[&Document], sort: &[SortSpec]) -> Vec<usize> {
-    let mut keyed: Vec<(Vec<Option<&Bson>>, usize)> = rows
+/// Indices of the first `needed` rows in sort order; ties keep the input (insertion) order.
+pub fn sorted_order(rows: &[&Document], sort: &[SortSpec], needed: usize) -> Vec<usize> {
+    type Keyed<'r> = (Vec<Option<&'r Bson>>, usize);
+    let mut keyed: Vec<Keyed<'_>> = rows
         .iter()
         .enumerate()
         .map(|(i, doc)| {
@@ -83,7 +90,16 @@ pub fn sorted_order(rows: &[&Document], sort: &[SortSpec]) -> Vec<usize> {
             )
         })
         .collect();
-    keyed.sort_by(|(a, _), (b, _)| compare_keys(a, b, sort));
+    // The index makes the order total, so selecting the first rows first is deterministic.
+    let order = |(a, i): &Keyed<'_>, (b, j): &Keyed<'_>| compare_keys(a, b, sort).then(i.cmp(j));
+    if needed < keyed.len() {
+        if needed == 0 {
+            return Vec::new();
+        }
+        keyed.select_nth_unstable_by(needed - 1, order);
+        keyed.truncate(needed);
+    }
+    keyed.sort_unstable_by(order);
     keyed.into_iter().map(|(_, i)| i).collect()
 }
 

@@ -1,10 +1,14 @@
 //! In-memory evaluation of compiled plans over documents: pure functions, no I/O.
+//! [`Collection`] adds column cells that let the common filters and groups scan flat arrays.
 
+pub mod collection;
+pub mod columns;
 pub mod filter;
 pub mod group;
 pub mod list;
 pub mod stat;
 
+pub use collection::Collection;
 pub use filter::matches;
 pub use list::{list, ListOutput};
 pub use stat::{stat, StatOutput};

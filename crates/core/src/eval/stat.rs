@@ -23,15 +23,23 @@ pub fn stat<'a>(
     docs: impl IntoIterator<Item = &'a Document>,
     plan: &StatPlan,
 ) -> Result<StatOutput> {
-    let matched = docs.into_iter().filter(|d| matches(d, &plan.filter));
+    let matched: Vec<&Document> = docs
+        .into_iter()
+        .filter(|d| matches(d, &plan.filter))
+        .collect();
     let results = match &plan.kind {
-        StatKind::Distinct(path) => distinct(matched, path),
-        StatKind::Aggregate(stages) => pipeline(matched.map(Cow::Borrowed).collect(), stages)?
-            .into_iter()
-            .map(Bson::Document)
-            .collect(),
+        StatKind::Distinct(path) => distinct(matched.into_iter(), path),
+        StatKind::Aggregate(stages) => rows_to_results(pipeline(
+            matched.into_iter().map(Cow::Borrowed).collect(),
+            stages,
+        )?),
     };
     Ok(paged(results, plan.page))
+}
+
+/// Pipeline output rows as stat results.
+pub fn rows_to_results(rows: Vec<Document>) -> Vec<Bson> {
+    rows.into_iter().map(Bson::Document).collect()
 }
 
 /// Applies a stat page: `total_count` and the slice.

@@ -1,0 +1,237 @@
+//! [`Collection`]: documents in insertion order plus their column cells, answering list and
+//! stat plans. Filters on top-level fields and groups on top-level keys read the cells; all
+//! else (and every cell that is not a plain scalar) goes through the document engine, so the
+//! answers are exactly those of [`super::list()`] and [`super::stat()`].
+
+use super::columns::{Cell, CellKey, CellTest, Columns};
+use super::filter::condition_matches;
+use super::group::Number;
+use super::list::{list_matched, ListOutput};
+use super::stat::{distinct, paged, pipeline, rows_to_results, StatOutput};
+use crate::error::Result;
+use crate::query::plan::{
+    Accumulator, Condition, Filter, GroupSpec, ListPlan, Stage, StatKind, StatPlan,
+};
+use bson::Document;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// An append-only set of documents with column cells for fast scans.
+#[derive(Debug, Default, Clone)]
+pub struct Collection {
+    docs: Vec<Document>,
+    columns: Columns,
+}
+
+/// A filter condition bound to its column when the cells can answer it.
+struct Bound<'a> {
+    condition: &'a Condition,
+    cells: Option<(&'a [Cell], CellTest)>,
+}
+
+impl Bound<'_> {
+    fn test(&self, i: usize, doc: &Document) -> bool {
+        match &self.cells {
+            Some((cells, test)) => match cells.get(i) {
+                Some(Cell::Complex) | None => condition_matches(doc, self.condition),
+                Some(cell) => test.eval(*cell),
+            },
+            None => condition_matches(doc, self.condition),
+        }
+    }
+}
+
+/// A group accumulator the cells can answer.
+enum CellAccumulator<'a> {
+    Count,
+    Sum(&'a [Cell]),
+}
+
+impl Collection {
+    /// An empty collection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a document.
+    pub fn push(&mut self, doc: Document) {
+        self.columns.push(&doc);
+        self.docs.push(doc);
+    }
+
+    /// The documents, in insertion order.
+    pub fn documents(&self) -> &[Document] {
+        &self.docs
+    }
+
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// True when there are no documents.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    fn bind<'a>(&'a self, conditions: &'a [Condition]) -> Vec<Bound<'a>> {
+        conditions
+            .iter()
+            .map(|condition| Bound {
+                condition,
+                cells: self.columns.bind(condition).and_then(|test| {
+                    let [field] = condition.path.parts() else {
+                        return None;
+                    };
+                    Some((self.columns.column(field)?, test))
+                }),
+            })
+            .collect()
+    }
+
+    /// Indices of the documents matching `filter`, in insertion order.
+    pub fn matching(&self, filter: &Filter) -> Vec<usize> {
+        let all = self.bind(&filter.all);
+        let any = self.bind(&filter.any);
+        (0..self.docs.len())
+            .filter(|&i| {
+                let doc = &self.docs[i];
+                all.iter().all(|b| b.test(i, doc))
+                    && (any.is_empty() || any.iter().any(|b| b.test(i, doc)))
+            })
+            .collect()
+    }
+
+    /// Answers a list plan.
+    pub fn list(&self, plan: &ListPlan) -> ListOutput {
+        let matched = self.matching(&plan.filter);
+        if plan.count_only && plan.unwind.is_none() {
+            return ListOutput {
+                documents: Vec::new(),
+                total_count: matched.len() as u64,
+            };
+        }
+        let docs: Vec<&Document> = matched.iter().map(|&i| &self.docs[i]).collect();
+        list_matched(&docs, plan)
+    }
+
+    /// Answers a stat plan.
+    pub fn stat(&self, plan: &StatPlan) -> Result<StatOutput> {
+        let matched = self.matching(&plan.filter);
+        let results = match &plan.kind {
+            StatKind::Distinct(path) => distinct(matched.iter().map(|&i| &self.docs[i]), path),
+            StatKind::Aggregate(stages) => {
+                let rows = match stages.split_first() {
+                    Some((Stage::Group(spec), rest)) => match self.group_cells(spec, &matched) {
+                        Some(grouped) => {
+                            pipeline(grouped.into_iter().map(Cow::Owned).collect(), rest)?
+                        }
+                        None => self.pipeline(&matched, stages)?,
+                    },
+                    _ => self.pipeline(&matched, stages)?,
+                };
+                rows_to_results(rows)
+            }
+        };
+        Ok(paged(results, plan.page))
+    }
+
+    fn pipeline(&self, matched: &[usize], stages: &[Stage]) -> Result<Vec<Document>> {
+        pipeline(
+            matched
+                .iter()
+                .map(|&i| Cow::Borrowed(&self.docs[i]))
+                .collect(),
+            stages,
+        )
+    }
+
+    /// A group stage over cells, or `None` when it needs the document engine (a nested or
+    /// formatted key, an accumulator other than plain count/sum, a non-scalar cell).
+    fn group_cells(&self, spec: &GroupSpec, matched: &[usize]) -> Option<Vec<Document>> {
+        let column = |path: &crate::value::FieldPath| match path.parts() {
+            [field] => self.columns.column(field),
+            _ => None,
+        };
+        let mut keys: Vec<&[Cell]> = Vec::with_capacity(spec.keys.len());
+        for key in &spec.keys {
+            if key.date_format.is_some() {
+                return None;
+            }
+            keys.push(column(&key.path)?);
+        }
+        let mut accumulators = Vec::with_capacity(spec.fields.len());
+        for (_, acc) in &spec.fields {
+            accumulators.push(match acc {
+                Accumulator::Count(conditions) if conditions.is_empty() => CellAccumulator::Count,
+                Accumulator::Sum(path, conditions) if conditions.is_empty() => {
+                    CellAccumulator::Sum(column(path)?)
+                }
+                _ => return None,
+            });
+        }
+        let complex = |cells: &[Cell]| matched.iter().any(|&i| matches!(cells[i], Cell::Complex));
+        if keys.iter().any(|c| complex(c))
+            || accumulators
+                .iter()
+                .any(|a| matches!(a, CellAccumulator::Sum(c) if complex(c)))
+        {
+            return None;
+        }
+        let mut index: HashMap<Box<[CellKey]>, usize> = HashMap::new();
+        let mut groups: Vec<(Box<[CellKey]>, Vec<Number>)> = Vec::new();
+        let mut key: Vec<CellKey> = Vec::with_capacity(keys.len());
+        for &i in matched {
+            key.clear();
+            key.extend(keys.iter().map(|cells| CellKey(cells[i])));
+            let slot = match index.get(key.as_slice()) {
+                Some(&slot) => slot,
+                None => {
+                    groups.push((
+                        key.clone().into_boxed_slice(),
+                        vec![Number::Int(0); accumulators.len()],
+                    ));
+                    index.insert(key.clone().into_boxed_slice(), groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
+            for (total, acc) in groups[slot].1.iter_mut().zip(&accumulators) {
+                *total = match acc {
+                    CellAccumulator::Count => total.plus_int(1),
+                    CellAccumulator::Sum(cells) => match cells[i] {
+                        Cell::Int(v) => total.plus_int(v),
+                        Cell::Double(v) => total.plus_float(v),
+                        _ => *total,
+                    },
+                };
+            }
+        }
+        Some(
+            groups
+                .into_iter()
+                .map(|(key, totals)| {
+                    let mut row = Document::new();
+                    for (spec_key, cell) in spec.keys.iter().zip(key.iter()) {
+                        if let Some(value) = self.columns.value(cell.0) {
+                            row.insert(spec_key.name.clone(), value);
+                        }
+                    }
+                    for ((name, _), total) in spec.fields.iter().zip(totals) {
+                        row.insert(name.clone(), total.to_bson());
+                    }
+                    row
+                })
+                .collect(),
+        )
+    }
+}
+
+impl FromIterator<Document> for Collection {
+    fn from_iter<I: IntoIterator<Item = Document>>(iter: I) -> Self {
+        let mut collection = Collection::new();
+        for doc in iter {
+            collection.push(doc);
+        }
+        collection
+    }
+}

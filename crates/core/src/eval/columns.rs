@@ -1,0 +1,259 @@
+//! Column cells: a compact, contiguous copy of every top-level scalar field, so the common
+//! filters (`eq`, `in`, comparisons, `exists` on a top-level field) and group-by on top-level
+//! keys scan flat arrays instead of chasing pointers through documents.
+//!
+//! A cell that is not a plain scalar (an array, a sub-document, an ObjectId, …) is
+//! [`Cell::Complex`]: evaluation then falls back to the document itself, so results are always
+//! those of the document engine in [`super::filter`] and [`super::group`].
+
+use crate::query::plan::{Condition, Op};
+use crate::value::type_rank;
+use bson::{Bson, Document};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+/// One top-level field value of one document, in 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell {
+    /// The field is absent.
+    Missing,
+    /// `null`.
+    Null,
+    /// int32 or int64.
+    Int(i64),
+    /// A double.
+    Double(f64),
+    /// An interned string.
+    Str(u32),
+    /// A date (milliseconds since the epoch).
+    Date(i64),
+    /// A boolean.
+    Bool(bool),
+    /// Anything else: evaluate on the document.
+    Complex,
+}
+
+/// A string never interned (compares unequal to every stored string).
+const UNKNOWN_STRING: u32 = u32::MAX;
+
+impl Cell {
+    fn rank(self) -> u8 {
+        match self {
+            Cell::Missing | Cell::Null => 2,
+            Cell::Int(_) | Cell::Double(_) => 3,
+            Cell::Str(_) => 4,
+            Cell::Bool(_) => 9,
+            Cell::Date(_) => 10,
+            Cell::Complex => 255,
+        }
+    }
+
+    /// Equality as [`crate::value::equal`] sees the values (Missing never equals).
+    fn same(self, other: Cell) -> bool {
+        match (self, other) {
+            (Cell::Int(a), Cell::Int(b)) => a == b,
+            (Cell::Int(a), Cell::Double(b)) | (Cell::Double(b), Cell::Int(a)) => (a as f64) == b,
+            (Cell::Double(a), Cell::Double(b)) => a == b || (a.is_nan() && b.is_nan()),
+            (Cell::Str(a), Cell::Str(b)) => a == b && a != UNKNOWN_STRING,
+            (Cell::Date(a), Cell::Date(b)) => a == b,
+            (Cell::Bool(a), Cell::Bool(b)) => a == b,
+            (Cell::Null, Cell::Null) => true,
+            _ => false,
+        }
+    }
+
+    /// Order within the numbers or within the dates (callers check the rank first).
+    fn order(self, other: Cell) -> Ordering {
+        match (self, other) {
+            (Cell::Int(a), Cell::Int(b)) | (Cell::Date(a), Cell::Date(b)) => a.cmp(&b),
+            (a, b) => {
+                let (x, y) = (a.as_f64(), b.as_f64());
+                match (x.is_nan(), y.is_nan()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => Ordering::Less,
+                    (false, true) => Ordering::Greater,
+                    _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+                }
+            }
+        }
+    }
+
+    fn as_f64(self) -> f64 {
+        match self {
+            Cell::Int(i) => i as f64,
+            Cell::Double(d) => d,
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// A cell as a hash-map key with `$group` equality (1 and 1.0 are one group).
+#[derive(Debug, Clone, Copy)]
+pub struct CellKey(pub Cell);
+
+impl PartialEq for CellKey {
+    fn eq(&self, other: &Self) -> bool {
+        matches!((self.0, other.0), (Cell::Missing, Cell::Missing)) || self.0.same(other.0)
+    }
+}
+
+impl Eq for CellKey {}
+
+impl Hash for CellKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self.0 {
+            Cell::Missing => state.write_u8(0),
+            Cell::Null => state.write_u8(1),
+            Cell::Int(_) | Cell::Double(_) => {
+                let f = self.0.as_f64();
+                let f = if f == 0.0 { 0.0 } else { f };
+                state.write_u64(f.to_bits());
+            }
+            Cell::Str(s) => state.write_u32(s),
+            Cell::Date(d) => state.write_i64(d ^ 0x5bd1_e995),
+            Cell::Bool(b) => state.write_u8(2 + u8::from(b)),
+            Cell::Complex => state.write_u8(9),
+        }
+    }
+}
+
+/// Interned strings and one column of cells per top-level field, aligned with the documents.
+#[derive(Debug, Default, Clone)]
+pub struct Columns {
+    ids: HashMap<String, u32>,
+    strings: Vec<String>,
+    columns: HashMap<String, Vec<Cell>>,
+    rows: usize,
+}
+
+impl Columns {
+    /// Appends the cells of one more document.
+    pub fn push(&mut self, doc: &Document) {
+        let rows = self.rows;
+        for (key, value) in doc {
+            let cell = self.cell_of(value, true);
+            let column = self
+                .columns
+                .entry(key.clone())
+                .or_insert_with(|| vec![Cell::Missing; rows]);
+            if column.len() == rows {
+                column.push(cell);
+            }
+        }
+        self.rows += 1;
+        for column in self.columns.values_mut() {
+            column.resize(self.rows, Cell::Missing);
+        }
+    }
+
+    /// The column of a top-level field, if any document has it.
+    pub fn column(&self, field: &str) -> Option<&[Cell]> {
+        self.columns.get(field).map(Vec::as_slice)
+    }
+
+    /// The value a cell stands for (`None` for Missing and Complex).
+    pub fn value(&self, cell: Cell) -> Option<Bson> {
+        Some(match cell {
+            Cell::Missing | Cell::Complex => return None,
+            Cell::Null => Bson::Null,
+            Cell::Int(i) => i32::try_from(i).map_or(Bson::Int64(i), Bson::Int32),
+            Cell::Double(d) => Bson::Double(d),
+            Cell::Str(s) => Bson::String(self.strings.get(s as usize)?.clone()),
+            Cell::Date(d) => Bson::DateTime(bson::DateTime::from_millis(d)),
+            Cell::Bool(b) => Bson::Boolean(b),
+        })
+    }
+
+    fn cell_of(&mut self, value: &Bson, intern: bool) -> Cell {
+        match value {
+            Bson::Null | Bson::Undefined => Cell::Null,
+            Bson::Int32(i) => Cell::Int(i64::from(*i)),
+            Bson::Int64(i) => Cell::Int(*i),
+            Bson::Double(d) => Cell::Double(*d),
+            Bson::DateTime(d) => Cell::Date(d.timestamp_millis()),
+            Bson::Boolean(b) => Cell::Bool(*b),
+            Bson::String(s) => match self.ids.get(s) {
+                Some(id) => Cell::Str(*id),
+                None if intern && self.strings.len() < UNKNOWN_STRING as usize => {
+                    let id = self.strings.len() as u32;
+                    self.strings.push(s.clone());
+                    self.ids.insert(s.clone(), id);
+                    Cell::Str(id)
+                }
+                None => Cell::Str(UNKNOWN_STRING),
+            },
+            _ => Cell::Complex,
+        }
+    }
+
+    /// A filter value as a cell, without interning (unknown strings match nothing).
+    fn probe(&self, value: &Bson) -> Option<Cell> {
+        let cell = match value {
+            Bson::String(s) => Cell::Str(self.ids.get(s).copied().unwrap_or(UNKNOWN_STRING)),
+            Bson::Null | Bson::Undefined => Cell::Null,
+            Bson::Int32(i) => Cell::Int(i64::from(*i)),
+            Bson::Int64(i) => Cell::Int(*i),
+            Bson::Double(d) => Cell::Double(*d),
+            Bson::DateTime(d) => Cell::Date(d.timestamp_millis()),
+            Bson::Boolean(b) => Cell::Bool(*b),
+            _ => return None,
+        };
+        (cell.rank() == type_rank(value)).then_some(cell)
+    }
+
+    /// Binds a condition to a column test when its field is top-level and its operator and
+    /// value are ones the cells answer exactly; `None` means "evaluate on documents".
+    pub fn bind(&self, condition: &Condition) -> Option<CellTest> {
+        let [field] = condition.path.parts() else {
+            return None;
+        };
+        self.column(field)?;
+        let probe = |v: &Bson| self.probe(v);
+        let ordered = |v: &Bson| {
+            probe(v).filter(|c| matches!(c, Cell::Int(_) | Cell::Double(_) | Cell::Date(_)))
+        };
+        Some(match &condition.op {
+            Op::Eq(v) => CellTest::In(vec![probe(v)?], false),
+            Op::Ne(v) => CellTest::In(vec![probe(v)?], true),
+            Op::In(vs) => CellTest::In(vs.iter().map(probe).collect::<Option<_>>()?, false),
+            Op::NotIn(vs) => CellTest::In(vs.iter().map(probe).collect::<Option<_>>()?, true),
+            Op::Exists(e) => CellTest::Exists(*e),
+            Op::Lt(v) => CellTest::Compare(ordered(v)?, |o| o == Ordering::Less),
+            Op::Lte(v) => CellTest::Compare(ordered(v)?, |o| o != Ordering::Greater),
+            Op::Gt(v) => CellTest::Compare(ordered(v)?, |o| o == Ordering::Greater),
+            Op::Gte(v) => CellTest::Compare(ordered(v)?, |o| o != Ordering::Less),
+            _ => return None,
+        })
+    }
+}
+
+/// A condition answered from one cell (never called with [`Cell::Complex`]).
+#[derive(Debug, Clone)]
+pub enum CellTest {
+    /// Equal to any of the values (null also matches Missing); negated when the flag is set.
+    In(Vec<Cell>, bool),
+    /// Present or absent.
+    Exists(bool),
+    /// Same type class and the ordering is accepted.
+    Compare(Cell, fn(Ordering) -> bool),
+}
+
+impl CellTest {
+    /// Evaluates the test on a scalar cell.
+    pub fn eval(&self, cell: Cell) -> bool {
+        match self {
+            CellTest::In(values, negate) => {
+                let hit = values.iter().any(|v| match v {
+                    Cell::Null => matches!(cell, Cell::Null | Cell::Missing),
+                    v => v.same(cell),
+                });
+                hit != *negate
+            }
+            CellTest::Exists(expected) => !matches!(cell, Cell::Missing) == *expected,
+            CellTest::Compare(value, accept) => {
+                cell.rank() == value.rank() && accept(cell.order(*value))
+            }
+        }
+    }
+}
