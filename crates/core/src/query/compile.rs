@@ -566,3 +566,198 @@ fn project(raw: &model::Project, key_columns: &[String]) -> Result<ProjectSpec> 
     };
     Ok(ProjectSpec { fields, keep })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        crate::time::parse_iso("2022-07-01T12:00:00Z").expect("valid")
+    }
+
+    fn list_error(query: Value) -> Error {
+        let query: model::Query = serde_json::from_value(query).expect("query parses");
+        list(&query, &[], now()).expect_err("invalid query")
+    }
+
+    fn stat_error(query: Value) -> Error {
+        let query: model::StatisticsQuery = serde_json::from_value(query).expect("query parses");
+        stat(&query, now()).expect_err("invalid query")
+    }
+
+    /// Every filter error has SpaceONE's name and a message naming the key and operator.
+    #[test]
+    fn filter_errors_name_the_key_and_operator() {
+        let cases = [
+            (
+                json!({"k": "status", "v": ["A"], "o": "eq"}),
+                "ERROR_OPERATOR_VALUE_TYPE",
+                &["status", "eq"][..],
+            ),
+            (
+                json!({"k": "created_count", "v": {"a": 1}, "o": "lt"}),
+                "ERROR_OPERATOR_VALUE_TYPE",
+                &["created_count", "lt"],
+            ),
+            (
+                json!({"k": "job_id", "v": "x", "o": "in"}),
+                "ERROR_OPERATOR_LIST_VALUE_TYPE",
+                &["job_id", "in"],
+            ),
+            (
+                json!({"k": "job_id", "v": "x", "o": "regex_in"}),
+                "ERROR_OPERATOR_LIST_VALUE_TYPE",
+                &["job_id", "regex_in"],
+            ),
+            (
+                json!({"k": "errors", "v": "x", "o": "match"}),
+                "ERROR_OPERATOR_DICT_VALUE_TYPE",
+                &["errors", "match"],
+            ),
+            (
+                json!({"k": "secret_id", "v": 1, "o": "exists"}),
+                "ERROR_OPERATOR_BOOLEAN_TYPE",
+                &["secret_id", "exists"],
+            ),
+            (
+                json!({"k": "status", "v": "x", "o": "startswith"}),
+                "ERROR_DB_QUERY",
+                &["startswith", "status"],
+            ),
+            (
+                json!({"k": "provider", "v": "a(", "o": "regex"}),
+                "ERROR_DB_QUERY",
+                &["regex", "a("],
+            ),
+            (
+                json!({"k": "created_at", "v": "soon", "o": "datetime_lt"}),
+                "ERROR_DB_QUERY",
+                &["soon", "created_at", "datetime_lt"],
+            ),
+            (
+                json!({"k": "created_at", "v": "now-1y", "o": "timediff_lt"}),
+                "ERROR_DB_QUERY",
+                &["now-1y", "created_at"],
+            ),
+            (
+                json!({"k": "provider", "v": true, "o": "contain"}),
+                "ERROR_DB_QUERY",
+                &["provider", "contain"],
+            ),
+            (
+                json!({"k": "a.$gt", "v": 1, "o": "eq"}),
+                "ERROR_DB_QUERY",
+                &["a.$gt"],
+            ),
+            (
+                json!({"v": 1, "o": "eq"}),
+                "ERROR_REQUIRED_PARAMETER",
+                &["filter.key"],
+            ),
+            (
+                json!({"k": "status", "v": 1}),
+                "ERROR_REQUIRED_PARAMETER",
+                &["filter.operator"],
+            ),
+        ];
+        for (condition, code, words) in cases {
+            let err = list_error(json!({ "filter": [condition.clone()] }));
+            assert_eq!(err.code(), code, "{condition}: {err}");
+            for word in words {
+                assert!(
+                    err.details().contains(word),
+                    "{condition}: '{}' lacks '{word}'",
+                    err.details()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn regexes_are_bounded() {
+        let long = "a".repeat(MAX_REGEX_LEN + 1);
+        let err = list_error(json!({"filter": [{"k": "provider", "v": long, "o": "regex"}]}));
+        assert!(err.to_string().contains("longer than 1024"), "{err}");
+        // A literal `contain` is escaped, never interpreted.
+        let ok: model::Query =
+            serde_json::from_value(json!({"filter": [{"k": "p", "v": "a(b", "o": "contain"}]}))
+                .expect("parses");
+        assert!(list(&ok, &[], now()).is_ok());
+    }
+
+    #[test]
+    fn stage_errors_name_the_stage_part() {
+        let cases = [
+            (json!({}), "aggregate"),
+            (
+                json!({"aggregate": [{"unwind": {}}]}),
+                "aggregate.unwind.path",
+            ),
+            (
+                json!({"aggregate": [{"count": {}}]}),
+                "aggregate.count.name",
+            ),
+            (json!({"aggregate": [{"sort": {}}]}), "aggregate.sort.key"),
+            (
+                json!({"aggregate": [{"group": {}}]}),
+                "aggregate.group.keys",
+            ),
+            (
+                json!({"aggregate": [{"group": {"fields": [{"operator": "sum", "name": "s"}]}}]}),
+                "aggregate.group.fields.key",
+            ),
+            (
+                json!({"aggregate": [{"project": {}}]}),
+                "aggregate.project.fields",
+            ),
+            (json!({"aggregate": [{"pivot": {}}]}), "'pivot' is unknown"),
+        ];
+        for (query, key) in cases {
+            let err = stat_error(query.clone());
+            assert_eq!(err.code(), "ERROR_REQUIRED_PARAMETER", "{query}");
+            assert!(
+                err.to_string().contains(key),
+                "{query}: '{err}' lacks '{key}'"
+            );
+        }
+        let err = stat_error(
+            json!({"aggregate": [{"group": {"fields": [{"operator": "max", "key": "a", "name": "m",
+            "conditions": [{"key": "s", "value": 1, "operator": "eq"}]}]}}]}),
+        );
+        assert_eq!(err.code(), "ERROR_DB_QUERY");
+        assert!(
+            err.to_string().contains("max") && err.to_string().contains("name = m"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn list_plan_defaults_and_projection() {
+        let query: model::Query =
+            serde_json::from_value(json!({"only": ["job_id"], "page": {"start": 0, "limit": 5}}))
+                .expect("parses");
+        let plan = list(&query, &[], now()).expect("valid");
+        assert_eq!(
+            plan.sort,
+            vec![SortSpec {
+                path: FieldPath::new("created_at"),
+                desc: true
+            }]
+        );
+        assert_eq!(
+            plan.slice,
+            Slice {
+                skip: 0,
+                limit: Some(5)
+            }
+        );
+        let fields: Vec<&str> = plan
+            .projection
+            .iter()
+            .flatten()
+            .map(FieldPath::as_str)
+            .collect();
+        assert_eq!(fields, ["job_id", "created_at"]);
+    }
+}
