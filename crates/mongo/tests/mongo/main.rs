@@ -1,0 +1,71 @@
+//! MongoDB store tests, against the server at `MONGODB_URI` (scripts/test starts SecantusDB;
+//! any real MongoDB works the same): the whole conformance corpus, documents written the way
+//! the Python services write them, a differential property test against the in-memory
+//! engine, and recovery after the server restarts.
+
+mod python_layout;
+mod restart;
+mod support;
+
+use serde_json::json;
+use spacejobs_conformance::{Corpus, Method, Outcome, Report};
+use spacejobs_core::time::{parse_iso, FixedClock};
+use spacejobs_core::{render, Error, JobService, ListRequest, Service, StatRequest, Store};
+use spacejobs_mongo::MongoStore;
+use std::sync::Arc;
+
+fn outcome(result: Result<serde_json::Value, Error>) -> Outcome {
+    match result {
+        Ok(response) => Outcome::Response(response),
+        Err(e) => Outcome::Error {
+            code: e.class().grpc_name().to_string(),
+            name: e.code().to_string(),
+            message: e.details(),
+        },
+    }
+}
+
+async fn loaded(corpus: &Corpus, service: Service) -> Arc<MongoStore> {
+    let store = support::fresh_store(service.name()).await;
+    store.ensure_indexes(service).await.expect("indexes");
+    store
+        .insert(service.collection(), support::dataset(corpus, service))
+        .await
+        .expect("insert dataset");
+    Arc::new(store)
+}
+
+#[tokio::test]
+async fn corpus_passes_on_mongodb() {
+    let corpus = Corpus::load();
+    let clock = Arc::new(FixedClock(parse_iso(&corpus.now).expect("corpus now")));
+    let mut services = Vec::new();
+    for service in Service::ALL {
+        services.push(JobService::with_clock(
+            service,
+            loaded(&corpus, service).await,
+            clock.clone(),
+        ));
+    }
+    let mut report = Report::new("mongodb");
+    for case in &corpus.cases {
+        let service = Service::from_name(&case.service).expect("known service");
+        let svc = services
+            .iter()
+            .find(|s| s.service() == service)
+            .expect("service");
+        let result = match case.method {
+            Method::List => match ListRequest::from_json(service, &case.request) {
+                Ok(request) => svc.list(&request).await.map(|o| render::list_response(&o)),
+                Err(e) => Err(e),
+            },
+            Method::Stat => match StatRequest::from_json(&case.request) {
+                Ok(request) => svc.stat(&request).await.map(|o| render::stat_response(&o)),
+                Err(e) => Err(e),
+            },
+        };
+        report.record(case, &outcome(result));
+    }
+    report.finish();
+    let _ = json!(null);
+}
