@@ -3,6 +3,7 @@
 //! the Python services write them, a differential property test against the in-memory
 //! engine, and recovery after the server restarts.
 
+mod differential;
 mod python_layout;
 mod restart;
 mod support;
