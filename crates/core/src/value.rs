@@ -93,17 +93,11 @@ fn visit_value<'a>(
                     }
                 }
             }
-            let mut reached = false;
-            for item in items {
-                if let Bson::Document(d) = item {
-                    reached = true;
-                    if visit_doc(d, rest, f) {
-                        return true;
-                    }
-                }
-            }
-            // An array without sub-documents leaves the path missing on this branch.
-            !reached && f(None)
+            // Only sub-documents carry the path on; an array without them (empty, or of
+            // scalars) gives no value at all, so `eq null` does not match it (MongoDB).
+            items
+                .iter()
+                .any(|item| matches!(item, Bson::Document(d) if visit_doc(d, rest, f)))
         }
         _ => f(None),
     }

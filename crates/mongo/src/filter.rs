@@ -3,16 +3,29 @@
 use bson::{doc, Bson, Document};
 use spacejobs_core::query::plan::{Condition, Filter, Op, Pattern};
 
-/// `AND(all) AND OR(any)` as a query document (`{}` matches everything).
+/// `AND(all) AND OR(any)` as a query document (`{}` matches everything). Equality tests
+/// share one document, as a hand-written query would; every other test goes into `$and`
+/// (the SecantusDB test server answers range tests beside equalities wrongly when it plans
+/// them on the compound index; `$and` keeps both servers right).
 pub fn filter(filter: &Filter) -> Document {
-    let mut terms: Vec<Document> = filter.all.iter().map(condition).collect();
+    let mut merged = Document::new();
+    let mut rest = Vec::new();
+    for c in &filter.all {
+        let term = condition(c);
+        let plain = matches!(&c.op, Op::Eq(v) if !matches!(v, Bson::Document(_)));
+        if plain && !merged.contains_key(c.path.as_str()) {
+            merged.extend(term);
+        } else {
+            rest.push(term);
+        }
+    }
     if !filter.any.is_empty() {
-        terms.push(doc! {"$or": filter.any.iter().map(condition).collect::<Vec<_>>()});
+        rest.push(doc! {"$or": filter.any.iter().map(condition).collect::<Vec<_>>()});
     }
-    match terms.len() {
-        0 => Document::new(),
-        _ => doc! {"$and": terms},
+    if !rest.is_empty() {
+        merged.insert("$and", rest);
     }
+    merged
 }
 
 fn on(path: &str, test: Document) -> Document {
@@ -35,6 +48,13 @@ pub fn condition(c: &Condition) -> Document {
     let path = c.path.as_str();
     let null = |v: &Bson| matches!(v, Bson::Null);
     match &c.op {
+        // A plain value is an equality test; documents keep `$eq` so their keys are never
+        // read as operators.
+        Op::Eq(v) if !matches!(v, Bson::Document(_)) => {
+            let mut d = Document::new();
+            d.insert(path, v.clone());
+            d
+        }
         Op::Eq(v) => on(path, doc! {"$eq": v.clone()}),
         Op::Ne(v) => on(path, doc! {"$ne": v.clone()}),
         Op::Lte(v) | Op::Gte(v) if null(v) => on(path, doc! {"$eq": Bson::Null}),
