@@ -10,7 +10,8 @@ if ! "$venv/bin/secantusd-py" --help >/dev/null 2>&1; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "secantusdb==$SECANTUSDB_VERSION"
 fi
-export SPACEJOBS_MONGOD_CMD="${SPACEJOBS_MONGOD_CMD:-$venv/bin/secantusd-py --host 127.0.0.1 --port {port} --storage-path :memory:}"
+default_cmd="$venv/bin/secantusd-py --host 127.0.0.1 --port {port} --storage-path :memory:"
+export SPACEJOBS_MONGOD_CMD="${SPACEJOBS_MONGOD_CMD:-$default_cmd}"
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
