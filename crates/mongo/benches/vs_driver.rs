@@ -136,6 +136,8 @@ async fn main() {
         let pipeline = vec![
             doc! {"$match": {"domain_id": "domain-1"}},
             doc! {"$group": {"_id": "$status", "n": {"$sum": 1}, "created": {"$sum": "$created_count"}}},
+            // The same answer: flat rows with the key as a column.
+            doc! {"$project": {"_id": 0, "status": "$_id", "n": 1, "created": 1}},
         ];
         let rows: Vec<Document> = coll.aggregate(pipeline).await.expect("aggregate").try_collect().await.expect("rows");
         assert_eq!(rows.len(), 5);
