@@ -2,7 +2,7 @@
 
 use super::filter::matches;
 use super::group::{add_row_value, group, Number};
-use super::list::{compare_keys, sort_value, unwind_rows};
+use super::list::{sorted_order, unwind_rows};
 use crate::error::{Error, Result};
 use crate::query::plan::{ConcatPart, ProjectExpr, ProjectSpec, Slice, Stage, StatKind, StatPlan};
 use crate::value::{compare, equal, FieldPath};
@@ -99,21 +99,8 @@ pub fn pipeline(mut rows: Vec<Cow<'_, Document>>, stages: &[Stage]) -> Result<Ve
                 }
             }
             Stage::Sort(specs) => {
-                let mut keyed: Vec<(Vec<Option<&Bson>>, usize)> = rows
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| {
-                        (
-                            specs
-                                .iter()
-                                .map(|s| sort_value(r, &s.path, s.desc))
-                                .collect(),
-                            i,
-                        )
-                    })
-                    .collect();
-                keyed.sort_by(|(a, _), (b, _)| compare_keys(a, b, specs));
-                let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+                let refs: Vec<&Document> = rows.iter().map(|r| r.as_ref()).collect();
+                let order = sorted_order(&refs, specs, usize::MAX);
                 let mut slots: Vec<Option<Cow<'_, Document>>> =
                     rows.into_iter().map(Some).collect();
                 order.into_iter().filter_map(|i| slots[i].take()).collect()
