@@ -210,6 +210,33 @@ pub enum JobStatus {
     Timeout,
 }
 
+impl JobTaskStatus {
+    /// The enum name as stored and sent (`SUCCESS`).
+    pub fn name(self) -> &'static str {
+        match self {
+            JobTaskStatus::Pending => "PENDING",
+            JobTaskStatus::Canceled => "CANCELED",
+            JobTaskStatus::InProgress => "IN_PROGRESS",
+            JobTaskStatus::Success => "SUCCESS",
+            JobTaskStatus::Failure => "FAILURE",
+        }
+    }
+}
+
+impl JobStatus {
+    /// The enum name as stored and sent (`SUCCESS`).
+    pub fn name(self) -> &'static str {
+        match self {
+            JobStatus::Created => "CREATED",
+            JobStatus::Canceled => "CANCELED",
+            JobStatus::InProgress => "IN_PROGRESS",
+            JobStatus::Success => "SUCCESS",
+            JobStatus::Error => "ERROR",
+            JobStatus::Timeout => "TIMEOUT",
+        }
+    }
+}
+
 /// One recorded error (`ErrorInfo`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

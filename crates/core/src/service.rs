@@ -11,12 +11,30 @@ use crate::store::Store;
 use crate::time::{Clock, SystemClock};
 use std::sync::Arc;
 
-/// One service (`JobTask` or `Job`) over a store.
-#[derive(Debug, Clone)]
+/// One service (`JobTask` or `Job`) over a store (which may be a `dyn Store`).
 pub struct JobService<S: ?Sized> {
     service: Service,
     store: Arc<S>,
     clock: Arc<dyn Clock>,
+}
+
+impl<S: ?Sized> Clone for JobService<S> {
+    fn clone(&self) -> Self {
+        JobService {
+            service: self.service,
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+impl<S: ?Sized> std::fmt::Debug for JobService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobService")
+            .field("service", &self.service)
+            .field("clock", &self.clock)
+            .finish()
+    }
 }
 
 impl<S: Store + ?Sized> JobService<S> {

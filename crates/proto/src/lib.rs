@@ -1,0 +1,55 @@
+//! SpaceONE's gRPC API as Rust types: the `spaceone.api.core.v1` queries and the three
+//! services this project serves, generated from `proto/` (field numbers exactly SpaceONE's),
+//! plus the encoded descriptor set for gRPC reflection.
+
+#![allow(missing_docs, clippy::all, clippy::pedantic)]
+
+/// Every .proto file of `proto/` (and the Google types they import), encoded, for reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/spaceone_descriptor.bin"));
+
+/// `spaceone.api.*`
+pub mod spaceone {
+    /// `spaceone.api.*`
+    pub mod api {
+        /// `spaceone.api.core.*`
+        pub mod core {
+            /// `spaceone.api.core.v1`: Query and StatisticsQuery.
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/spaceone.api.core.v1.rs"));
+            }
+        }
+        /// `spaceone.api.inventory.*`
+        pub mod inventory {
+            /// `spaceone.api.inventory.v1`: the JobTask service.
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/spaceone.api.inventory.v1.rs"));
+            }
+        }
+        /// `spaceone.api.spot_automation.*`
+        pub mod spot_automation {
+            /// `spaceone.api.spot_automation.v1`: the Job service.
+            pub mod v1 {
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/spaceone.api.spot_automation.v1.rs"
+                ));
+            }
+        }
+        /// `spaceone.api.power_scheduler.*`
+        pub mod power_scheduler {
+            /// `spaceone.api.power_scheduler.v1`: the Job service.
+            pub mod v1 {
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/spaceone.api.power_scheduler.v1.rs"
+                ));
+            }
+        }
+    }
+}
+
+pub use spaceone::api::core::v1 as core;
+pub use spaceone::api::inventory::v1 as inventory;
+pub use spaceone::api::power_scheduler::v1 as power_scheduler;
+pub use spaceone::api::spot_automation::v1 as spot_automation;

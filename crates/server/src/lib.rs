@@ -1,0 +1,90 @@
+//! The SpaceONE JobTask/Job services over gRPC, on any spacejobs [`Store`].
+//!
+//! [`run`] serves one service on a listener until `shutdown` resolves: the SpaceONE service
+//! itself, gRPC health (answering, but not listed by reflection) and gRPC reflection v1 and
+//! v1alpha (listing only the SpaceONE service, as SpaceONE's Python client requires). An
+//! embedding application can instead mount [`routes`] in its own tonic server.
+
+pub mod convert;
+pub mod grpc;
+pub mod status;
+
+use grpc::Handler;
+use spacejobs_core::{JobService, Service, Store};
+use spacejobs_proto::{inventory, power_scheduler, spot_automation, FILE_DESCRIPTOR_SET};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+/// Largest request message accepted (bytes); larger ones get RESOURCE_EXHAUSTED.
+pub const MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
+/// The fully-qualified gRPC name of a service (`spaceone.api.inventory.v1.JobTask`).
+pub fn grpc_name(service: Service) -> &'static str {
+    match service {
+        Service::Inventory => "spaceone.api.inventory.v1.JobTask",
+        Service::SpotAutomation => "spaceone.api.spot_automation.v1.Job",
+        Service::PowerScheduler => "spaceone.api.power_scheduler.v1.Job",
+    }
+}
+
+/// The gRPC routes of one service over `store`: the service, health and reflection.
+pub async fn routes(
+    service: Arc<JobService<dyn Store>>,
+) -> Result<Routes, Box<dyn std::error::Error + Send + Sync>> {
+    let kind = service.service();
+    let handler = Handler::new(service);
+    let mut routes = tonic::service::RoutesBuilder::default();
+    match kind {
+        Service::Inventory => {
+            routes.add_service(
+                inventory::job_task_server::JobTaskServer::new(handler)
+                    .max_decoding_message_size(MAX_MESSAGE_SIZE),
+            );
+        }
+        Service::SpotAutomation => {
+            routes.add_service(
+                spot_automation::job_server::JobServer::new(handler)
+                    .max_decoding_message_size(MAX_MESSAGE_SIZE),
+            );
+        }
+        Service::PowerScheduler => {
+            routes.add_service(
+                power_scheduler::job_server::JobServer::new(handler)
+                    .max_decoding_message_size(MAX_MESSAGE_SIZE),
+            );
+        }
+    }
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status(grpc_name(kind), tonic_health::ServingStatus::Serving)
+        .await;
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    routes.add_service(health);
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .include_reflection_service(false)
+            .with_service_name(grpc_name(kind))
+    };
+    routes.add_service(reflection().build_v1()?);
+    routes.add_service(reflection().build_v1alpha()?);
+    Ok(routes.routes())
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then finishes the calls in flight.
+pub async fn run(
+    listener: TcpListener,
+    service: Arc<JobService<dyn Store>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let routes = routes(service).await?;
+    let app = routes.into_axum_router();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Proto responses as the corpus's JSON (enum names, ISO dates, Structs as objects).
+
+use serde_json::{json, Map, Value};
+use spacejobs_proto::{inventory, power_scheduler, spot_automation};
+use spacejobs_server::convert::struct_to_json;
+
+fn object(s: &Option<prost_types::Struct>) -> Value {
+    Value::Object(s.as_ref().map(struct_to_json).unwrap_or_default())
+}
+
+fn timestamp(t: &Option<prost_types::Timestamp>) -> Value {
+    match t {
+        None => Value::String(String::new()),
+        Some(t) => {
+            let ms = t.seconds * 1000 + i64::from(t.nanos / 1_000_000);
+            Value::String(spacejobs_core::time::format_iso(
+                bson::DateTime::from_millis(ms),
+            ))
+        }
+    }
+}
+
+fn errors<E>(
+    errors: &[E],
+    parts: impl Fn(&E) -> (&str, &str, &Option<prost_types::Struct>),
+) -> Value {
+    Value::Array(
+        errors
+            .iter()
+            .map(|e| {
+                let (code, message, additional) = parts(e);
+                json!({"error_code": code, "message": message, "additional": object(additional)})
+            })
+            .collect(),
+    )
+}
+
+/// An enum as its name; the zero value (unset) as "", the proto default.
+fn enum_name(n: i32, name: impl Fn(i32) -> Option<&'static str>) -> &'static str {
+    if n == 0 {
+        ""
+    } else {
+        name(n).unwrap_or("")
+    }
+}
+
+fn listing(results: Vec<Value>, total: i32) -> Value {
+    json!({"results": results, "total_count": total})
+}
+
+pub fn job_tasks(r: inventory::JobTasksInfo) -> Value {
+    let rows = r
+        .results
+        .iter()
+        .map(|t| {
+            let status = enum_name(t.status, |n| inventory::job_task_info::JobTaskStatus::try_from(n).ok().map(|s| s.as_str_name()));
+            json!({
+                "job_task_id": t.job_task_id, "status": status, "created_count": t.created_count,
+                "updated_count": t.updated_count, "failure_count": t.failure_count, "deleted_count": t.deleted_count,
+                "disconnected_count": t.disconnected_count,
+                "errors": errors(&t.errors, |e| (&e.error_code, &e.message, &e.additional)),
+                "job_id": t.job_id, "secret_id": t.secret_id, "provider": t.provider,
+                "service_account_id": t.service_account_id, "project_id": t.project_id, "domain_id": t.domain_id,
+                "created_at": t.created_at, "started_at": t.started_at, "finished_at": t.finished_at,
+            })
+        })
+        .collect();
+    listing(rows, r.total_count)
+}
+
+pub fn spot_jobs(r: spot_automation::JobsInfo) -> Value {
+    let rows = r
+        .results
+        .iter()
+        .map(|j| {
+            let status = enum_name(j.status, |n| spot_automation::job_info::Status::try_from(n).ok().map(|s| s.as_str_name()));
+            json!({
+                "job_id": j.job_id, "status": status, "filter": object(&j.filter), "total_tasks": j.total_tasks,
+                "remained_tasks": j.remained_tasks, "errors": errors(&j.errors, |e| (&e.error_code, &e.message, &e.additional)),
+                "project_id": j.project_id, "domain_id": j.domain_id,
+                "created_at": j.created_at, "updated_at": j.updated_at, "finished_at": j.finished_at,
+            })
+        })
+        .collect();
+    listing(rows, r.total_count)
+}
+
+pub fn power_jobs(r: power_scheduler::JobsInfo) -> Value {
+    let rows = r
+        .results
+        .iter()
+        .map(|j| {
+            let status = enum_name(j.status, |n| power_scheduler::job_info::Status::try_from(n).ok().map(|s| s.as_str_name()));
+            let mut row = json!({
+                "job_id": j.job_id, "status": status, "filter": object(&j.filter), "total_tasks": j.total_tasks,
+                "remained_tasks": j.remained_tasks, "errors": errors(&j.errors, |e| (&e.error_code, &e.message, &e.additional)),
+                "project_id": j.project_id, "domain_id": j.domain_id,
+                "created_at": timestamp(&j.created_at), "updated_at": timestamp(&j.updated_at), "finished_at": timestamp(&j.finished_at),
+            });
+            if let Some(c) = &j.controller_info {
+                let plugin = c.plugin_info.as_ref().map(|p| {
+                    json!({"plugin_id": p.plugin_id, "version": p.version, "options": object(&p.options),
+                           "provider": p.provider, "metadata": object(&p.metadata)})
+                });
+                let controller: Map<String, Value> = serde_json::from_value(json!({
+                    "controller_id": c.controller_id, "name": c.name, "provider": c.provider,
+                    "capability": object(&c.capability), "plugin_info": plugin, "tags": object(&c.tags),
+                    "created_at": timestamp(&c.created_at), "domain_id": c.domain_id,
+                }))
+                .unwrap_or_default();
+                row["controller"] = Value::Object(controller);
+            }
+            row
+        })
+        .collect();
+    listing(rows, r.total_count)
+}
