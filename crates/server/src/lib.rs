@@ -1,12 +1,14 @@
-//! The SpaceONE JobTask/Job services over gRPC, on any spacejobs [`Store`].
+//! The SpaceONE JobTask/Job services over gRPC and REST, on any spacejobs [`Store`].
 //!
-//! [`run`] serves one service on a listener until `shutdown` resolves: the SpaceONE service
-//! itself, gRPC health (answering, but not listed by reflection) and gRPC reflection v1 and
+//! [`run`] serves one service on a listener until `shutdown` resolves, gRPC and the REST
+//! routes of the wire contract on the same port: the SpaceONE service itself, gRPC health (answering, but not listed by reflection) and gRPC reflection v1 and
 //! v1alpha (listing only the SpaceONE service, as SpaceONE's Python client requires). An
 //! embedding application can instead mount [`routes`] in its own tonic server.
 
 pub mod convert;
 pub mod grpc;
+pub mod json;
+pub mod rest;
 pub mod status;
 
 use grpc::Handler;
@@ -81,8 +83,10 @@ pub async fn run(
     service: Arc<JobService<dyn Store>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let routes = routes(service).await?;
-    let app = routes.into_axum_router();
+    let app = routes(service.clone())
+        .await?
+        .into_axum_router()
+        .merge(rest::router(service));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;

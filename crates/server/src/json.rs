@@ -1,8 +1,9 @@
-//! Proto responses as the corpus's JSON (enum names, ISO dates, Structs as objects).
+//! Proto messages as their proto3 JSON (snake_case names, enum names, RFC 3339 timestamps,
+//! Structs as objects), for the REST routes. Unset fields are written with their defaults.
 
+use crate::convert::struct_to_json;
 use serde_json::{json, Map, Value};
 use spacejobs_proto::{inventory, power_scheduler, spot_automation};
-use spacejobs_server::convert::struct_to_json;
 
 fn object(s: &Option<prost_types::Struct>) -> Value {
     Value::Object(s.as_ref().map(struct_to_json).unwrap_or_default())
@@ -35,7 +36,7 @@ fn errors<E>(
     )
 }
 
-/// An enum as its name; the zero value (unset) as "", the proto default.
+/// An enum as its name; the zero value (unset) as "", the default the corpus checks for.
 fn enum_name(n: i32, name: impl Fn(i32) -> Option<&'static str>) -> &'static str {
     if n == 0 {
         ""
@@ -48,6 +49,7 @@ fn listing(results: Vec<Value>, total: i32) -> Value {
     json!({"results": results, "total_count": total})
 }
 
+/// `JobTasksInfo` as JSON.
 pub fn job_tasks(r: inventory::JobTasksInfo) -> Value {
     let rows = r
         .results
@@ -68,6 +70,7 @@ pub fn job_tasks(r: inventory::JobTasksInfo) -> Value {
     listing(rows, r.total_count)
 }
 
+/// spot_automation `JobsInfo` as JSON.
 pub fn spot_jobs(r: spot_automation::JobsInfo) -> Value {
     let rows = r
         .results
@@ -85,6 +88,7 @@ pub fn spot_jobs(r: spot_automation::JobsInfo) -> Value {
     listing(rows, r.total_count)
 }
 
+/// power_scheduler `JobsInfo` as JSON.
 pub fn power_jobs(r: power_scheduler::JobsInfo) -> Value {
     let rows = r
         .results
@@ -108,7 +112,7 @@ pub fn power_jobs(r: power_scheduler::JobsInfo) -> Value {
                     "created_at": timestamp(&c.created_at), "domain_id": c.domain_id,
                 }))
                 .unwrap_or_default();
-                row["controller"] = Value::Object(controller);
+                row["controller_info"] = Value::Object(controller);
             }
             row
         })

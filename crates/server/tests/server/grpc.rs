@@ -3,49 +3,13 @@
 //! a protobuf message at all (a field of the wrong type, an unknown field) are counted as
 //! skipped here and run over REST.
 
-mod render;
-
+use crate::support;
 use serde_json::Value;
 use spacejobs_conformance::{Case, Corpus, Method, Outcome, Report};
-use spacejobs_core::time::{parse_iso, FixedClock};
-use spacejobs_core::{JobService, ListRequest, MemoryStore, Service, StatRequest, Store};
+use spacejobs_core::{ListRequest, Service, StatRequest};
 use spacejobs_proto::{inventory, power_scheduler, spot_automation};
-use spacejobs_server::convert;
-use std::sync::Arc;
+use spacejobs_server::{convert, json};
 use tonic::transport::Channel;
-
-async fn start(corpus: &Corpus, service: Service) -> Channel {
-    let store = Arc::new(MemoryStore::new());
-    let docs = corpus
-        .dataset(service.name())
-        .into_iter()
-        .map(|v| match bson::Bson::try_from(v) {
-            Ok(bson::Bson::Document(d)) => d,
-            other => panic!("dataset document: {other:?}"),
-        })
-        .collect();
-    store
-        .insert(service.collection(), docs)
-        .await
-        .expect("insert");
-    let clock = Arc::new(FixedClock(parse_iso(&corpus.now).expect("now")));
-    let store: Arc<dyn Store> = store;
-    let logic = Arc::new(JobService::with_clock(service, store, clock));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(spacejobs_server::run(
-        listener,
-        logic,
-        std::future::pending(),
-    ));
-    Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect")
-}
 
 fn status_outcome(status: tonic::Status) -> Outcome {
     let code = format!("{:?}", status.code());
@@ -96,7 +60,7 @@ async fn call(channels: &[(Service, Channel)], case: &Case, service: Service) ->
                         domain_id: field("domain_id"),
                     })
                     .await
-                    .map(|r| render::job_tasks(r.into_inner())),
+                    .map(|r| json::job_tasks(r.into_inner())),
                 Service::SpotAutomation => spot_automation::job_client::JobClient::new(channel)
                     .list(spot_automation::JobsQuery {
                         query,
@@ -106,7 +70,7 @@ async fn call(channels: &[(Service, Channel)], case: &Case, service: Service) ->
                         domain_id: field("domain_id"),
                     })
                     .await
-                    .map(|r| render::spot_jobs(r.into_inner())),
+                    .map(|r| json::spot_jobs(r.into_inner())),
                 Service::PowerScheduler => power_scheduler::job_client::JobClient::new(channel)
                     .list(power_scheduler::JobsQuery {
                         query,
@@ -117,7 +81,7 @@ async fn call(channels: &[(Service, Channel)], case: &Case, service: Service) ->
                         domain_id: field("domain_id"),
                     })
                     .await
-                    .map(|r| render::power_jobs(r.into_inner())),
+                    .map(|r| support::with_controller(json::power_jobs(r.into_inner()))),
             }
         }
         Method::Stat => {
@@ -164,7 +128,13 @@ async fn corpus_passes_over_grpc() {
     let corpus = Corpus::load();
     let mut channels = Vec::new();
     for service in Service::ALL {
-        channels.push((service, start(&corpus, service).await));
+        let addr = support::start(&corpus, service).await;
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        channels.push((service, channel));
     }
     let mut report = Report::new("grpc");
     let mut skipped = 0;
