@@ -69,6 +69,8 @@ pub async fn routes(
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            // Described (so `grpcurl … grpc.health.v1.Health/Check` works) but not listed.
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .include_reflection_service(false)
             .with_service_name(grpc_name(kind))
     };

@@ -1,0 +1,164 @@
+//! `import`: JSON Lines documents in the SpaceONE layout into a store. Every line is read
+//! and checked first; a bad document stops the import with its line and field before
+//! anything is written, then all documents go in at once.
+
+use crate::{Error, Result};
+use bson::{Bson, Document};
+use indicatif::{ProgressBar, ProgressStyle};
+use spacejobs_core::time::parse_iso;
+use spacejobs_core::{Service, Store};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+const DATE_FIELDS: [&str; 4] = ["created_at", "updated_at", "started_at", "finished_at"];
+
+fn count_fields(service: Service) -> &'static [&'static str] {
+    match service {
+        Service::Inventory => &[
+            "created_count",
+            "updated_count",
+            "failure_count",
+            "deleted_count",
+            "disconnected_count",
+        ],
+        _ => &["total_tasks", "remained_tasks"],
+    }
+}
+
+/// Checks and normalizes one document: MongoDB extended JSON is read as such, ISO 8601
+/// strings in date fields become dates.
+pub fn parse_line(service: Service, line: &str, number: usize) -> Result<Document> {
+    let bad = |field: &str, reason: String| {
+        Error::Import(format!("line {number}: field '{field}': {reason}"))
+    };
+    let json: serde_json::Value = serde_json::from_str(line)
+        .map_err(|e| Error::Import(format!("line {number}: invalid JSON: {e}")))?;
+    if !json.is_object() {
+        return Err(Error::Import(format!(
+            "line {number}: expected a JSON object"
+        )));
+    }
+    let mut doc = match Bson::try_from(json) {
+        Ok(Bson::Document(d)) => d,
+        Ok(_) => {
+            return Err(Error::Import(format!(
+                "line {number}: expected a JSON object"
+            )))
+        }
+        Err(e) => {
+            return Err(Error::Import(format!(
+                "line {number}: invalid extended JSON: {e}"
+            )))
+        }
+    };
+    for field in [service.id_field(), "domain_id"] {
+        match doc.get(field) {
+            Some(Bson::String(s)) if !s.is_empty() => {}
+            Some(other) => {
+                return Err(bad(
+                    field,
+                    format!("expected a non-empty string, got {other}"),
+                ))
+            }
+            None => return Err(bad(field, "required".into())),
+        }
+    }
+    if let Some(status) = doc.get("status") {
+        let names = &service.status_names()[1..];
+        match status {
+            Bson::String(s) if names.contains(&s.as_str()) => {}
+            other => {
+                return Err(bad(
+                    "status",
+                    format!("expected one of {}, got {other}", names.join(", ")),
+                ))
+            }
+        }
+    }
+    for field in count_fields(service) {
+        match doc.get(*field) {
+            None | Some(Bson::Null | Bson::Int32(_)) => {}
+            Some(Bson::Int64(n)) => {
+                let n = i32::try_from(*n)
+                    .map_err(|_| bad(field, format!("{n} does not fit a 32-bit count")))?;
+                doc.insert(*field, n);
+            }
+            Some(other) => return Err(bad(field, format!("expected an integer, got {other}"))),
+        }
+    }
+    for field in DATE_FIELDS {
+        match doc.get(field) {
+            None | Some(Bson::Null | Bson::DateTime(_)) => {}
+            Some(Bson::String(s)) => {
+                let dt = parse_iso(s)
+                    .ok_or_else(|| bad(field, format!("'{s}' is not an ISO 8601 date")))?;
+                doc.insert(field, bson::DateTime::from_chrono(dt));
+            }
+            Some(other) => return Err(bad(field, format!("expected a date, got {other}"))),
+        }
+    }
+    match doc.get("errors") {
+        None | Some(Bson::Null) => {}
+        Some(Bson::Array(items)) if items.iter().all(|e| matches!(e, Bson::Document(_))) => {}
+        Some(other) => {
+            return Err(bad(
+                "errors",
+                format!("expected an array of objects, got {other}"),
+            ))
+        }
+    }
+    Ok(doc)
+}
+
+/// Reads and checks every line of `reader`.
+pub fn parse_all(
+    service: Service,
+    reader: impl Read,
+    progress: &ProgressBar,
+) -> Result<Vec<Document>> {
+    let mut docs = Vec::new();
+    let mut ids = HashSet::new();
+    for (i, line) in BufReader::new(reader).lines().enumerate() {
+        let number = i + 1;
+        let line = line.map_err(|e| Error::Import(format!("line {number}: {e}")))?;
+        progress.inc(1);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let doc = parse_line(service, &line, number)?;
+        let id = doc
+            .get_str(service.id_field())
+            .unwrap_or_default()
+            .to_string();
+        if !ids.insert(id.clone()) {
+            return Err(Error::Import(format!(
+                "line {number}: field '{}': '{id}' appears twice",
+                service.id_field()
+            )));
+        }
+        docs.push(doc);
+    }
+    Ok(docs)
+}
+
+/// Imports a file (`-` for standard input); returns the number of documents.
+pub async fn import_file(service: Service, store: &dyn Store, path: &Path) -> Result<usize> {
+    let progress = ProgressBar::new_spinner();
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {pos} lines read {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let docs = if path == Path::new("-") {
+        parse_all(service, std::io::stdin().lock(), &progress)?
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::Import(format!("{}: {e}", path.display())))?;
+        parse_all(service, file, &progress)?
+    };
+    progress.set_message("writing");
+    let n = docs.len();
+    store.insert(service.collection(), docs).await?;
+    progress.finish_with_message(format!("{n} documents imported"));
+    Ok(n)
+}

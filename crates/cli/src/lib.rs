@@ -1,0 +1,209 @@
+//! The command line of the three service binaries: parse flags and environment (clap), build
+//! the store (MongoDB when a URI is given, else the embedded store in a data directory), then
+//! `serve` (gRPC + REST until SIGINT/SIGTERM), `import` JSON Lines, or add `demo-data`.
+
+pub mod demo;
+pub mod import;
+
+use clap::{Args, Parser, Subcommand};
+use spacejobs_core::{JobService, Service, Store};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store cannot be opened or reached.
+    #[error("store: {0}")]
+    Store(String),
+    /// A storage operation failed.
+    #[error(transparent)]
+    Core(#[from] spacejobs_core::Error),
+    /// An import file is unreadable or holds a bad document.
+    #[error("{0}")]
+    Import(String),
+    /// The server failed.
+    #[error("server: {0}")]
+    Server(String),
+}
+
+/// Where the documents live.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// MongoDB connection string; without it the embedded store is used.
+    #[arg(long, env = "MONGODB_URI")]
+    pub mongodb_uri: Option<String>,
+    /// MongoDB database (default: the service's SpaceONE database name).
+    #[arg(long, env = "SPACEJOBS_DATABASE")]
+    pub database: Option<String>,
+    /// Seconds to wait for MongoDB before a call fails as unavailable.
+    #[arg(long, default_value_t = 5)]
+    pub mongodb_timeout: u64,
+    /// Directory of the embedded store (default: ./data/<service>).
+    #[arg(long, env = "SPACEJOBS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "A SpaceONE-compatible Job/JobTask service (gRPC + REST)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    /// Address to serve gRPC and REST on.
+    #[arg(long, env = "SPACEJOBS_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Fill an empty store with generated demo documents first.
+    #[arg(long)]
+    demo_data: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC and REST until SIGINT/SIGTERM (the default).
+    Serve(ServeArgs),
+    /// Import documents from a JSON Lines file (the SpaceONE layout; all or nothing).
+    Import {
+        /// The JSON Lines file (`-` for standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Add a generated, realistic demo dataset.
+    DemoData {
+        /// Number of documents.
+        #[arg(long, default_value_t = 240)]
+        count: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Opens the store the arguments name: MongoDB (with its indexes ensured) or embedded.
+pub async fn open_store(service: Service, args: &StoreArgs) -> Result<Arc<dyn Store>> {
+    match &args.mongodb_uri {
+        Some(uri) => {
+            let mut config = spacejobs_mongo::MongoConfig::new(uri.clone(), service);
+            if let Some(db) = &args.database {
+                config.database = db.clone();
+            }
+            config.timeout = std::time::Duration::from_secs(args.mongodb_timeout);
+            let store = spacejobs_mongo::MongoStore::connect(&config)
+                .await
+                .map_err(|e| Error::Store(e.to_string()))?;
+            store.ensure_indexes(service).await?;
+            tracing::info!(database = %config.database, "using MongoDB");
+            Ok(Arc::new(store))
+        }
+        None => {
+            let dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("data").join(service.name()));
+            let store = spacejobs_embedded::EmbeddedStore::open(&dir)
+                .map_err(|e| Error::Store(e.to_string()))?;
+            tracing::info!(data_dir = %dir.display(), "using the embedded store");
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn serve(service: Service, args: ServeArgs) -> Result<()> {
+    let store = open_store(service, &args.store).await?;
+    if args.demo_data {
+        demo::fill_if_empty(service, store.as_ref(), 240).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::Server(format!("bind {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Server(e.to_string()))?;
+    tracing::info!(%addr, service = spacejobs_server::grpc_name(service), "serving gRPC and REST");
+    let logic = Arc::new(JobService::new(service, store));
+    spacejobs_server::run(listener, logic, shutdown_signal())
+        .await
+        .map_err(|e| Error::Server(e.to_string()))
+}
+
+async fn execute(service: Service, cli: Cli) -> Result<()> {
+    match cli.command {
+        None => serve(service, cli.serve).await,
+        Some(Command::Serve(args)) => serve(service, args).await,
+        Some(Command::Import { file, store }) => {
+            let store = open_store(service, &store).await?;
+            let count = import::import_file(service, store.as_ref(), &file).await?;
+            println!("imported {count} documents into {}", service.collection());
+            Ok(())
+        }
+        Some(Command::DemoData { count, store }) => {
+            let store = open_store(service, &store).await?;
+            let added = demo::add(service, store.as_ref(), count).await?;
+            println!("added {added} demo documents to {}", service.collection());
+            Ok(())
+        }
+    }
+}
+
+/// Runs a binary's command line for `service`.
+pub fn main(service: Service) -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(service, cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
