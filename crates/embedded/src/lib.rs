@@ -147,10 +147,9 @@ impl Store for EmbeddedStore {
             let txn = db.begin_write()?;
             {
                 let mut t = txn.open_table(table(&name))?;
-                let mut next = t.last()?.map_or(0, |(k, _)| k.value() + 1);
-                for bytes in &encoded {
-                    t.insert(next, bytes.as_slice())?;
-                    next += 1;
+                let first = t.last()?.map_or(0, |(k, _)| k.value() + 1);
+                for (key, bytes) in (first..).zip(&encoded) {
+                    t.insert(key, bytes.as_slice())?;
                 }
             }
             txn.commit()?;
