@@ -5,7 +5,8 @@
 use prost::Message;
 use std::path::PathBuf;
 
-const FILES: [&str; 4] = [
+const FILES: [&str; 5] = [
+    "spaceone/api/inventory/v1/collector.proto",
     "spaceone/api/core/v1/query.proto",
     "spaceone/api/inventory/v1/job_task.proto",
     "spaceone/api/spot_automation/v1/job.proto",
