@@ -33,19 +33,24 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(service):
-    """Imports the corpus dataset into a fresh data dir and serves it; returns (process, endpoint)."""
+ENV = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
+
+
+def start(service, data=None):
+    """Serves `data` (a data dir), or imports the corpus dataset into a fresh one first;
+    returns (process, endpoint, data dir)."""
     binary = os.path.join(BIN_DIR, BINARIES[service])
-    data = tempfile.mkdtemp(prefix=f"spacejobs-{service}-")
-    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
-    with open(os.path.join(ROOT, "tests", "corpus", "dataset", f"{service}.json")) as f:
-        docs = json.load(f)
-    lines = os.path.join(data, "dataset.jsonl")
-    with open(lines, "w") as f:
-        for doc in docs:
-            f.write(json.dumps(doc) + "\n")
-    subprocess.run([binary, "import", lines, "--data-dir", os.path.join(data, "db")], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    env = ENV
+    if data is None:
+        data = tempfile.mkdtemp(prefix=f"spacejobs-{service}-")
+        with open(os.path.join(ROOT, "tests", "corpus", "dataset", f"{service}.json")) as f:
+            docs = json.load(f)
+        lines = os.path.join(data, "dataset.jsonl")
+        with open(lines, "w") as f:
+            for doc in docs:
+                f.write(json.dumps(doc) + "\n")
+        subprocess.run([binary, "import", lines, "--data-dir", os.path.join(data, "db")], check=True, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port = free_port()
     proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(data, "db")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -53,7 +58,7 @@ def start(service):
     while time.time() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, f"127.0.0.1:{port}"
+            return proc, f"127.0.0.1:{port}", data
         except OSError:
             time.sleep(0.1)
     proc.kill()
@@ -173,9 +178,14 @@ def main():
     passed, failed = 0, 0
     for service, check in [("inventory", check_inventory), ("spot_automation", check_spot_automation),
                            ("power_scheduler", None)]:
-        proc, endpoint = start(service)
+        proc, endpoint, data = start(service)
         try:
             if check is not None:
+                check(endpoint)
+                # A restart on the same data directory serves the same data.
+                proc.terminate()
+                proc.wait(timeout=10)
+                proc, endpoint, _ = start(service, data)
                 check(endpoint)
             else:
                 env = dict(os.environ, SPACEJOBS_STUBS=compile_our_protos())

@@ -162,3 +162,97 @@ pub async fn import_file(service: Service, store: &dyn Store, path: &Path) -> Re
     progress.finish_with_message(format!("{n} documents imported"));
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spacejobs_core::MemoryStore;
+
+    fn error_of(line: &str) -> String {
+        parse_line(Service::Inventory, line, 7)
+            .expect_err("a bad line")
+            .to_string()
+    }
+
+    #[test]
+    fn bad_documents_name_the_line_and_field() {
+        let cases = [
+            (
+                r#"{"job_task_id": "job-task-0123456789ab"}"#,
+                "field 'domain_id'",
+            ),
+            (
+                r#"{"job_task_id": 5, "domain_id": "d"}"#,
+                "field 'job_task_id'",
+            ),
+            (
+                r#"{"job_task_id": "t", "domain_id": "d", "status": "DONE"}"#,
+                "field 'status'",
+            ),
+            (
+                r#"{"job_task_id": "t", "domain_id": "d", "created_count": "many"}"#,
+                "field 'created_count'",
+            ),
+            (
+                r#"{"job_task_id": "t", "domain_id": "d", "created_at": "yesterday"}"#,
+                "field 'created_at'",
+            ),
+            (
+                r#"{"job_task_id": "t", "domain_id": "d", "errors": ["boom"]}"#,
+                "field 'errors'",
+            ),
+            (r#"[1, 2]"#, "expected a JSON object"),
+            (r#"{"job_task_id": "t", "#, "invalid JSON"),
+        ];
+        for (line, words) in cases {
+            let message = error_of(line);
+            assert!(message.starts_with("line 7:"), "{message}");
+            assert!(
+                message.contains(words),
+                "{line}: '{message}' lacks '{words}'"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_may_be_iso_strings_or_extended_json() {
+        let doc = parse_line(
+            Service::SpotAutomation,
+            r#"{"job_id": "job-0123456789ab", "domain_id": "d", "created_at": "2022-06-17T08:00:00.680Z", "updated_at": {"$date": "2022-06-17T08:00:00.680Z"}, "total_tasks": 2}"#,
+            1,
+        )
+        .expect("valid");
+        assert_eq!(doc.get("created_at"), doc.get("updated_at"));
+        assert!(matches!(doc.get("created_at"), Some(Bson::DateTime(_))));
+    }
+
+    #[tokio::test]
+    async fn a_bad_line_imports_nothing() {
+        let dir = std::env::temp_dir().join(format!("spacejobs-import-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("tasks.jsonl");
+        std::fs::write(
+            &file,
+            "{\"job_task_id\": \"job-task-000000000001\", \"domain_id\": \"d\"}\n\n{\"job_task_id\": \"job-task-000000000002\", \"domain_id\": \"d\", \"status\": \"DONE\"}\n",
+        )
+        .expect("write");
+        let store = MemoryStore::new();
+        let err = import_file(Service::Inventory, &store, &file)
+            .await
+            .expect_err("line 3 is bad");
+        assert!(err.to_string().contains("line 3: field 'status'"), "{err}");
+        let plan =
+            spacejobs_core::query::compile::list(&Default::default(), &[], chrono::Utc::now())
+                .expect("plan");
+        assert_eq!(
+            store
+                .list("job_task", &plan)
+                .await
+                .expect("list")
+                .total_count,
+            0,
+            "nothing half-imported"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
