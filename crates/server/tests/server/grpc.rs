@@ -123,12 +123,9 @@ async fn call(channels: &[(Service, Channel)], case: &Case, service: Service) ->
     })
 }
 
-#[tokio::test]
-async fn corpus_passes_over_grpc() {
-    let corpus = Corpus::load();
+async fn run_corpus(label: &str, corpus: &Corpus, addrs: Vec<(Service, std::net::SocketAddr)>) {
     let mut channels = Vec::new();
-    for service in Service::ALL {
-        let addr = support::start(&corpus, service).await;
+    for (service, addr) in addrs {
         let channel = Channel::from_shared(format!("http://{addr}"))
             .expect("uri")
             .connect()
@@ -136,7 +133,7 @@ async fn corpus_passes_over_grpc() {
             .expect("connect");
         channels.push((service, channel));
     }
-    let mut report = Report::new("grpc");
+    let mut report = Report::new(label);
     let mut skipped = 0;
     for case in &corpus.cases {
         let service = Service::from_name(&case.service).expect("service");
@@ -145,7 +142,28 @@ async fn corpus_passes_over_grpc() {
             None => skipped += 1,
         }
     }
-    println!("grpc: {skipped} cases not expressible as protobuf messages (run over REST)");
+    println!("{label}: {skipped} cases not expressible as protobuf messages (run over REST)");
     assert!(skipped < 12, "too many cases skipped: {skipped}");
     report.finish();
+}
+
+#[tokio::test]
+async fn corpus_passes_over_grpc() {
+    let corpus = Corpus::load();
+    let mut addrs = Vec::new();
+    for service in Service::ALL {
+        addrs.push((service, support::start(&corpus, service).await));
+    }
+    run_corpus("grpc", &corpus, addrs).await;
+}
+
+/// The same through the binaries' MongoDB path (the server at `MONGODB_URI`).
+#[tokio::test]
+async fn corpus_passes_over_grpc_on_mongodb() {
+    let corpus = Corpus::load();
+    let mut addrs = Vec::new();
+    for service in Service::ALL {
+        addrs.push((service, support::start_on_mongodb(&corpus, service).await));
+    }
+    run_corpus("grpc on mongodb", &corpus, addrs).await;
 }

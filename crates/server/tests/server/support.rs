@@ -1,4 +1,5 @@
-//! Starting a service on a free port over the corpus dataset.
+//! Starting a service on a free port over the corpus dataset: in memory, or on the MongoDB
+//! at `MONGODB_URI`.
 
 use serde_json::Value;
 use spacejobs_conformance::Corpus;
@@ -7,23 +8,47 @@ use spacejobs_core::{JobService, MemoryStore, Service, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Serves `service` over the corpus dataset (clock at the corpus's "now") on a free port.
-pub async fn start(corpus: &Corpus, service: Service) -> SocketAddr {
-    let store = Arc::new(MemoryStore::new());
-    let docs = corpus
+fn dataset(corpus: &Corpus, service: Service) -> Vec<bson::Document> {
+    corpus
         .dataset(service.name())
         .into_iter()
         .map(|v| match bson::Bson::try_from(v) {
             Ok(bson::Bson::Document(d)) => d,
             other => panic!("dataset document: {other:?}"),
         })
-        .collect();
+        .collect()
+}
+
+/// Serves `service` over the corpus dataset (clock at the corpus's "now") on a free port.
+pub async fn start(corpus: &Corpus, service: Service) -> SocketAddr {
+    let store = Arc::new(MemoryStore::new());
     store
-        .insert(service.collection(), docs)
+        .insert(service.collection(), dataset(corpus, service))
         .await
         .expect("insert");
+    serve(corpus, service, store).await
+}
+
+/// The same on a fresh database of the MongoDB at `MONGODB_URI`.
+pub async fn start_on_mongodb(corpus: &Corpus, service: Service) -> SocketAddr {
+    let uri =
+        std::env::var("MONGODB_URI").expect("MONGODB_URI is not set: run `bash scripts/test`");
+    let mut config = spacejobs_mongo::MongoConfig::new(uri, service);
+    config.database = format!("spacejobs_server_{}_{}", service.name(), std::process::id());
+    let store = spacejobs_mongo::MongoStore::connect(&config)
+        .await
+        .expect("connect");
+    store.database().drop().await.expect("drop");
+    store.ensure_indexes(service).await.expect("indexes");
+    store
+        .insert(service.collection(), dataset(corpus, service))
+        .await
+        .expect("insert");
+    serve(corpus, service, Arc::new(store)).await
+}
+
+async fn serve(corpus: &Corpus, service: Service, store: Arc<dyn Store>) -> SocketAddr {
     let clock = Arc::new(FixedClock(parse_iso(&corpus.now).expect("now")));
-    let store: Arc<dyn Store> = store;
     let logic = Arc::new(JobService::with_clock(service, store, clock));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
