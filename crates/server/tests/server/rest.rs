@@ -57,8 +57,23 @@ async fn corpus_passes_over_rest() {
     for service in Service::ALL {
         addrs.push((service, support::start(&corpus, service).await));
     }
+    run_corpus("rest", &corpus, addrs).await;
+}
+
+/// The same through the MongoDB store (the server at `MONGODB_URI`).
+#[tokio::test]
+async fn corpus_passes_over_rest_on_mongodb() {
+    let corpus = Corpus::load();
+    let mut addrs: Vec<(Service, SocketAddr)> = Vec::new();
+    for service in Service::ALL {
+        addrs.push((service, support::start_on_mongodb(&corpus, service).await));
+    }
+    run_corpus("rest on mongodb", &corpus, addrs).await;
+}
+
+async fn run_corpus(label: &str, corpus: &Corpus, addrs: Vec<(Service, SocketAddr)>) {
     let client = reqwest::Client::new();
-    let mut report = Report::new("rest");
+    let mut report = Report::new(label);
     let mut via_get = 0;
     for case in &corpus.cases {
         let service = Service::from_name(&case.service).expect("service");
@@ -90,7 +105,7 @@ async fn corpus_passes_over_rest() {
         };
         report.record(case, &outcome(response.expect("HTTP answer")).await);
     }
-    println!("rest: {via_get} list cases sent as GET with query parameters");
+    println!("{label}: {via_get} list cases sent as GET with query parameters");
     report.finish();
 }
 

@@ -1,11 +1,12 @@
-//! Starting a service on a free port over the corpus dataset: in memory, or on the MongoDB
-//! at `MONGODB_URI`.
+//! Starting a service on a free port over the corpus dataset: on the embedded store, or on
+//! the MongoDB at `MONGODB_URI`.
 
 use serde_json::Value;
 use spacejobs_conformance::Corpus;
 use spacejobs_core::time::{parse_iso, FixedClock};
-use spacejobs_core::{JobService, MemoryStore, Service, Store};
+use spacejobs_core::{JobService, Service, Store};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 fn dataset(corpus: &Corpus, service: Service) -> Vec<bson::Document> {
@@ -19,9 +20,16 @@ fn dataset(corpus: &Corpus, service: Service) -> Vec<bson::Document> {
         .collect()
 }
 
-/// Serves `service` over the corpus dataset (clock at the corpus's "now") on a free port.
+/// Serves `service` over the corpus dataset (clock at the corpus's "now") on a free port,
+/// on the binaries' default store: the embedded one, in a fresh data directory.
 pub async fn start(corpus: &Corpus, service: Service) -> SocketAddr {
-    let store = Arc::new(MemoryStore::new());
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir =
+        std::env::temp_dir().join(format!("spacejobs-server-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store =
+        Arc::new(spacejobs_embedded::EmbeddedStore::open(&dir).expect("open the embedded store"));
     store
         .insert(service.collection(), dataset(corpus, service))
         .await
@@ -34,7 +42,13 @@ pub async fn start_on_mongodb(corpus: &Corpus, service: Service) -> SocketAddr {
     let uri =
         std::env::var("MONGODB_URI").expect("MONGODB_URI is not set: run `bash scripts/test`");
     let mut config = spacejobs_mongo::MongoConfig::new(uri, service);
-    config.database = format!("spacejobs_server_{}_{}", service.name(), std::process::id());
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    config.database = format!(
+        "spacejobs_server_{}_{}_{n}",
+        service.name(),
+        std::process::id()
+    );
     let store = spacejobs_mongo::MongoStore::connect(&config)
         .await
         .expect("connect");
