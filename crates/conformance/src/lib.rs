@@ -168,6 +168,20 @@ impl Corpus {
     }
 }
 
+impl Corpus {
+    /// The dataset of a service as BSON documents (extended JSON read as such: `$date`,
+    /// `$oid`), in insertion order.
+    pub fn documents(&self, service: &str) -> Vec<bson::Document> {
+        self.dataset(service)
+            .into_iter()
+            .map(|v| match bson::Bson::try_from(v) {
+                Ok(bson::Bson::Document(d)) => d,
+                other => panic!("dataset {service}: not a document: {other:?}"),
+            })
+            .collect()
+    }
+}
+
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

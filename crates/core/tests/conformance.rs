@@ -20,14 +20,7 @@ fn outcome(result: Result<serde_json::Value, Error>) -> Outcome {
 
 async fn load(corpus: &Corpus, service: Service) -> Arc<MemoryStore> {
     let store = Arc::new(MemoryStore::new());
-    let docs = corpus
-        .dataset(service.name())
-        .into_iter()
-        .map(|v| match bson::Bson::try_from(v) {
-            Ok(bson::Bson::Document(d)) => d,
-            other => panic!("dataset document: {other:?}"),
-        })
-        .collect();
+    let docs = corpus.documents(service.name());
     store
         .insert(service.collection(), docs)
         .await

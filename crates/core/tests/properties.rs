@@ -66,11 +66,7 @@ fn dataset() -> &'static Vec<bson::Document> {
         let corpus = Corpus::load();
         Service::ALL
             .iter()
-            .flat_map(|s| corpus.dataset(s.name()))
-            .map(|v| match bson::Bson::try_from(v) {
-                Ok(bson::Bson::Document(d)) => d,
-                other => panic!("dataset document: {other:?}"),
-            })
+            .flat_map(|s| corpus.documents(s.name()))
             .collect()
     })
 }

@@ -37,14 +37,7 @@ pub async fn fresh_store(test: &str) -> MongoStore {
 
 /// A corpus dataset as BSON documents.
 pub fn dataset(corpus: &Corpus, service: Service) -> Vec<Document> {
-    corpus
-        .dataset(service.name())
-        .into_iter()
-        .map(|v| match bson::Bson::try_from(v) {
-            Ok(bson::Bson::Document(d)) => d,
-            other => panic!("dataset document: {other:?}"),
-        })
-        .collect()
+    corpus.documents(service.name())
 }
 
 /// A server process of the test's own, from `SPACEJOBS_MONGOD_CMD` (a command line with a

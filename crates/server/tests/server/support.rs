@@ -10,14 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 fn dataset(corpus: &Corpus, service: Service) -> Vec<bson::Document> {
-    corpus
-        .dataset(service.name())
-        .into_iter()
-        .map(|v| match bson::Bson::try_from(v) {
-            Ok(bson::Bson::Document(d)) => d,
-            other => panic!("dataset document: {other:?}"),
-        })
-        .collect()
+    corpus.documents(service.name())
 }
 
 /// Serves `service` over the corpus dataset (clock at the corpus's "now") on a free port,
