@@ -4,6 +4,7 @@
 
 use prost_types::value::Kind;
 use serde_json::{Map, Number, Value};
+use spacejobs_core::eval::ListOutput;
 use spacejobs_core::model::{self, Service};
 use spacejobs_core::query::model as q;
 use spacejobs_core::{render, time, Error, ListRequest, Result, StatRequest};
@@ -625,4 +626,47 @@ pub fn status_of(service: Service, fields: &BTreeMap<String, String>) -> i32 {
     fields
         .get("status")
         .map_or(0, |s| status_number(s, service))
+}
+
+fn total_count(out: &ListOutput) -> i32 {
+    i32::try_from(out.total_count).unwrap_or(i32::MAX)
+}
+
+/// A list answer as inventory `JobTasksInfo`.
+pub fn job_tasks_info(out: ListOutput) -> Result<inventory::JobTasksInfo> {
+    let total_count = total_count(&out);
+    Ok(inventory::JobTasksInfo {
+        results: out
+            .documents
+            .into_iter()
+            .map(job_task_info)
+            .collect::<Result<_>>()?,
+        total_count,
+    })
+}
+
+/// A list answer as spot_automation `JobsInfo`.
+pub fn spot_jobs_info(out: ListOutput) -> Result<spot_automation::JobsInfo> {
+    let total_count = total_count(&out);
+    Ok(spot_automation::JobsInfo {
+        results: out
+            .documents
+            .into_iter()
+            .map(spot_job_info)
+            .collect::<Result<_>>()?,
+        total_count,
+    })
+}
+
+/// A list answer as power_scheduler `JobsInfo`.
+pub fn power_jobs_info(out: ListOutput) -> Result<power_scheduler::JobsInfo> {
+    let total_count = total_count(&out);
+    Ok(power_scheduler::JobsInfo {
+        results: out
+            .documents
+            .into_iter()
+            .map(power_job_info)
+            .collect::<Result<_>>()?,
+        total_count,
+    })
 }

@@ -3,8 +3,9 @@
 
 use crate::convert;
 use crate::status::to_status;
-use spacejobs_core::{JobService, Result, Service, Store};
-use spacejobs_proto::{inventory, power_scheduler, spot_automation};
+use spacejobs_core::eval::ListOutput;
+use spacejobs_core::{JobService, Result, Store};
+use spacejobs_proto::{core as pb, inventory, power_scheduler, spot_automation};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,10 +44,39 @@ impl Handler {
         );
         result.map(Response::new).map_err(|e| to_status(&e))
     }
-}
 
-fn kind(h: &Handler) -> Service {
-    h.service.service()
+    /// `list` of any service: the query, the top-level string fields and the status number,
+    /// answered in the service's Info message by `info`.
+    async fn list<T>(
+        &self,
+        query: Option<&pb::Query>,
+        fields: &[(&str, &str)],
+        status: i32,
+        domain: &str,
+        info: fn(ListOutput) -> Result<T>,
+    ) -> Result<Response<T>, Status> {
+        self.call("list", domain, async {
+            let request = convert::list_request(self.service.service(), query, fields, status)?;
+            info(self.service.list(&request).await?)
+        })
+        .await
+    }
+
+    /// `stat` of any service.
+    async fn stat(
+        &self,
+        query: Option<&pb::StatisticsQuery>,
+        domain: &str,
+    ) -> Result<Response<prost_types::Struct>, Status> {
+        self.call("stat", domain, async {
+            let out = self
+                .service
+                .stat(&convert::stat_request(query, domain))
+                .await?;
+            Ok(convert::stat_struct(&out))
+        })
+        .await
+    }
 }
 
 #[tonic::async_trait]
@@ -56,27 +86,22 @@ impl inventory::job_task_server::JobTask for Handler {
         request: Request<inventory::JobTaskQuery>,
     ) -> Result<Response<inventory::JobTasksInfo>, Status> {
         let r = request.into_inner();
-        self.call("list", &r.domain_id, async {
-            let fields = [
-                ("job_task_id", r.job_task_id.as_str()),
-                ("job_id", &r.job_id),
-                ("secret_id", &r.secret_id),
-                ("provider", &r.provider),
-                ("service_account_id", &r.service_account_id),
-                ("project_id", &r.project_id),
-                ("domain_id", &r.domain_id),
-            ];
-            let request = convert::list_request(kind(self), r.query.as_ref(), &fields, r.status)?;
-            let out = self.service.list(&request).await?;
-            Ok(inventory::JobTasksInfo {
-                total_count: i32::try_from(out.total_count).unwrap_or(i32::MAX),
-                results: out
-                    .documents
-                    .into_iter()
-                    .map(convert::job_task_info)
-                    .collect::<Result<_>>()?,
-            })
-        })
+        let fields = [
+            ("job_task_id", r.job_task_id.as_str()),
+            ("job_id", &r.job_id),
+            ("secret_id", &r.secret_id),
+            ("provider", &r.provider),
+            ("service_account_id", &r.service_account_id),
+            ("project_id", &r.project_id),
+            ("domain_id", &r.domain_id),
+        ];
+        self.list(
+            r.query.as_ref(),
+            &fields,
+            r.status,
+            &r.domain_id,
+            convert::job_tasks_info,
+        )
         .await
     }
 
@@ -85,14 +110,7 @@ impl inventory::job_task_server::JobTask for Handler {
         request: Request<inventory::JobTaskStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
         let r = request.into_inner();
-        self.call("stat", &r.domain_id, async {
-            let out = self
-                .service
-                .stat(&convert::stat_request(r.query.as_ref(), &r.domain_id))
-                .await?;
-            Ok(convert::stat_struct(&out))
-        })
-        .await
+        self.stat(r.query.as_ref(), &r.domain_id).await
     }
 }
 
@@ -103,23 +121,18 @@ impl spot_automation::job_server::Job for Handler {
         request: Request<spot_automation::JobsQuery>,
     ) -> Result<Response<spot_automation::JobsInfo>, Status> {
         let r = request.into_inner();
-        self.call("list", &r.domain_id, async {
-            let fields = [
-                ("job_id", r.job_id.as_str()),
-                ("project_id", &r.project_id),
-                ("domain_id", &r.domain_id),
-            ];
-            let request = convert::list_request(kind(self), r.query.as_ref(), &fields, r.status)?;
-            let out = self.service.list(&request).await?;
-            Ok(spot_automation::JobsInfo {
-                total_count: i32::try_from(out.total_count).unwrap_or(i32::MAX),
-                results: out
-                    .documents
-                    .into_iter()
-                    .map(convert::spot_job_info)
-                    .collect::<Result<_>>()?,
-            })
-        })
+        let fields = [
+            ("job_id", r.job_id.as_str()),
+            ("project_id", &r.project_id),
+            ("domain_id", &r.domain_id),
+        ];
+        self.list(
+            r.query.as_ref(),
+            &fields,
+            r.status,
+            &r.domain_id,
+            convert::spot_jobs_info,
+        )
         .await
     }
 
@@ -128,14 +141,7 @@ impl spot_automation::job_server::Job for Handler {
         request: Request<spot_automation::JobStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
         let r = request.into_inner();
-        self.call("stat", &r.domain_id, async {
-            let out = self
-                .service
-                .stat(&convert::stat_request(r.query.as_ref(), &r.domain_id))
-                .await?;
-            Ok(convert::stat_struct(&out))
-        })
-        .await
+        self.stat(r.query.as_ref(), &r.domain_id).await
     }
 }
 
@@ -146,24 +152,19 @@ impl power_scheduler::job_server::Job for Handler {
         request: Request<power_scheduler::JobsQuery>,
     ) -> Result<Response<power_scheduler::JobsInfo>, Status> {
         let r = request.into_inner();
-        self.call("list", &r.domain_id, async {
-            let fields = [
-                ("job_id", r.job_id.as_str()),
-                ("schedule_id", &r.schedule_id),
-                ("project_id", &r.project_id),
-                ("domain_id", &r.domain_id),
-            ];
-            let request = convert::list_request(kind(self), r.query.as_ref(), &fields, r.status)?;
-            let out = self.service.list(&request).await?;
-            Ok(power_scheduler::JobsInfo {
-                total_count: i32::try_from(out.total_count).unwrap_or(i32::MAX),
-                results: out
-                    .documents
-                    .into_iter()
-                    .map(convert::power_job_info)
-                    .collect::<Result<_>>()?,
-            })
-        })
+        let fields = [
+            ("job_id", r.job_id.as_str()),
+            ("schedule_id", &r.schedule_id),
+            ("project_id", &r.project_id),
+            ("domain_id", &r.domain_id),
+        ];
+        self.list(
+            r.query.as_ref(),
+            &fields,
+            r.status,
+            &r.domain_id,
+            convert::power_jobs_info,
+        )
         .await
     }
 
@@ -172,13 +173,6 @@ impl power_scheduler::job_server::Job for Handler {
         request: Request<power_scheduler::JobStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
         let r = request.into_inner();
-        self.call("stat", &r.domain_id, async {
-            let out = self
-                .service
-                .stat(&convert::stat_request(r.query.as_ref(), &r.domain_id))
-                .await?;
-            Ok(convert::stat_struct(&out))
-        })
-        .await
+        self.stat(r.query.as_ref(), &r.domain_id).await
     }
 }

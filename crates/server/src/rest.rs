@@ -93,32 +93,10 @@ async fn list(service: &Shared, request: Value) -> Result<Value> {
     let out = service
         .list(&ListRequest::from_json(kind, &request)?)
         .await?;
-    let total_count = i32::try_from(out.total_count).unwrap_or(i32::MAX);
     Ok(match kind {
-        Service::Inventory => json::job_tasks(spacejobs_proto::inventory::JobTasksInfo {
-            results: out
-                .documents
-                .into_iter()
-                .map(convert::job_task_info)
-                .collect::<Result<_>>()?,
-            total_count,
-        }),
-        Service::SpotAutomation => json::spot_jobs(spacejobs_proto::spot_automation::JobsInfo {
-            results: out
-                .documents
-                .into_iter()
-                .map(convert::spot_job_info)
-                .collect::<Result<_>>()?,
-            total_count,
-        }),
-        Service::PowerScheduler => json::power_jobs(spacejobs_proto::power_scheduler::JobsInfo {
-            results: out
-                .documents
-                .into_iter()
-                .map(convert::power_job_info)
-                .collect::<Result<_>>()?,
-            total_count,
-        }),
+        Service::Inventory => json::job_tasks(convert::job_tasks_info(out)?),
+        Service::SpotAutomation => json::spot_jobs(convert::spot_jobs_info(out)?),
+        Service::PowerScheduler => json::power_jobs(convert::power_jobs_info(out)?),
     })
 }
 
