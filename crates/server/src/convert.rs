@@ -340,6 +340,17 @@ fn wire_status(doc: &bson::Document, service: Service) -> i32 {
         .map_or(0, |s| status_number(s, service))
 }
 
+/// Stored errors as a service's `ErrorInfo` messages (three packages, one shape).
+fn error_infos<T>(
+    errors: Vec<model::ErrorInfo>,
+    make: impl Fn(String, String, Option<prost_types::Struct>) -> T,
+) -> Vec<T> {
+    errors
+        .into_iter()
+        .map(|e| make(e.error_code, e.message, document_struct(&e.additional)))
+        .collect()
+}
+
 /// A stored JobTask as `JobTaskInfo`.
 pub fn job_task_info(doc: bson::Document) -> Result<inventory::JobTaskInfo> {
     let status = wire_status(&doc, Service::Inventory);
@@ -352,15 +363,13 @@ pub fn job_task_info(doc: bson::Document) -> Result<inventory::JobTaskInfo> {
         failure_count: t.failure_count,
         deleted_count: t.deleted_count,
         disconnected_count: t.disconnected_count,
-        errors: t
-            .errors
-            .iter()
-            .map(|e| inventory::ErrorInfo {
-                error_code: e.error_code.clone(),
-                message: e.message.clone(),
-                additional: document_struct(&e.additional),
-            })
-            .collect(),
+        errors: error_infos(t.errors, |error_code, message, additional| {
+            inventory::ErrorInfo {
+                error_code,
+                message,
+                additional,
+            }
+        }),
         job_id: t.job_id,
         secret_id: t.secret_id,
         provider: t.provider,
@@ -383,15 +392,13 @@ pub fn spot_job_info(doc: bson::Document) -> Result<spot_automation::JobInfo> {
         filter: document_struct(&j.filter),
         total_tasks: j.total_tasks,
         remained_tasks: j.remained_tasks,
-        errors: j
-            .errors
-            .iter()
-            .map(|e| spot_automation::ErrorInfo {
-                error_code: e.error_code.clone(),
-                message: e.message.clone(),
-                additional: document_struct(&e.additional),
-            })
-            .collect(),
+        errors: error_infos(j.errors, |error_code, message, additional| {
+            spot_automation::ErrorInfo {
+                error_code,
+                message,
+                additional,
+            }
+        }),
         project_id: j.project_id,
         domain_id: j.domain_id,
         created_at: iso(j.created_at),
@@ -411,15 +418,13 @@ pub fn power_job_info(doc: bson::Document) -> Result<power_scheduler::JobInfo> {
         filter: document_struct(&j.filter),
         total_tasks: j.total_tasks,
         remained_tasks: j.remained_tasks,
-        errors: j
-            .errors
-            .iter()
-            .map(|e| power_scheduler::ErrorInfo {
-                error_code: e.error_code.clone(),
-                message: e.message.clone(),
-                additional: document_struct(&e.additional),
-            })
-            .collect(),
+        errors: error_infos(j.errors, |error_code, message, additional| {
+            power_scheduler::ErrorInfo {
+                error_code,
+                message,
+                additional,
+            }
+        }),
         controller_info: j.controller.map(|c| power_scheduler::ControllerInfo {
             controller_id: c.controller_id,
             name: c.name,
