@@ -69,6 +69,19 @@ impl<S: Store + ?Sized> JobService<S> {
         self.store.list(self.service.collection(), &plan).await
     }
 
+    /// `list` of a request in its proto3 JSON form, answered as the wire's JSON
+    /// (`{"results": [...], "total_count": N}`; documents without MongoDB's `_id`).
+    pub async fn list_json(&self, request: &serde_json::Value) -> Result<serde_json::Value> {
+        let request = ListRequest::from_json(self.service, request)?;
+        Ok(crate::render::list_response(&self.list(&request).await?))
+    }
+
+    /// `stat` of a request in its proto3 JSON form, answered as the response Struct's JSON.
+    pub async fn stat_json(&self, request: &serde_json::Value) -> Result<serde_json::Value> {
+        let request = StatRequest::from_json(request)?;
+        Ok(crate::render::stat_response(&self.stat(&request).await?))
+    }
+
     /// `stat`: pre-process, validate, query the store.
     pub async fn stat(&self, request: &StatRequest) -> Result<StatOutput> {
         let query = prepare_stat(self.service, request)?;

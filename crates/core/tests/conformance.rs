@@ -2,9 +2,7 @@
 
 use spacejobs_conformance::{Corpus, Method, Outcome, Report};
 use spacejobs_core::time::{parse_iso, FixedClock};
-use spacejobs_core::{
-    render, Error, JobService, ListRequest, MemoryStore, Service, StatRequest, Store,
-};
+use spacejobs_core::{Error, JobService, MemoryStore, Service, Store};
 use std::sync::Arc;
 
 fn outcome(result: Result<serde_json::Value, Error>) -> Outcome {
@@ -45,14 +43,8 @@ async fn corpus_passes_on_the_memory_store() {
             .find(|s| s.service() == service)
             .expect("service");
         let result = match case.method {
-            Method::List => match ListRequest::from_json(service, &case.request) {
-                Ok(request) => svc.list(&request).await.map(|o| render::list_response(&o)),
-                Err(e) => Err(e),
-            },
-            Method::Stat => match StatRequest::from_json(&case.request) {
-                Ok(request) => svc.stat(&request).await.map(|o| render::stat_response(&o)),
-                Err(e) => Err(e),
-            },
+            Method::List => svc.list_json(&case.request).await,
+            Method::Stat => svc.stat_json(&case.request).await,
         };
         report.record(case, &outcome(result));
     }
