@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let job_tasks = Arc::new(JobService::new(Service::Inventory, store));
 
     // Your own tonic server: add our routes beside yours.
-    let routes = spacejobs_server::routes(job_tasks).await?;
+    let routes = spacejobs_server::routes(job_tasks, &Default::default()).await?;
     let addr = "127.0.0.1:50061".parse()?;
     println!("serving spaceone.api.inventory.v1.JobTask on {addr} (Ctrl-C stops)");
     tonic::transport::Server::builder()

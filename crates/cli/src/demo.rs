@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use spacejobs_core::query::compile;
 use spacejobs_core::time::{Clock, SystemClock};
-use spacejobs_core::{Query, Service, Store};
+use spacejobs_core::{Deadline, Query, Service, Store};
 
 /// The demo domain; a second one shows that domains never mix.
 pub const DEMO_DOMAIN: &str = "domain-demo";
@@ -149,7 +149,12 @@ pub async fn fill_if_empty(service: Service, store: &dyn Store, count: usize) ->
         &[],
         SystemClock.now(),
     )?;
-    if store.list(service.collection(), &plan).await?.total_count == 0 {
+    if store
+        .list(service.collection(), &plan, &Deadline::default())
+        .await?
+        .total_count
+        == 0
+    {
         let n = add(service, store, count).await?;
         tracing::info!(documents = n, domain = DEMO_DOMAIN, "added demo data");
     }

@@ -246,7 +246,7 @@ mod tests {
                 .expect("plan");
         assert_eq!(
             store
-                .list("job_task", &plan)
+                .list("job_task", &plan, &Default::default())
                 .await
                 .expect("list")
                 .total_count,

@@ -6,11 +6,13 @@ pub mod demo;
 pub mod import;
 
 use clap::{Args, Parser, Subcommand};
-use spacejobs_core::{JobService, Service, Store};
+use spacejobs_core::{JobService, Limits, Service, Store};
+use spacejobs_server::ServerConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -61,6 +63,90 @@ struct Cli {
     serve: ServeArgs,
 }
 
+/// The request budget and the transport's limits (see README, "Limits").
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Longest a request may run, in milliseconds (a shorter client `grpc-timeout` wins).
+    #[arg(long, env = "SPACEJOBS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// Requests evaluated at once; more get RESOURCE_EXHAUSTED / 503.
+    #[arg(long, env = "SPACEJOBS_MAX_IN_FLIGHT", default_value_t = 64)]
+    pub max_in_flight: usize,
+    /// Elements in one list operator's value (`in`, `contain_in`, `regex_in` …).
+    #[arg(long, env = "SPACEJOBS_MAX_VALUES", default_value_t = 1000)]
+    pub max_values: usize,
+    /// Words of `keyword`.
+    #[arg(long, env = "SPACEJOBS_MAX_KEYWORD_WORDS", default_value_t = 32)]
+    pub max_keyword_words: usize,
+    /// Substring and regex patterns in one request.
+    #[arg(long, env = "SPACEJOBS_MAX_PATTERNS", default_value_t = 100)]
+    pub max_patterns: usize,
+    /// Total bytes of a request's patterns.
+    #[arg(long, env = "SPACEJOBS_MAX_REGEX_BYTES", default_value_t = 16 * 1024)]
+    pub max_regex_bytes: usize,
+    /// Compiled size of a request's patterns together, in bytes.
+    #[arg(long, env = "SPACEJOBS_MAX_REGEX_COMPILED_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_regex_compiled_bytes: usize,
+    /// Filter conditions in one request.
+    #[arg(long, env = "SPACEJOBS_MAX_CONDITIONS", default_value_t = 100)]
+    pub max_conditions: usize,
+    /// Stages of one aggregation.
+    #[arg(long, env = "SPACEJOBS_MAX_STAGES", default_value_t = 32)]
+    pub max_stages: usize,
+    /// Fields in `only`.
+    #[arg(long, env = "SPACEJOBS_MAX_ONLY_FIELDS", default_value_t = 100)]
+    pub max_only_fields: usize,
+    /// Largest gRPC request message and REST body, in bytes.
+    #[arg(long, env = "SPACEJOBS_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// Largest request head (URI and headers), in bytes.
+    #[arg(long, env = "SPACEJOBS_MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    pub max_header_bytes: usize,
+    /// An HTTP/1 request head must arrive within this many milliseconds.
+    #[arg(
+        long,
+        env = "SPACEJOBS_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub header_read_timeout_ms: u64,
+    /// Close a connection idle (nothing in flight, no bytes) for this many milliseconds.
+    #[arg(long, env = "SPACEJOBS_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; more are closed at accept.
+    #[arg(long, env = "SPACEJOBS_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+}
+
+impl LimitArgs {
+    /// The core request budget.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_values: self.max_values,
+            max_keyword_words: self.max_keyword_words,
+            max_patterns: self.max_patterns,
+            max_regex_bytes: self.max_regex_bytes,
+            max_regex_compiled_bytes: self.max_regex_compiled_bytes,
+            max_conditions: self.max_conditions,
+            max_stages: self.max_stages,
+            max_only_fields: self.max_only_fields,
+            timeout: Duration::from_millis(self.request_timeout_ms),
+            max_in_flight: self.max_in_flight.max(1),
+        }
+    }
+
+    /// The transport's configuration.
+    pub fn server(&self) -> ServerConfig {
+        ServerConfig {
+            max_message_size: self.max_message_bytes,
+            max_header_bytes: self.max_header_bytes,
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: self.max_connections.max(1),
+            ..ServerConfig::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 struct ServeArgs {
     /// Address to serve gRPC and REST on.
@@ -71,6 +157,8 @@ struct ServeArgs {
     demo_data: bool,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,7 +233,16 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Raises the soft open-file limit to the hard one, so connections are not refused early.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
+}
+
 async fn serve(service: Service, args: ServeArgs) -> Result<()> {
+    raise_open_file_limit();
     let store = open_store(service, &args.store).await?;
     if args.demo_data {
         demo::fill_if_empty(service, store.as_ref(), 240).await?;
@@ -157,8 +254,8 @@ async fn serve(service: Service, args: ServeArgs) -> Result<()> {
         .local_addr()
         .map_err(|e| Error::Server(e.to_string()))?;
     tracing::info!(%addr, service = spacejobs_server::grpc_name(service), "serving gRPC and REST");
-    let logic = Arc::new(JobService::new(service, store));
-    spacejobs_server::run(listener, logic, shutdown_signal())
+    let logic = Arc::new(JobService::new(service, store).with_limits(args.limits.limits()));
+    spacejobs_server::run_with(listener, logic, &args.limits.server(), shutdown_signal())
         .await
         .map_err(|e| Error::Server(e.to_string()))
 }

@@ -66,24 +66,25 @@ fn bench(c: &mut Criterion) {
     let sum = stat_plan(json!({"aggregate": [
         {"group": {"keys": [{"key": "status", "name": "status"}], "fields": [
             {"operator": "count", "name": "n"}, {"operator": "sum", "key": "created_count", "name": "created"}]}}]}));
+    let deadline = spacejobs_core::Deadline::after(std::time::Duration::from_secs(3600));
     let mut group = c.benchmark_group("engine");
     group.sample_size(10);
     for n in [100_000usize, 1_000_000] {
         let docs: eval::Collection = job_tasks(n).into_iter().collect();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("filter_scan_eq", n), &docs, |b, d| {
-            b.iter(|| black_box(d.list(&scan).total_count))
+            b.iter(|| black_box(d.list(&scan, &deadline).expect("list").total_count))
         });
         group.bench_with_input(
             BenchmarkId::new("list_filter_sort_page", n),
             &docs,
-            |b, d| b.iter(|| black_box(d.list(&list).documents.len())),
+            |b, d| b.iter(|| black_box(d.list(&list, &deadline).expect("list").documents.len())),
         );
         group.bench_with_input(BenchmarkId::new("group_by_count", n), &docs, |b, d| {
-            b.iter(|| black_box(d.stat(&count).map(|o| o.results.len())))
+            b.iter(|| black_box(d.stat(&count, &deadline).map(|o| o.results.len())))
         });
         group.bench_with_input(BenchmarkId::new("group_count_sum", n), &docs, |b, d| {
-            b.iter(|| black_box(d.stat(&sum).map(|o| o.results.len())))
+            b.iter(|| black_box(d.stat(&sum, &deadline).map(|o| o.results.len())))
         });
     }
     group.finish();

@@ -80,6 +80,29 @@ pub enum Error {
     /// The storage backend did not answer in time.
     #[error("Database timed out. (reason = {0})")]
     Timeout(String),
+    /// The request's deadline passed before it was answered.
+    #[error("Request timed out. (deadline = {budget_ms} ms)")]
+    DeadlineExceeded {
+        /// The time the request was given, in milliseconds.
+        budget_ms: u64,
+    },
+    /// The caller went away before the answer was ready.
+    #[error("Request cancelled by the caller.")]
+    Cancelled,
+    /// Too many requests are being evaluated; the client should retry later.
+    #[error("Too many requests in flight. (limit = {limit})")]
+    Overloaded {
+        /// The configured `max_in_flight`.
+        limit: usize,
+    },
+    /// The request itself is larger than the server accepts (body, message, headers).
+    #[error("Request too large. (limit = {limit} bytes, part = {part})")]
+    TooLarge {
+        /// Which part was too large (`body`, `message`, `headers`).
+        part: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// Anything else; the message is logged, never sent to clients.
     #[error("Internal error: {0}")]
     Internal(String),
@@ -96,6 +119,10 @@ pub enum ErrorClass {
     Unavailable,
     /// gRPC DEADLINE_EXCEEDED, HTTP 504.
     DeadlineExceeded,
+    /// gRPC RESOURCE_EXHAUSTED, HTTP 503 (overloaded) or 413 (too large).
+    ResourceExhausted,
+    /// gRPC CANCELLED, HTTP 499.
+    Cancelled,
     /// gRPC INTERNAL, HTTP 500.
     Internal,
 }
@@ -108,17 +135,21 @@ impl ErrorClass {
             ErrorClass::NotFound => "NOT_FOUND",
             ErrorClass::Unavailable => "UNAVAILABLE",
             ErrorClass::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            ErrorClass::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            ErrorClass::Cancelled => "CANCELLED",
             ErrorClass::Internal => "INTERNAL",
         }
     }
 
-    /// The HTTP status code of the REST routes.
+    /// The HTTP status code of the REST routes (see also [`Error::http_status`]).
     pub fn http_status(self) -> u16 {
         match self {
             ErrorClass::InvalidArgument => 400,
             ErrorClass::NotFound => 404,
             ErrorClass::Unavailable => 503,
             ErrorClass::DeadlineExceeded => 504,
+            ErrorClass::ResourceExhausted => 503,
+            ErrorClass::Cancelled => 499,
             ErrorClass::Internal => 500,
         }
     }
@@ -147,6 +178,10 @@ impl Error {
             Error::DbQuery(_) => "ERROR_DB_QUERY",
             Error::NotFound { .. } => "ERROR_NOT_FOUND",
             Error::Unavailable(_) | Error::Timeout(_) => "ERROR_DB_UNAVAILABLE",
+            Error::DeadlineExceeded { .. } => "ERROR_REQUEST_TIMEOUT",
+            Error::Cancelled => "ERROR_CANCELLED",
+            Error::Overloaded { .. } => "ERROR_TOO_MANY_REQUESTS",
+            Error::TooLarge { .. } => "ERROR_REQUEST_TOO_LARGE",
             Error::Internal(_) => "ERROR_UNKNOWN",
         }
     }
@@ -156,9 +191,20 @@ impl Error {
         match self {
             Error::NotFound { .. } => ErrorClass::NotFound,
             Error::Unavailable(_) => ErrorClass::Unavailable,
-            Error::Timeout(_) => ErrorClass::DeadlineExceeded,
+            Error::Timeout(_) | Error::DeadlineExceeded { .. } => ErrorClass::DeadlineExceeded,
+            Error::Cancelled => ErrorClass::Cancelled,
+            Error::Overloaded { .. } | Error::TooLarge { .. } => ErrorClass::ResourceExhausted,
             Error::Internal(_) => ErrorClass::Internal,
             _ => ErrorClass::InvalidArgument,
+        }
+    }
+
+    /// The HTTP status of this error: its class's, but 413 for a request too large.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::TooLarge { part, .. } if part == "headers" => 431,
+            Error::TooLarge { .. } => 413,
+            other => other.class().http_status(),
         }
     }
 

@@ -24,6 +24,8 @@
 
 pub mod error;
 pub mod eval;
+pub mod exec;
+pub mod limits;
 pub mod model;
 pub mod query;
 pub mod render;
@@ -34,6 +36,8 @@ pub mod time;
 pub mod value;
 
 pub use error::{Error, ErrorClass, Result};
+pub use exec::Deadline;
+pub use limits::Limits;
 pub use model::Service;
 pub use query::{Query, StatisticsQuery};
 pub use request::{ListRequest, StatRequest};

@@ -1,21 +1,29 @@
-//! The service logic shared by all binaries: pre-process a request, compile it, ask the store.
-//! Transport layers (gRPC, REST) convert messages to [`ListRequest`]/[`StatRequest`] and the
-//! answers back, and nothing else.
+//! The service logic shared by all binaries: admit a request (at most
+//! [`Limits::max_in_flight`] at once), pre-process it, check it against the budget, compile it
+//! (on the rayon pool) and ask the store, all within the request's [`Deadline`]. Transport
+//! layers (gRPC, REST) convert messages to [`ListRequest`]/[`StatRequest`] and the answers
+//! back, and nothing else.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::{ListOutput, StatOutput};
+use crate::exec::{run_cpu, Deadline};
+use crate::limits::Limits;
 use crate::model::Service;
 use crate::query::compile;
 use crate::request::{prepare_list, prepare_stat, ListRequest, StatRequest};
 use crate::store::Store;
 use crate::time::{Clock, SystemClock};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// One service (`JobTask` or `Job`) over a store (which may be a `dyn Store`).
 pub struct JobService<S: ?Sized> {
     service: Service,
     store: Arc<S>,
     clock: Arc<dyn Clock>,
+    limits: Arc<Limits>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl<S: ?Sized> Clone for JobService<S> {
@@ -24,6 +32,8 @@ impl<S: ?Sized> Clone for JobService<S> {
             service: self.service,
             store: self.store.clone(),
             clock: self.clock.clone(),
+            limits: self.limits.clone(),
+            in_flight: self.in_flight.clone(),
         }
     }
 }
@@ -33,6 +43,7 @@ impl<S: ?Sized> std::fmt::Debug for JobService<S> {
         f.debug_struct("JobService")
             .field("service", &self.service)
             .field("clock", &self.clock)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -45,11 +56,42 @@ impl<S: Store + ?Sized> JobService<S> {
 
     /// The service over `store`, taking "now" (for `timediff_*`) from `clock`.
     pub fn with_clock(service: Service, store: Arc<S>, clock: Arc<dyn Clock>) -> Self {
+        let limits = Limits::default();
         JobService {
             service,
             store,
             clock,
+            in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+            limits: Arc::new(limits),
         }
+    }
+
+    /// The same service with other [`Limits`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
+        self.limits = Arc::new(limits);
+        self
+    }
+
+    /// The request budget in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The deadline of a request arriving now: the configured timeout, or the client's when
+    /// that is shorter.
+    pub fn deadline(&self, client: Option<Duration>) -> Deadline {
+        Deadline::within(self.limits.timeout, client)
+    }
+
+    /// A place among the requests in flight, or `Overloaded`.
+    fn admit(&self) -> Result<OwnedSemaphorePermit> {
+        self.in_flight
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Overloaded {
+                limit: self.limits.max_in_flight,
+            })
     }
 
     /// Which service this is.
@@ -62,11 +104,28 @@ impl<S: Store + ?Sized> JobService<S> {
         &self.store
     }
 
-    /// `list`: pre-process, validate, query the store.
+    /// `list` within the default deadline.
     pub async fn list(&self, request: &ListRequest) -> Result<ListOutput> {
+        self.list_within(request, &self.deadline(None)).await
+    }
+
+    /// `list`: admit, pre-process, check the budget, compile, query the store.
+    pub async fn list_within(
+        &self,
+        request: &ListRequest,
+        deadline: &Deadline,
+    ) -> Result<ListOutput> {
+        let _permit = self.admit()?;
         let query = prepare_list(self.service, request)?;
-        let plan = compile::list(&query, self.service.minimal_fields(), self.clock.now())?;
-        self.store.list(self.service.collection(), &plan).await
+        let options = self.limits.check_list(&query, self.clock.now())?;
+        let minimal = self.service.minimal_fields();
+        let plan = run_cpu(deadline, move |_| {
+            compile::list_with(&query, minimal, &options)
+        })
+        .await?;
+        self.store
+            .list(self.service.collection(), &plan, deadline)
+            .await
     }
 
     /// `list` of a request in its proto3 JSON form, answered as the wire's JSON
@@ -82,10 +141,23 @@ impl<S: Store + ?Sized> JobService<S> {
         Ok(crate::render::stat_response(&self.stat(&request).await?))
     }
 
-    /// `stat`: pre-process, validate, query the store.
+    /// `stat` within the default deadline.
     pub async fn stat(&self, request: &StatRequest) -> Result<StatOutput> {
+        self.stat_within(request, &self.deadline(None)).await
+    }
+
+    /// `stat`: admit, pre-process, check the budget, compile, query the store.
+    pub async fn stat_within(
+        &self,
+        request: &StatRequest,
+        deadline: &Deadline,
+    ) -> Result<StatOutput> {
+        let _permit = self.admit()?;
         let query = prepare_stat(self.service, request)?;
-        let plan = compile::stat(&query, self.clock.now())?;
-        self.store.stat(self.service.collection(), &plan).await
+        let options = self.limits.check_stat(&query, self.clock.now())?;
+        let plan = run_cpu(deadline, move |_| compile::stat_with(&query, &options)).await?;
+        self.store
+            .stat(self.service.collection(), &plan, deadline)
+            .await
     }
 }

@@ -1,22 +1,21 @@
 //! The embedded store: no server needed. Documents are kept in a redb database file (one
 //! table per collection, keyed by insertion sequence, values raw BSON) and mirrored in
-//! memory, where the core engine's [`Collection`] answers queries. Each insert is one redb
+//! memory ([`Collections`]), where the core engine answers queries on the rayon pool. Each insert is one redb
 //! transaction committed durably before it is acknowledged, so an acknowledged write
 //! survives a crash (`kill -9`), and a failed insert leaves nothing behind.
 //!
-//! [`Collection`]: spacejobs_core::eval::Collection
+//! [`Collections`]: spacejobs_core::store::Collections
 
 use async_trait::async_trait;
 use bson::Document;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, StatPlan};
-use spacejobs_core::store::ensure_object_id;
-use spacejobs_core::Store;
-use std::collections::HashMap;
+use spacejobs_core::store::{ensure_object_id, Collections};
+use spacejobs_core::{Deadline, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::RwLock;
+use tokio::sync::Mutex;
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -51,7 +50,9 @@ pub const DATABASE_FILE: &str = "spacejobs.redb";
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
-    collections: Arc<RwLock<HashMap<String, Collection>>>,
+    collections: Collections,
+    /// Orders inserts so the in-memory order matches the keys on disk.
+    writer: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -78,7 +79,7 @@ impl EmbeddedStore {
         };
         std::fs::create_dir_all(data_dir).map_err(|e| open_err(&e))?;
         let db = Database::create(&path).map_err(|e| open_err(&e))?;
-        let mut collections = HashMap::new();
+        let collections = Collections::new();
         let read = db.begin_read().map_err(|e| open_err(&e))?;
         for handle in read.list_tables().map_err(|e| open_err(&e))? {
             let name = handle.name().to_string();
@@ -93,40 +94,39 @@ impl EmbeddedStore {
                 })?;
                 collection.push(doc);
             }
-            collections.insert(name, collection);
+            collections.set(&name, collection);
         }
         Ok(EmbeddedStore {
             db: Arc::new(db),
-            collections: Arc::new(RwLock::new(collections)),
+            collections,
+            writer: Arc::new(Mutex::new(())),
         })
     }
 
     /// Number of documents in a collection.
     pub async fn count(&self, collection: &str) -> usize {
-        self.collections
-            .read()
-            .await
-            .get(collection)
-            .map_or(0, Collection::len)
+        self.collections.count(collection)
     }
 }
 
 #[async_trait]
 impl Store for EmbeddedStore {
-    async fn list(&self, collection: &str, plan: &ListPlan) -> spacejobs_core::Result<ListOutput> {
-        let collections = self.collections.read().await;
-        Ok(collections
-            .get(collection)
-            .map(|c| c.list(plan))
-            .unwrap_or_default())
+    async fn list(
+        &self,
+        collection: &str,
+        plan: &ListPlan,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<ListOutput> {
+        self.collections.list(collection, plan, deadline).await
     }
 
-    async fn stat(&self, collection: &str, plan: &StatPlan) -> spacejobs_core::Result<StatOutput> {
-        let collections = self.collections.read().await;
-        match collections.get(collection) {
-            Some(c) => c.stat(plan),
-            None => Collection::new().stat(plan),
-        }
+    async fn stat(
+        &self,
+        collection: &str,
+        plan: &StatPlan,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<StatOutput> {
+        self.collections.stat(collection, plan, deadline).await
     }
 
     async fn insert(
@@ -139,8 +139,7 @@ impl Store for EmbeddedStore {
         for doc in &documents {
             encoded.push(doc.to_vec().map_err(storage)?);
         }
-        // The write lock orders inserts so the in-memory order matches the keys on disk.
-        let mut collections = self.collections.write().await;
+        let _writer = self.writer.lock().await;
         let db = self.db.clone();
         let name = collection.to_string();
         tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {
@@ -158,10 +157,7 @@ impl Store for EmbeddedStore {
         .await
         .map_err(storage)?
         .map_err(storage)?;
-        let target = collections.entry(collection.to_string()).or_default();
-        for doc in documents {
-            target.push(doc);
-        }
+        self.collections.append(collection, documents);
         Ok(())
     }
 }

@@ -14,7 +14,11 @@ const WRITER_ENV: &str = "SPACEJOBS_EMBEDDED_WRITER_DIR";
 
 async fn total(store: &EmbeddedStore) -> u64 {
     let plan = compile::list(&Query::default(), &[], SystemClock.now()).expect("plan");
-    store.list("job", &plan).await.expect("list").total_count
+    store
+        .list("job", &plan, &Default::default())
+        .await
+        .expect("list")
+        .total_count
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -53,7 +57,7 @@ async fn documents_survive_a_reopen_in_order() {
     )
     .expect("plan");
     let ids: Vec<String> = store
-        .list("job", &plan)
+        .list("job", &plan, &Default::default())
         .await
         .expect("list")
         .documents

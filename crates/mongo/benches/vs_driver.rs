@@ -72,7 +72,7 @@ async fn main() {
     let ours_list = median(|| async {
         assert_eq!(
             store
-                .list("job_task", &list_plan)
+                .list("job_task", &list_plan, &Default::default())
                 .await
                 .expect("list")
                 .documents
@@ -123,7 +123,7 @@ async fn main() {
     let ours_stat = median(|| async {
         assert_eq!(
             store
-                .stat("job_task", &stat_plan)
+                .stat("job_task", &stat_plan, &Default::default())
                 .await
                 .expect("stat")
                 .results

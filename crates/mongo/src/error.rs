@@ -18,20 +18,36 @@ pub enum Error {
 }
 
 /// Maps a driver error to the core error the services report: unreachable servers become
-/// `Unavailable`, time-outs `Timeout`, server-side query failures `DbQuery`.
+/// `Unavailable`, time-outs `Timeout`, server-side query failures `DbQuery` (with the server's
+/// message about the query). The driver's text, which names server addresses and topology,
+/// goes to the log, never into the error a client sees.
 pub fn storage_error(err: mongodb::error::Error) -> CoreError {
-    let message = err.to_string();
+    tracing::warn!(error = %err, "MongoDB operation failed");
     match err.kind.as_ref() {
         ErrorKind::ServerSelection { .. }
         | ErrorKind::ConnectionPoolCleared { .. }
-        | ErrorKind::Shutdown => CoreError::Unavailable(message),
+        | ErrorKind::Shutdown => CoreError::Unavailable("the database cannot be reached".into()),
         ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-            CoreError::Timeout(message)
+            CoreError::Timeout("the database did not answer in time".into())
         }
-        ErrorKind::Io(_) | ErrorKind::DnsResolve { .. } => CoreError::Unavailable(message),
-        // 50: MaxTimeMSExpired.
-        ErrorKind::Command(c) if c.code == 50 => CoreError::Timeout(message),
-        ErrorKind::Command(c) => CoreError::DbQuery(format!("{} (code {})", c.message, c.code)),
-        _ => CoreError::Internal(message),
+        ErrorKind::Io(_) | ErrorKind::DnsResolve { .. } => {
+            CoreError::Unavailable("the connection to the database failed".into())
+        }
+        // 50: MaxTimeMSExpired; the store turns it into the request's deadline error.
+        ErrorKind::Command(c) if c.code == 50 => {
+            CoreError::Timeout("the database stopped the query at its time limit".into())
+        }
+        // The server's own message says what is wrong with the query; the driver's wrapper
+        // around it (and any address) stays in the log.
+        ErrorKind::Command(c) => CoreError::DbQuery(format!(
+            "the database refused the query: {} ({}, code {})",
+            c.message, c.code_name, c.code
+        )),
+        _ => CoreError::Internal(err.to_string()),
     }
+}
+
+/// True for MongoDB's MaxTimeMSExpired (code 50): the server stopped at our `maxTimeMS`.
+pub fn is_max_time_expired(err: &mongodb::error::Error) -> bool {
+    matches!(err.kind.as_ref(), ErrorKind::Command(c) if c.code == 50)
 }

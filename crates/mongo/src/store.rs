@@ -1,6 +1,6 @@
 //! [`MongoStore`]: the core [`Store`] over a MongoDB database.
 
-use crate::error::{storage_error, Error, Result};
+use crate::error::{is_max_time_expired, storage_error, Error, Result};
 use crate::filter::filter;
 use crate::pipeline;
 use async_trait::async_trait;
@@ -11,8 +11,44 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use spacejobs_core::eval::{ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, StatPlan};
 use spacejobs_core::store::ensure_object_id;
-use spacejobs_core::{Service, Store};
+use spacejobs_core::{Deadline, Service, Store};
+use std::future::Future;
 use std::time::Duration;
+
+/// How long past the deadline we wait for a server to honour `maxTimeMS` before answering the
+/// caller ourselves (a server that cannot interrupt a query keeps running it).
+const SERVER_SLACK: Duration = Duration::from_millis(250);
+
+/// The driver error as a core error: MaxTimeMSExpired is this request's deadline.
+fn driver_error(
+    deadline: &Deadline,
+) -> impl Fn(mongodb::error::Error) -> spacejobs_core::Error + '_ {
+    move |e| {
+        if is_max_time_expired(&e) {
+            tracing::warn!(error = %e, "MongoDB stopped a query at maxTimeMS");
+            deadline.exceeded()
+        } else {
+            storage_error(e)
+        }
+    }
+}
+
+/// Runs a store operation within `deadline`: refused at once when it has passed, answered as
+/// exceeded when the server has not answered by the deadline plus [`SERVER_SLACK`].
+async fn within<T>(
+    deadline: &Deadline,
+    work: impl Future<Output = spacejobs_core::Result<T>>,
+) -> spacejobs_core::Result<T> {
+    deadline.check()?;
+    tokio::time::timeout(deadline.remaining() + SERVER_SLACK, work)
+        .await
+        .unwrap_or_else(|_| Err(deadline.exceeded()))
+}
+
+/// The `maxTimeMS` of an operation: what is left of the deadline, at least 1 ms.
+fn max_time(deadline: &Deadline) -> Duration {
+    deadline.remaining().max(Duration::from_millis(1))
+}
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -96,13 +132,15 @@ impl MongoStore {
         &self,
         collection: &str,
         stages: Vec<Document>,
+        deadline: &Deadline,
     ) -> spacejobs_core::Result<Vec<Document>> {
         let cursor = self
             .collection(collection)
             .aggregate(stages)
+            .max_time(max_time(deadline))
             .await
-            .map_err(storage_error)?;
-        cursor.try_collect().await.map_err(storage_error)
+            .map_err(driver_error(deadline))?;
+        cursor.try_collect().await.map_err(driver_error(deadline))
     }
 }
 
@@ -140,12 +178,16 @@ fn count_of(row: Option<&Bson>) -> u64 {
     }
 }
 
-#[async_trait]
-impl Store for MongoStore {
-    async fn list(&self, collection: &str, plan: &ListPlan) -> spacejobs_core::Result<ListOutput> {
+impl MongoStore {
+    async fn list_within(
+        &self,
+        collection: &str,
+        plan: &ListPlan,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<ListOutput> {
         if plan.unwind.is_some() {
             let out = self
-                .aggregate(collection, pipeline::unwind_list(plan))
+                .aggregate(collection, pipeline::unwind_list(plan), deadline)
                 .await?;
             if plan.count_only {
                 let total_count = count_of(out.first().map(|d| Bson::Document(d.clone())).as_ref());
@@ -164,8 +206,9 @@ impl Store for MongoStore {
         let query = filter(&plan.filter);
         let total_count = coll
             .count_documents(query.clone())
+            .max_time(max_time(deadline))
             .await
-            .map_err(storage_error)?;
+            .map_err(driver_error(deadline))?;
         if plan.count_only {
             return Ok(ListOutput {
                 documents: Vec::new(),
@@ -175,7 +218,8 @@ impl Store for MongoStore {
         let mut find = coll
             .find(query)
             .sort(pipeline::sort(&plan.sort, &["_id"]))
-            .skip(plan.slice.skip);
+            .skip(plan.slice.skip)
+            .max_time(max_time(deadline));
         if let Some(limit) = plan.slice.limit {
             find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
         }
@@ -184,18 +228,25 @@ impl Store for MongoStore {
         }
         let documents = find
             .await
-            .map_err(storage_error)?
+            .map_err(driver_error(deadline))?
             .try_collect()
             .await
-            .map_err(storage_error)?;
+            .map_err(driver_error(deadline))?;
         Ok(ListOutput {
             documents,
             total_count,
         })
     }
 
-    async fn stat(&self, collection: &str, plan: &StatPlan) -> spacejobs_core::Result<StatOutput> {
-        let out = self.aggregate(collection, pipeline::stat(plan)).await?;
+    async fn stat_within(
+        &self,
+        collection: &str,
+        plan: &StatPlan,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<StatOutput> {
+        let out = self
+            .aggregate(collection, pipeline::stat(plan), deadline)
+            .await?;
         let (rows, total_count) = match plan.page {
             Some(_) => {
                 let (rows, total) = rows_and_total(out)?;
@@ -216,6 +267,27 @@ impl Store for MongoStore {
             results,
             total_count,
         })
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn list(
+        &self,
+        collection: &str,
+        plan: &ListPlan,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<ListOutput> {
+        within(deadline, self.list_within(collection, plan, deadline)).await
+    }
+
+    async fn stat(
+        &self,
+        collection: &str,
+        plan: &StatPlan,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<StatOutput> {
+        within(deadline, self.stat_within(collection, plan, deadline)).await
     }
 
     async fn insert(

@@ -1,15 +1,37 @@
-//! The gRPC services: each converts its request, calls the shared [`JobService`], converts
-//! the answer, and logs one line per request.
+//! The gRPC services: each converts its request, calls the shared [`JobService`] within the
+//! request's deadline (the configured timeout, or the client's `grpc-timeout` when shorter),
+//! converts the answer off the async workers, and logs one line per request.
 
 use crate::convert;
 use crate::status::to_status;
 use spacejobs_core::eval::ListOutput;
-use spacejobs_core::{JobService, Result, Store};
+use spacejobs_core::exec::run_cpu;
+use spacejobs_core::{Deadline, JobService, Result, Store};
 use spacejobs_proto::{core as pb, inventory, power_scheduler, spot_automation};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
+
+/// The client's `grpc-timeout` (`<digits><H|M|S|m|u|n>`, at most 8 digits), if valid.
+pub fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
 
 /// One of the three services over a store.
 #[derive(Debug, Clone)]
@@ -47,8 +69,9 @@ impl Handler {
 
     /// `list` of any service: the query, the top-level string fields and the status number,
     /// answered in the service's Info message by `info`.
-    async fn list<T>(
+    async fn list<T: Send + 'static>(
         &self,
+        deadline: Deadline,
         query: Option<&pb::Query>,
         fields: &[(&str, &str)],
         status: i32,
@@ -57,7 +80,8 @@ impl Handler {
     ) -> Result<Response<T>, Status> {
         self.call("list", domain, async {
             let request = convert::list_request(self.service.service(), query, fields, status)?;
-            info(self.service.list(&request).await?)
+            let out = self.service.list_within(&request, &deadline).await?;
+            run_cpu(&deadline, move |_| info(out)).await
         })
         .await
     }
@@ -65,17 +89,23 @@ impl Handler {
     /// `stat` of any service.
     async fn stat(
         &self,
+        deadline: Deadline,
         query: Option<&pb::StatisticsQuery>,
         domain: &str,
     ) -> Result<Response<prost_types::Struct>, Status> {
         self.call("stat", domain, async {
             let out = self
                 .service
-                .stat(&convert::stat_request(query, domain))
+                .stat_within(&convert::stat_request(query, domain), &deadline)
                 .await?;
-            Ok(convert::stat_struct(&out))
+            run_cpu(&deadline, move |_| Ok(convert::stat_struct(&out))).await
         })
         .await
+    }
+
+    /// The deadline of a request arriving now.
+    fn deadline<R>(&self, request: &Request<R>) -> Deadline {
+        self.service.deadline(grpc_timeout(request.metadata()))
     }
 }
 
@@ -85,6 +115,7 @@ impl inventory::job_task_server::JobTask for Handler {
         &self,
         request: Request<inventory::JobTaskQuery>,
     ) -> Result<Response<inventory::JobTasksInfo>, Status> {
+        let deadline = self.deadline(&request);
         let r = request.into_inner();
         let fields = [
             ("job_task_id", r.job_task_id.as_str()),
@@ -96,6 +127,7 @@ impl inventory::job_task_server::JobTask for Handler {
             ("domain_id", &r.domain_id),
         ];
         self.list(
+            deadline,
             r.query.as_ref(),
             &fields,
             r.status,
@@ -109,8 +141,9 @@ impl inventory::job_task_server::JobTask for Handler {
         &self,
         request: Request<inventory::JobTaskStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
+        let deadline = self.deadline(&request);
         let r = request.into_inner();
-        self.stat(r.query.as_ref(), &r.domain_id).await
+        self.stat(deadline, r.query.as_ref(), &r.domain_id).await
     }
 }
 
@@ -120,6 +153,7 @@ impl spot_automation::job_server::Job for Handler {
         &self,
         request: Request<spot_automation::JobsQuery>,
     ) -> Result<Response<spot_automation::JobsInfo>, Status> {
+        let deadline = self.deadline(&request);
         let r = request.into_inner();
         let fields = [
             ("job_id", r.job_id.as_str()),
@@ -127,6 +161,7 @@ impl spot_automation::job_server::Job for Handler {
             ("domain_id", &r.domain_id),
         ];
         self.list(
+            deadline,
             r.query.as_ref(),
             &fields,
             r.status,
@@ -140,8 +175,9 @@ impl spot_automation::job_server::Job for Handler {
         &self,
         request: Request<spot_automation::JobStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
+        let deadline = self.deadline(&request);
         let r = request.into_inner();
-        self.stat(r.query.as_ref(), &r.domain_id).await
+        self.stat(deadline, r.query.as_ref(), &r.domain_id).await
     }
 }
 
@@ -151,6 +187,7 @@ impl power_scheduler::job_server::Job for Handler {
         &self,
         request: Request<power_scheduler::JobsQuery>,
     ) -> Result<Response<power_scheduler::JobsInfo>, Status> {
+        let deadline = self.deadline(&request);
         let r = request.into_inner();
         let fields = [
             ("job_id", r.job_id.as_str()),
@@ -159,6 +196,7 @@ impl power_scheduler::job_server::Job for Handler {
             ("domain_id", &r.domain_id),
         ];
         self.list(
+            deadline,
             r.query.as_ref(),
             &fields,
             r.status,
@@ -172,7 +210,8 @@ impl power_scheduler::job_server::Job for Handler {
         &self,
         request: Request<power_scheduler::JobStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
+        let deadline = self.deadline(&request);
         let r = request.into_inner();
-        self.stat(r.query.as_ref(), &r.domain_id).await
+        self.stat(deadline, r.query.as_ref(), &r.domain_id).await
     }
 }

@@ -4,12 +4,22 @@
 //! routes of the wire contract on the same port: the SpaceONE service itself, gRPC health (answering, but not listed by reflection) and gRPC reflection v1 and
 //! v1alpha (listing only the SpaceONE service, as SpaceONE's Python client requires). An
 //! embedding application can instead mount [`routes`] in its own tonic server.
+//!
+//! Every call is bounded: its budget and deadline come from the core's [`Limits`] (the
+//! client's `grpc-timeout` when shorter), its evaluation runs off the async workers, and
+//! [`listen`] keeps connections in check ([`ServerConfig`]). Health stays outside all of it.
+//!
+//! [`Limits`]: spacejobs_core::Limits
 
+pub mod config;
 pub mod convert;
 pub mod grpc;
 pub mod json;
+pub mod listen;
 pub mod rest;
 pub mod status;
+
+pub use config::ServerConfig;
 
 use grpc::Handler;
 use spacejobs_core::{JobService, Service, Store};
@@ -18,9 +28,6 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
-
-/// Largest request message accepted (bytes); larger ones get RESOURCE_EXHAUSTED.
-pub const MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
 /// The fully-qualified gRPC name of a service (`spaceone.api.inventory.v1.JobTask`).
 pub fn grpc_name(service: Service) -> &'static str {
@@ -31,10 +38,13 @@ pub fn grpc_name(service: Service) -> &'static str {
     }
 }
 
-/// The gRPC routes of one service over `store`: the service, health and reflection.
+/// The gRPC routes of one service over `store`: the service, health and reflection. Request
+/// messages are limited to `config.max_message_size` bytes.
 pub async fn routes(
     service: Arc<JobService<dyn Store>>,
+    config: &ServerConfig,
 ) -> Result<Routes, Box<dyn std::error::Error + Send + Sync>> {
+    let max = config.max_message_size;
     let kind = service.service();
     let handler = Handler::new(service);
     let mut routes = tonic::service::RoutesBuilder::default();
@@ -42,19 +52,17 @@ pub async fn routes(
         Service::Inventory => {
             routes.add_service(
                 inventory::job_task_server::JobTaskServer::new(handler)
-                    .max_decoding_message_size(MAX_MESSAGE_SIZE),
+                    .max_decoding_message_size(max),
             );
         }
         Service::SpotAutomation => {
             routes.add_service(
-                spot_automation::job_server::JobServer::new(handler)
-                    .max_decoding_message_size(MAX_MESSAGE_SIZE),
+                spot_automation::job_server::JobServer::new(handler).max_decoding_message_size(max),
             );
         }
         Service::PowerScheduler => {
             routes.add_service(
-                power_scheduler::job_server::JobServer::new(handler)
-                    .max_decoding_message_size(MAX_MESSAGE_SIZE),
+                power_scheduler::job_server::JobServer::new(handler).max_decoding_message_size(max),
             );
         }
     }
@@ -79,18 +87,34 @@ pub async fn routes(
     Ok(routes.routes())
 }
 
-/// Serves `service` on `listener` until `shutdown` resolves, then finishes the calls in flight.
+/// Serves `service` on `listener` with the default [`ServerConfig`] until `shutdown`
+/// resolves, then finishes the calls in flight.
 pub async fn run(
     listener: TcpListener,
     service: Arc<JobService<dyn Store>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let app = routes(service.clone())
+    run_with(listener, service, &ServerConfig::default(), shutdown).await
+}
+
+/// [`run`] with an explicit [`ServerConfig`].
+pub async fn run_with(
+    listener: TcpListener,
+    service: Arc<JobService<dyn Store>>,
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let grpc = routes(service.clone(), config)
         .await?
         .into_axum_router()
-        .merge(rest::router(service));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        .layer(axum::middleware::from_fn(status::oversize_message));
+    let app = grpc
+        .merge(rest::router(service, config))
+        .fallback(rest::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            config.max_header_bytes,
+            rest::head_limit,
+        ));
+    listen::serve(listener, app, config, shutdown).await?;
     Ok(())
 }

@@ -1,17 +1,22 @@
 //! The REST routes of the wire contract (axum): proto3 JSON in and out, `GET` list taking
 //! the top-level fields as query parameters, errors as `{"error": {"code", "message"}}` with
-//! the HTTP status of their class (the one place core errors become HTTP answers).
+//! the HTTP status of their class (the one place core errors become HTTP answers). Every
+//! refusal is in that shape: bodies over the limit (413), request heads over the limit (431),
+//! unknown paths (404), wrong methods (405), repeated query parameters (400).
 
+use crate::config::ServerConfig;
 use crate::{convert, json};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
+use spacejobs_core::exec::run_cpu;
 use spacejobs_core::{Error, JobService, ListRequest, Result, Service, StatRequest, Store};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,37 +31,113 @@ pub fn base_path(service: Service) -> &'static str {
     }
 }
 
-/// The routes: `GET {base}`, `POST {base}/search`, `POST {base}/stat`.
-pub fn router(service: Shared) -> Router {
+/// The routes: `GET {base}`, `POST {base}/search`, `POST {base}/stat`, with bodies limited
+/// to `config.max_message_size` bytes (the gRPC message limit). Mount [`not_found`] as the
+/// fallback of the router they join.
+pub fn router(service: Shared, config: &ServerConfig) -> Router {
     let base = base_path(service.service());
     Router::new()
         .route(base, get(list_get))
         .route(&format!("{base}/search"), post(list_post))
         .route(&format!("{base}/stat"), post(stat_post))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.max_message_size))
+        .layer(Extension(BodyLimit(config.max_message_size)))
         .with_state(service)
 }
 
-/// A core error as an HTTP answer.
-fn error_response(error: &Error) -> Response {
-    let class = error.class();
-    if class == spacejobs_core::ErrorClass::Internal {
-        tracing::error!(error = %error, "internal error");
-    }
-    let status =
-        StatusCode::from_u16(class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let message = error.details();
+/// A refusal in the `{"error": {"code", "message"}}` shape.
+fn refusal(status: StatusCode, code: &str, message: String) -> Response {
     (
         status,
-        Json(json!({"error": {"code": error.code(), "message": message}})),
+        Json(json!({"error": {"code": code, "message": message}})),
     )
         .into_response()
 }
 
-fn body_json(body: &Bytes) -> Result<Value> {
+/// A core error as an HTTP answer.
+fn error_response(error: &Error) -> Response {
+    if error.class() == spacejobs_core::ErrorClass::Internal {
+        tracing::error!(error = %error, "internal error");
+    }
+    let status =
+        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    refusal(status, error.code(), error.details())
+}
+
+/// Fallback for unknown paths: gRPC UNIMPLEMENTED for gRPC calls, else 404 in the `ERROR_*`
+/// shape.
+pub async fn not_found(request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let grpc = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    if grpc {
+        return tonic::Status::unimplemented(format!("ERROR_NOT_FOUND: no method {path}"))
+            .into_http();
+    }
+    error_response(&Error::NotFound {
+        key: "path".into(),
+        value: path,
+    })
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    let message = format!(
+        "ERROR_METHOD_NOT_ALLOWED: {} is not allowed on {}",
+        request.method(),
+        request.uri().path()
+    );
+    refusal(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "ERROR_METHOD_NOT_ALLOWED",
+        message,
+    )
+}
+
+/// Middleware: a request head (URI and headers) over `limit` bytes is refused with 431 in the
+/// `ERROR_*` shape (hyper's own, larger, buffer limit answers without a body).
+pub async fn head_limit(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let size = request.uri().to_string().len()
+        + request
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if size > limit {
+        return error_response(&Error::TooLarge {
+            part: "headers".into(),
+            limit,
+        });
+    }
+    next.run(request).await
+}
+
+/// The REST body limit, for the refusal's message.
+#[derive(Debug, Clone, Copy)]
+struct BodyLimit(usize);
+
+fn body_json(body: std::result::Result<Bytes, BytesRejection>, limit: BodyLimit) -> Result<Value> {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(Error::TooLarge {
+                part: "body".into(),
+                limit: limit.0,
+            })
+        }
+        Err(e) => {
+            return Err(Error::InvalidParameterType {
+                key: "body".into(),
+                reason: e.body_text(),
+            })
+        }
+    };
     if body.is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    serde_json::from_slice(body).map_err(|e| Error::InvalidParameterType {
+    serde_json::from_slice(&body).map_err(|e| Error::InvalidParameterType {
         key: "body".into(),
         reason: format!("invalid JSON: {e}"),
     })
@@ -90,44 +171,73 @@ async fn answer(
 
 async fn list(service: &Shared, request: Value) -> Result<Value> {
     let kind = service.service();
+    let deadline = service.deadline(None);
     let out = service
-        .list(&ListRequest::from_json(kind, &request)?)
+        .list_within(&ListRequest::from_json(kind, &request)?, &deadline)
         .await?;
-    Ok(match kind {
-        Service::Inventory => json::job_tasks(convert::job_tasks_info(out)?),
-        Service::SpotAutomation => json::spot_jobs(convert::spot_jobs_info(out)?),
-        Service::PowerScheduler => json::power_jobs(convert::power_jobs_info(out)?),
+    run_cpu(&deadline, move |_| {
+        Ok(match kind {
+            Service::Inventory => json::job_tasks(convert::job_tasks_info(out)?),
+            Service::SpotAutomation => json::spot_jobs(convert::spot_jobs_info(out)?),
+            Service::PowerScheduler => json::power_jobs(convert::power_jobs_info(out)?),
+        })
     })
+    .await
 }
 
-async fn list_get(
-    State(service): State<Shared>,
-    Query(params): Query<BTreeMap<String, String>>,
-) -> Response {
-    let request = Value::Object(
-        params
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect(),
-    );
-    answer(&service, "list", &request, list(&service, request.clone())).await
+/// The query string as an object of strings; a parameter given twice is refused (a gateway
+/// that checks the first `domain_id` must not be bypassed by a second one).
+fn query_params(query: Option<&str>) -> Result<Value> {
+    let mut params = Map::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let key = key.into_owned();
+        if params.contains_key(&key) {
+            return Err(Error::InvalidParameterType {
+                key,
+                reason: "the query parameter is given more than once".into(),
+            });
+        }
+        params.insert(key, Value::String(value.into_owned()));
+    }
+    Ok(Value::Object(params))
 }
 
-async fn list_post(State(service): State<Shared>, body: Bytes) -> Response {
-    match body_json(&body) {
+async fn list_get(State(service): State<Shared>, RawQuery(query): RawQuery) -> Response {
+    match query_params(query.as_deref()) {
         Ok(request) => answer(&service, "list", &request, list(&service, request.clone())).await,
         Err(e) => error_response(&e),
     }
 }
 
-async fn stat_post(State(service): State<Shared>, body: Bytes) -> Response {
-    let request = match body_json(&body) {
+async fn list_post(
+    State(service): State<Shared>,
+    Extension(limit): Extension<BodyLimit>,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    match body_json(body, limit) {
+        Ok(request) => answer(&service, "list", &request, list(&service, request.clone())).await,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn stat_post(
+    State(service): State<Shared>,
+    Extension(limit): Extension<BodyLimit>,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    let request = match body_json(body, limit) {
         Ok(request) => request,
         Err(e) => return error_response(&e),
     };
     let work = async {
-        let out = service.stat(&StatRequest::from_json(&request)?).await?;
-        Ok(spacejobs_core::render::stat_response(&out))
+        let deadline = service.deadline(None);
+        let out = service
+            .stat_within(&StatRequest::from_json(&request)?, &deadline)
+            .await?;
+        run_cpu(&deadline, move |_| {
+            Ok(spacejobs_core::render::stat_response(&out))
+        })
+        .await
     };
     answer(&service, "stat", &request, work).await
 }

@@ -11,10 +11,50 @@ pub fn to_status(error: &Error) -> Status {
         ErrorClass::NotFound => Code::NotFound,
         ErrorClass::Unavailable => Code::Unavailable,
         ErrorClass::DeadlineExceeded => Code::DeadlineExceeded,
+        ErrorClass::ResourceExhausted => Code::ResourceExhausted,
+        ErrorClass::Cancelled => Code::Cancelled,
         ErrorClass::Internal => Code::Internal,
     };
     if code == Code::Internal {
         tracing::error!(error = %error, "internal error");
     }
     Status::new(code, error.details())
+}
+
+/// Middleware on the gRPC routes: tonic answers a request message over the size limit with
+/// OUT_OF_RANGE and its own text; we answer RESOURCE_EXHAUSTED in the `ERROR_*` shape, as for
+/// every other refusal. (Our services never answer OUT_OF_RANGE otherwise.)
+pub async fn oversize_message(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let out_of_range = (Code::OutOfRange as i32).to_string();
+    if response.headers().get("grpc-status").map(|v| v.as_bytes()) != Some(out_of_range.as_bytes())
+    {
+        return response;
+    }
+    let told = response
+        .headers()
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // tonic: "Error, decoded message length too large: found N bytes, the limit is: M bytes".
+    let limit = told
+        .rsplit("limit%20is:%20")
+        .next()
+        .and_then(|rest| rest.split('%').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let error = Error::TooLarge {
+        part: "message".into(),
+        limit,
+    };
+    let replacement = to_status(&error).into_http::<axum::body::Body>();
+    for name in ["grpc-status", "grpc-message"] {
+        if let Some(value) = replacement.headers().get(name) {
+            response.headers_mut().insert(name, value.clone());
+        }
+    }
+    response
 }

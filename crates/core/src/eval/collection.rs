@@ -9,6 +9,7 @@ use super::group::Number;
 use super::list::{list_matched, ListOutput};
 use super::stat::{distinct, paged, pipeline, rows_to_results, StatOutput};
 use crate::error::Result;
+use crate::exec::{Deadline, CHECK_EVERY};
 use crate::query::plan::{
     Accumulator, Condition, Filter, GroupSpec, ListPlan, Stage, StatKind, StatPlan,
 };
@@ -89,47 +90,56 @@ impl Collection {
             .collect()
     }
 
-    /// Indices of the documents matching `filter`, in insertion order.
-    pub fn matching(&self, filter: &Filter) -> Vec<usize> {
+    /// Indices of the documents matching `filter`, in insertion order; stops with an error
+    /// once `deadline` has passed or was cancelled.
+    pub fn matching(&self, filter: &Filter, deadline: &Deadline) -> Result<Vec<usize>> {
         let all = self.bind(&filter.all);
         let any = self.bind(&filter.any);
-        (0..self.docs.len())
-            .filter(|&i| {
+        let mut out = Vec::new();
+        for start in (0..self.docs.len()).step_by(CHECK_EVERY) {
+            deadline.check()?;
+            let end = (start + CHECK_EVERY).min(self.docs.len());
+            out.extend((start..end).filter(|&i| {
                 let doc = &self.docs[i];
                 all.iter().all(|b| b.test(i, doc))
                     && (any.is_empty() || any.iter().any(|b| b.test(i, doc)))
-            })
-            .collect()
+            }));
+        }
+        Ok(out)
     }
 
-    /// Answers a list plan.
-    pub fn list(&self, plan: &ListPlan) -> ListOutput {
-        let matched = self.matching(&plan.filter);
+    /// Answers a list plan, within `deadline`.
+    pub fn list(&self, plan: &ListPlan, deadline: &Deadline) -> Result<ListOutput> {
+        let matched = self.matching(&plan.filter, deadline)?;
         if plan.count_only && plan.unwind.is_none() {
-            return ListOutput {
+            return Ok(ListOutput {
                 documents: Vec::new(),
                 total_count: matched.len() as u64,
-            };
+            });
         }
         let docs: Vec<&Document> = matched.iter().map(|&i| &self.docs[i]).collect();
-        list_matched(&docs, plan)
+        deadline.check()?;
+        Ok(list_matched(&docs, plan))
     }
 
-    /// Answers a stat plan.
-    pub fn stat(&self, plan: &StatPlan) -> Result<StatOutput> {
-        let matched = self.matching(&plan.filter);
+    /// Answers a stat plan, within `deadline`.
+    pub fn stat(&self, plan: &StatPlan, deadline: &Deadline) -> Result<StatOutput> {
+        let matched = self.matching(&plan.filter, deadline)?;
+        deadline.check()?;
         let results = match &plan.kind {
             StatKind::Distinct(path) => distinct(matched.iter().map(|&i| &self.docs[i]), path),
             StatKind::Aggregate(stages) => {
                 let rows = match stages.split_first() {
                     Some((Stage::Group(spec), rest)) => match self.group_cells(spec, &matched) {
                         Some(grouped) => {
+                            deadline.check()?;
                             pipeline(grouped.into_iter().map(Cow::Owned).collect(), rest)?
                         }
                         None => self.pipeline(&matched, stages)?,
                     },
                     _ => self.pipeline(&matched, stages)?,
                 };
+                deadline.check()?;
                 rows_to_results(rows)
             }
         };

@@ -12,8 +12,27 @@ use serde_json::Value;
 
 /// Longest regex source accepted (characters).
 pub const MAX_REGEX_LEN: usize = 1024;
-/// Compiled-size bound handed to the regex engine.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Compiled-size bound of one regex (and of its lazy DFA cache) when none is given.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// What compilation needs besides the query.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// "now", for `timediff_*`.
+    pub now: DateTime<Utc>,
+    /// Compiled-size bound of each regex (and of its lazy DFA cache), in bytes.
+    pub regex_size_limit: usize,
+}
+
+impl Options {
+    /// Options at `now` with the default regex size bound.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Options {
+            now,
+            regex_size_limit: REGEX_SIZE_LIMIT,
+        }
+    }
+}
 
 /// Checks a dotted key: no empty segment, no `$` operator injection.
 pub fn field_path(key: &str, what: &str) -> Result<FieldPath> {
@@ -45,8 +64,13 @@ fn required<'a>(value: &'a Option<String>, key: &str) -> Result<&'a str> {
     }
 }
 
-/// Builds a case-insensitive pattern from regex source, with the length and size bounds.
+/// Builds a case-insensitive pattern from regex source, with the length and default size bounds.
 pub fn pattern(source: &str) -> Result<Pattern> {
+    bounded_pattern(source, REGEX_SIZE_LIMIT)
+}
+
+/// A case-insensitive pattern whose compiled form and DFA cache stay under `size_limit` bytes.
+pub fn bounded_pattern(source: &str, size_limit: usize) -> Result<Pattern> {
     if source.chars().count() > MAX_REGEX_LEN {
         return Err(Error::query(format!(
             "regex is longer than {MAX_REGEX_LEN} characters"
@@ -54,9 +78,16 @@ pub fn pattern(source: &str) -> Result<Pattern> {
     }
     let regex = regex::RegexBuilder::new(source)
         .case_insensitive(true)
-        .size_limit(REGEX_SIZE_LIMIT)
+        .size_limit(size_limit)
+        .dfa_size_limit(size_limit)
         .build()
-        .map_err(|e| Error::query(format!("invalid regex '{source}': {e}")))?;
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => Error::query(format!(
+                "regex '{source}' compiles to more than {limit} bytes, its share of the \
+                 request's max_regex_compiled_bytes"
+            )),
+            e => Error::query(format!("invalid regex '{source}': {e}")),
+        })?;
     Ok(Pattern {
         source: source.to_string(),
         regex,
@@ -64,27 +95,27 @@ pub fn pattern(source: &str) -> Result<Pattern> {
 }
 
 /// A pattern matching `text` literally, case-insensitively.
-pub fn literal_pattern(text: &str) -> Result<Pattern> {
-    pattern(&regex::escape(text))
+pub fn literal_pattern(text: &str, size_limit: usize) -> Result<Pattern> {
+    bounded_pattern(&regex::escape(text), size_limit)
 }
 
 /// Compiles filter conditions; `param` names the list in errors (`filter`, `filter_or`, …).
-pub fn conditions(raw: &[RawCondition], param: &str, now: DateTime<Utc>) -> Result<Vec<Condition>> {
-    raw.iter().map(|c| condition(c, param, now)).collect()
+pub fn conditions(raw: &[RawCondition], param: &str, cx: &Options) -> Result<Vec<Condition>> {
+    raw.iter().map(|c| condition(c, param, cx)).collect()
 }
 
 /// Compiles one filter condition.
-pub fn condition(raw: &RawCondition, param: &str, now: DateTime<Utc>) -> Result<Condition> {
+pub fn condition(raw: &RawCondition, param: &str, cx: &Options) -> Result<Condition> {
     let key = required(&raw.key, &format!("{param}.key"))?;
     let operator = required(&raw.operator, &format!("{param}.operator"))?;
     let path = field_path(key, "filter key")?;
     let null = Value::Null;
     let value = raw.value.as_ref().unwrap_or(&null);
-    let op = operator_value(key, operator, value, now)?;
+    let op = operator_value(key, operator, value, cx)?;
     Ok(Condition { path, op })
 }
 
-fn operator_value(key: &str, operator: &str, value: &Value, now: DateTime<Utc>) -> Result<Op> {
+fn operator_value(key: &str, operator: &str, value: &Value, cx: &Options) -> Result<Op> {
     let scalar_only = || -> Result<()> {
         if value.is_array() {
             return Err(Error::OperatorValueType {
@@ -131,7 +162,7 @@ fn operator_value(key: &str, operator: &str, value: &Value, now: DateTime<Utc>) 
     };
     let timediff = || -> Result<Bson> {
         scalar_only()?;
-        resolve_timediff(&text(value)?, now)
+        resolve_timediff(&text(value)?, cx.now)
             .map(instant)
             .map_err(|e| Error::query(format!("{e} (key = {key}, operator = {operator})")))
     };
@@ -161,9 +192,9 @@ fn operator_value(key: &str, operator: &str, value: &Value, now: DateTime<Utc>) 
             scalar_only()?;
             let t = text(value)?;
             let p = if operator == "regex" {
-                pattern(&t)?
+                bounded_pattern(&t, cx.regex_size_limit)?
             } else {
-                literal_pattern(&t)?
+                literal_pattern(&t, cx.regex_size_limit)?
             };
             if operator == "not_contain" {
                 Op::NotMatches(vec![p])
@@ -179,9 +210,9 @@ fn operator_value(key: &str, operator: &str, value: &Value, now: DateTime<Utc>) 
                 .map(|v| {
                     let t = text(v)?;
                     if operator == "regex_in" {
-                        pattern(&t)
+                        bounded_pattern(&t, cx.regex_size_limit)
                     } else {
-                        literal_pattern(&t)
+                        literal_pattern(&t, cx.regex_size_limit)
                     }
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -220,10 +251,10 @@ fn operator_value(key: &str, operator: &str, value: &Value, now: DateTime<Utc>) 
     })
 }
 
-fn filter(all: &[RawCondition], any: &[RawCondition], now: DateTime<Utc>) -> Result<Filter> {
+fn filter(all: &[RawCondition], any: &[RawCondition], cx: &Options) -> Result<Filter> {
     Ok(Filter {
-        all: conditions(all, "filter", now)?,
-        any: conditions(any, "filter_or", now)?,
+        all: conditions(all, "filter", cx)?,
+        any: conditions(any, "filter_or", cx)?,
     })
 }
 
@@ -257,7 +288,12 @@ fn slice(page: &model::Page) -> Slice {
 
 /// Compiles a `list` query. `minimal_fields` is the model's minimal field set.
 pub fn list(query: &model::Query, minimal_fields: &[&str], now: DateTime<Utc>) -> Result<ListPlan> {
-    let filter = filter(&query.filter, &query.filter_or, now)?;
+    list_with(query, minimal_fields, &Options::new(now))
+}
+
+/// Compiles a `list` query with explicit [`Options`].
+pub fn list_with(query: &model::Query, minimal_fields: &[&str], cx: &Options) -> Result<ListPlan> {
+    let filter = filter(&query.filter, &query.filter_or, cx)?;
     let sort = match &query.sort {
         Some(s) => sort_specs(s, "sort")?,
         None => vec![SortSpec {
@@ -295,7 +331,7 @@ pub fn list(query: &model::Query, minimal_fields: &[&str], now: DateTime<Utc>) -
             }
             Some(UnwindSpec {
                 path,
-                filter: conditions(&u.filter, "unwind.filter", now)?,
+                filter: conditions(&u.filter, "unwind.filter", cx)?,
             })
         }
     };
@@ -318,7 +354,12 @@ pub fn list(query: &model::Query, minimal_fields: &[&str], now: DateTime<Utc>) -
 
 /// Compiles a `stat` query.
 pub fn stat(query: &model::StatisticsQuery, now: DateTime<Utc>) -> Result<StatPlan> {
-    let filter = filter(&query.filter, &query.filter_or, now)?;
+    stat_with(query, &Options::new(now))
+}
+
+/// Compiles a `stat` query with explicit [`Options`].
+pub fn stat_with(query: &model::StatisticsQuery, cx: &Options) -> Result<StatPlan> {
+    let filter = filter(&query.filter, &query.filter_or, cx)?;
     let distinct = query.distinct.as_deref().filter(|d| !d.is_empty());
     let kind = match (distinct, query.aggregate.is_empty()) {
         (None, true) => return Err(Error::required("aggregate")),

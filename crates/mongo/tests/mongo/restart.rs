@@ -30,7 +30,7 @@ async fn unavailable_while_the_server_is_down_then_recovers() {
     let plan = compile::list(&Query::default(), &[], SystemClock.now()).expect("plan");
     assert_eq!(
         store
-            .list("job", &plan)
+            .list("job", &plan, &Default::default())
             .await
             .expect("list while up")
             .total_count,
@@ -40,7 +40,7 @@ async fn unavailable_while_the_server_is_down_then_recovers() {
     server.stop();
     let started = Instant::now();
     let err = store
-        .list("job", &plan)
+        .list("job", &plan, &Default::default())
         .await
         .expect_err("the server is down");
     let waited = started.elapsed();
@@ -57,7 +57,7 @@ async fn unavailable_while_the_server_is_down_then_recovers() {
     let _server = OwnServer::start_on(server.port);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match store.list("job", &plan).await {
+        match store.list("job", &plan, &Default::default()).await {
             Ok(out) => {
                 // The test server keeps no data across restarts; the call itself must work.
                 assert!(out.total_count <= 1);

@@ -107,17 +107,17 @@ async fn bad_grpc_input_is_answered_precisely() {
         .into_inner();
     assert_eq!((out.total_count, out.results.len()), (9, 0));
 
-    // An oversize message is refused by the transport.
+    // An oversize message is refused as RESOURCE_EXHAUSTED in the ERROR_* shape.
+    let limit = spacejobs_server::ServerConfig::default().max_message_size;
     let big = pb::Query {
-        keyword: "x".repeat(spacejobs_server::MAX_MESSAGE_SIZE + 1),
+        keyword: "x".repeat(limit + 1),
         ..Default::default()
     };
     let status = client.list(domain(Some(big))).await.expect_err("too large");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(
-        matches!(
-            status.code(),
-            Code::ResourceExhausted | Code::OutOfRange | Code::Internal
-        ),
+        status.message().starts_with("ERROR_REQUEST_TOO_LARGE")
+            && status.message().contains(&format!("limit = {limit} bytes")),
         "{status:?}"
     );
 

@@ -1,0 +1,198 @@
+//! Where a request's CPU work runs, and when it must stop.
+//!
+//! Query evaluation, regex matching, sorting and rendering never run on the async worker
+//! threads: [`run_cpu`] hands them to the rayon pool and awaits the answer, so the async
+//! workers stay free for I/O and health checks. Every request carries a [`Deadline`]; the work
+//! checks it between chunks ([`Deadline::check`]) and stops when it has passed or when the
+//! caller went away (the awaiting future was dropped, which cancels the deadline).
+
+use crate::error::{Error, Result};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How many items a loop handles between two deadline checks.
+pub const CHECK_EVERY: usize = 1024;
+
+/// When a request must be done, and whether its caller has gone away. Cheap to clone; clones
+/// share the cancellation.
+#[derive(Debug, Clone)]
+pub struct Deadline {
+    at: Instant,
+    budget: Duration,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Deadline {
+    /// A deadline `budget` from now.
+    pub fn after(budget: Duration) -> Self {
+        let now = Instant::now();
+        Deadline {
+            at: now
+                .checked_add(budget)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
+            budget,
+            cancelled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// A deadline `budget` from now, or `client` from now when that is shorter.
+    pub fn within(budget: Duration, client: Option<Duration>) -> Self {
+        Self::after(client.map_or(budget, |c| c.min(budget)))
+    }
+
+    /// The instant it passes.
+    pub fn instant(&self) -> Instant {
+        self.at
+    }
+
+    /// The whole time the request was given.
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// Time left (zero once passed).
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// Marks the request as abandoned: work checking this deadline stops.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    /// True once cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// `Err` once the deadline has passed or the request was cancelled.
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        if Instant::now() >= self.at {
+            return Err(self.exceeded());
+        }
+        Ok(())
+    }
+
+    /// The error of a request that ran out of time.
+    pub fn exceeded(&self) -> Error {
+        Error::DeadlineExceeded {
+            budget_ms: u64::try_from(self.budget.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// A guard that cancels this deadline when dropped, unless [`CancelOnDrop::disarm`]ed.
+    pub fn cancel_on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(Some(self.clone()))
+    }
+}
+
+impl Default for Deadline {
+    /// The default request budget of [`crate::limits::Limits`].
+    fn default() -> Self {
+        Deadline::after(crate::limits::Limits::default().timeout)
+    }
+}
+
+/// Cancels a deadline when dropped: tie it to the future of a request, so a caller that goes
+/// away stops the work done for it.
+#[derive(Debug)]
+pub struct CancelOnDrop(Option<Deadline>);
+
+impl CancelOnDrop {
+    /// The request finished: dropping the guard no longer cancels.
+    pub fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(deadline) = &self.0 {
+            deadline.cancel();
+        }
+    }
+}
+
+/// Runs CPU-heavy `work` on the rayon pool and awaits it, answering
+/// [`Error::DeadlineExceeded`] when the deadline passes first (the work is told to stop). If the
+/// returned future is dropped, the work is cancelled too. A panic in `work` is an internal
+/// error, never a crash.
+pub async fn run_cpu<T, F>(deadline: &Deadline, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Deadline) -> Result<T> + Send + 'static,
+{
+    deadline.check()?;
+    let guard = deadline.cancel_on_drop();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let inner = deadline.clone();
+    rayon::spawn(move || {
+        let result = inner.check().and_then(|()| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| work(&inner)))
+                .unwrap_or_else(|_| Err(Error::Internal("evaluation panicked".to_string())))
+        });
+        let _ = tx.send(result);
+    });
+    let result = tokio::select! {
+        answer = rx => answer.unwrap_or_else(|_| Err(Error::Internal("evaluation lost".into()))),
+        () = tokio::time::sleep_until(deadline.instant().into()) => Err(deadline.exceeded()),
+    };
+    if matches!(result, Err(Error::DeadlineExceeded { .. })) {
+        deadline.cancel();
+    } else {
+        guard.disarm();
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spin(deadline: &Deadline) -> Result<u64> {
+        let mut n = 0u64;
+        loop {
+            n += 1;
+            if n.is_multiple_of(CHECK_EVERY as u64) {
+                deadline.check()?;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn work_past_its_deadline_is_stopped() {
+        let deadline = Deadline::after(Duration::from_millis(50));
+        let started = Instant::now();
+        let err = run_cpu(&deadline, spin).await.unwrap_err();
+        assert!(
+            matches!(err, Error::DeadlineExceeded { budget_ms: 50 }),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(deadline.is_cancelled(), "the worker is told to stop");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_caller_cancels_the_work() {
+        let deadline = Deadline::after(Duration::from_secs(60));
+        let call = run_cpu(&deadline, spin);
+        let _ = tokio::time::timeout(Duration::from_millis(30), call).await;
+        assert!(deadline.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn finished_work_leaves_the_deadline_usable_and_panics_are_errors() {
+        let deadline = Deadline::after(Duration::from_secs(5));
+        assert_eq!(run_cpu(&deadline, |_| Ok(7)).await, Ok(7));
+        deadline.check().expect("not cancelled by a finished call");
+        let err = run_cpu(&deadline, |_| -> Result<()> { panic!("boom") })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Internal(_)));
+    }
+}
