@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How many items a loop handles between two deadline checks.
-pub const CHECK_EVERY: usize = 1024;
+pub const CHECK_EVERY: usize = 256;
 
 /// When a request must be done, and whether its caller has gone away. Cheap to clone; clones
 /// share the cancellation.

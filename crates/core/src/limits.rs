@@ -126,6 +126,7 @@ impl Limits {
             now,
             regex_size_limit: (self.max_regex_compiled_bytes / tally.patterns.max(1))
                 .min(REGEX_SIZE_LIMIT),
+            deadline: None,
         }
     }
 

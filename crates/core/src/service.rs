@@ -117,7 +117,10 @@ impl<S: Store + ?Sized> JobService<S> {
     ) -> Result<ListOutput> {
         let _permit = self.admit()?;
         let query = prepare_list(self.service, request)?;
-        let options = self.limits.check_list(&query, self.clock.now())?;
+        let options = compile::Options {
+            deadline: Some(deadline.clone()),
+            ..self.limits.check_list(&query, self.clock.now())?
+        };
         let minimal = self.service.minimal_fields();
         let plan = run_cpu(deadline, move |_| {
             compile::list_with(&query, minimal, &options)
@@ -154,7 +157,10 @@ impl<S: Store + ?Sized> JobService<S> {
     ) -> Result<StatOutput> {
         let _permit = self.admit()?;
         let query = prepare_stat(self.service, request)?;
-        let options = self.limits.check_stat(&query, self.clock.now())?;
+        let options = compile::Options {
+            deadline: Some(deadline.clone()),
+            ..self.limits.check_stat(&query, self.clock.now())?
+        };
         let plan = run_cpu(deadline, move |_| compile::stat_with(&query, &options)).await?;
         self.store
             .stat(self.service.collection(), &plan, deadline)

@@ -4,6 +4,7 @@
 use super::model::{self, Condition as RawCondition};
 use super::plan::*;
 use crate::error::{Error, Result};
+use crate::exec::Deadline;
 use crate::time::{parse_iso, resolve_timediff, DateFormat};
 use crate::value::{json_to_bson, FieldPath};
 use bson::Bson;
@@ -16,21 +17,28 @@ pub const MAX_REGEX_LEN: usize = 1024;
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// What compilation needs besides the query.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// "now", for `timediff_*`.
     pub now: DateTime<Utc>,
     /// Compiled-size bound of each regex (and of its lazy DFA cache), in bytes.
     pub regex_size_limit: usize,
+    /// Checked before each pattern is compiled: compiling stops once it has passed.
+    pub deadline: Option<Deadline>,
 }
 
 impl Options {
-    /// Options at `now` with the default regex size bound.
+    /// Options at `now` with the default regex size bound and no deadline.
     pub fn new(now: DateTime<Utc>) -> Self {
         Options {
             now,
             regex_size_limit: REGEX_SIZE_LIMIT,
+            deadline: None,
         }
+    }
+
+    fn check(&self) -> Result<()> {
+        self.deadline.as_ref().map_or(Ok(()), Deadline::check)
     }
 }
 
@@ -134,6 +142,7 @@ fn operator_value(key: &str, operator: &str, value: &Value, cx: &Options) -> Res
             })
     };
     let text = |v: &Value| -> Result<String> {
+        cx.check()?;
         v.as_str().map(str::to_string).ok_or_else(|| {
             Error::query(format!(
                 "operator '{operator}' on key '{key}' needs string values, got {v}"

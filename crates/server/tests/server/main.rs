@@ -3,5 +3,6 @@
 
 mod bad_input;
 mod grpc;
+mod limits;
 mod rest;
 mod support;

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use spacejobs_conformance::{Corpus, Method, Outcome, Report};
 use spacejobs_core::Service;
 use spacejobs_server::rest::base_path;
+use spacejobs_server::ServerConfig;
 use std::net::SocketAddr;
 
 fn code_of(status: u16) -> &'static str {
@@ -152,10 +153,52 @@ async fn malformed_rest_input_gets_clear_errors() {
             "ERROR_INVALID_PARAMETER_TYPE",
             "page.limit",
         ),
+        // A second domain_id must not override the first (a gateway checks the first).
+        (
+            client.get(format!(
+                "http://{addr}/inventory/v1/job-tasks?domain_id=domain-a&domain_id=domain-b"
+            )),
+            400,
+            "ERROR_INVALID_PARAMETER_TYPE",
+            "domain_id",
+        ),
+        // One body limit, the gRPC message limit, refused in the ERROR_* shape.
+        (
+            client
+                .post(url("/search"))
+                .body(vec![b' '; ServerConfig::default().max_message_size + 1]),
+            413,
+            "ERROR_REQUEST_TOO_LARGE",
+            "part = body",
+        ),
+        (
+            client
+                .get(url(""))
+                .query(&[("domain_id", "domain-a")])
+                .header(
+                    "x-padding",
+                    "p".repeat(ServerConfig::default().max_header_bytes),
+                ),
+            431,
+            "ERROR_REQUEST_TOO_LARGE",
+            "part = headers",
+        ),
+        (
+            client.get(format!("http://{addr}/inventory/v1/nothing")),
+            404,
+            "ERROR_NOT_FOUND",
+            "/inventory/v1/nothing",
+        ),
+        (
+            client.delete(url("")),
+            405,
+            "ERROR_METHOD_NOT_ALLOWED",
+            "DELETE",
+        ),
     ];
     for (request, status, code, word) in cases {
         let response = request.send().await.expect("answer");
-        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(response.status().as_u16(), status, "{code} {word}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["code"], json!(code), "{body}");
         assert!(

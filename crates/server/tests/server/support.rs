@@ -4,7 +4,7 @@
 use serde_json::Value;
 use spacejobs_conformance::Corpus;
 use spacejobs_core::time::{parse_iso, FixedClock};
-use spacejobs_core::{JobService, Service, Store};
+use spacejobs_core::{JobService, Limits, Service, Store};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -67,6 +67,55 @@ async fn serve(corpus: &Corpus, service: Service, store: Arc<dyn Store>) -> Sock
         std::future::pending(),
     ));
     addr
+}
+
+/// `n` generated JobTasks in `domain` (statuses, providers and days vary), for load.
+pub fn generated(n: usize, domain: &str) -> Vec<bson::Document> {
+    let statuses = ["SUCCESS", "FAILURE", "IN_PROGRESS", "PENDING", "CANCELED"];
+    let providers = ["aws", "google_cloud", "azure"];
+    (0..n)
+        .map(|i| {
+            bson::doc! {
+                "job_task_id": format!("job-task-{i:012x}"),
+                "job_id": format!("job-{:012x}", i / 16),
+                "status": statuses[i % statuses.len()],
+                "provider": providers[i % providers.len()],
+                "project_id": format!("project-{}", i % 7),
+                "domain_id": domain,
+                "created_count": i64::try_from(i % 11).unwrap_or(0),
+                "created_at": bson::DateTime::from_millis(1_700_000_000_000 + (i as i64) * 61_000),
+            }
+        })
+        .collect()
+}
+
+/// Serves `service` over `store` with `limits` on a free port.
+pub async fn serve_with(service: Service, store: Arc<dyn Store>, limits: Limits) -> SocketAddr {
+    let logic = Arc::new(JobService::new(service, store).with_limits(limits));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(spacejobs_server::run(
+        listener,
+        logic,
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// A fresh database of the MongoDB at `MONGODB_URI`, for `service`, with its indexes.
+pub async fn mongo_store(service: Service, label: &str) -> spacejobs_mongo::MongoStore {
+    let uri =
+        std::env::var("MONGODB_URI").expect("MONGODB_URI is not set: run `bash scripts/test`");
+    let mut config = spacejobs_mongo::MongoConfig::new(uri, service);
+    config.database = format!("spacejobs_{label}_{}", std::process::id());
+    let store = spacejobs_mongo::MongoStore::connect(&config)
+        .await
+        .expect("connect");
+    store.database().drop().await.expect("drop");
+    store.ensure_indexes(service).await.expect("indexes");
+    store
 }
 
 /// The corpus names the embedded document `controller`, as stored; the wire calls it

@@ -1,0 +1,333 @@
+//! The real binary, as an operator runs it, under clients that misbehave: abandoned and
+//! timed-out requests stop using CPU (read from /proc), idle and half-sent connections are
+//! closed after their timeouts, past the connection cap new connections are refused while
+//! existing clients are served, and the soft open-file limit is raised at start.
+
+use serde_json::json;
+use spacejobs_proto::inventory::job_task_client::JobTaskClient;
+use spacejobs_proto::inventory::JobTaskStatQuery;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_inventory-job-task");
+const DOMAIN: &str = "domain-demo";
+
+/// A running binary on a fresh data directory; killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// Fills a data directory with `documents` demo JobTasks and serves it with `flags`.
+fn start(label: &str, documents: usize, flags: &[&str]) -> Server {
+    let dir =
+        std::env::temp_dir().join(format!("spacejobs-hygiene-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data_dir = dir.to_str().expect("utf-8 path");
+    let status = Command::new(BINARY)
+        .args([
+            "demo-data",
+            "--count",
+            &documents.to_string(),
+            "--data-dir",
+            data_dir,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("demo-data");
+    assert!(status.success());
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let child = Command::new(BINARY)
+        .args(["--listen", &addr.to_string(), "--data-dir", data_dir])
+        .args(flags)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let server = Server { child, addr, dir };
+    let until = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < until, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+/// CPU time the process has used (user + system), from /proc.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based) of the line.
+    let ticks: u64 =
+        fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+fn cpu_over(pid: u32, window: Duration) -> Duration {
+    let before = cpu_time(pid);
+    std::thread::sleep(window);
+    cpu_time(pid).saturating_sub(before)
+}
+
+/// A stat that takes the server seconds: 100 regexes over every document's id.
+fn heavy_stat() -> JobTaskStatQuery {
+    let patterns: Vec<String> = (0..100).map(|i| format!("{i:02}.*[a-f].*[0-9]$")).collect();
+    let query: spacejobs_core::StatisticsQuery = serde_json::from_value(json!({
+        "filter": [{"k": "job_task_id", "v": patterns, "o": "regex_in"}],
+        "aggregate": [{"group": {"keys": [{"key": "created_at", "name": "day", "date_format": "%Y-%m-%d"}],
+                                 "fields": [{"operator": "count", "name": "n"}]}}],
+    }))
+    .expect("query");
+    JobTaskStatQuery {
+        query: Some(spacejobs_server::convert::statistics_query_to_proto(&query)),
+        domain_id: DOMAIN.into(),
+    }
+}
+
+/// A plain HTTP/1.1 GET on a new connection; the status line's code.
+fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {answer:?}")))
+}
+
+/// True once the peer has closed `stream` (read gives end of file or a reset).
+fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // an error answer before closing
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_and_timed_out_requests_stop_using_cpu() {
+    let server = start("cpu", 20_000, &[]);
+    let pid = server.child.id();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    // The work is real: one heavy stat, left to finish, takes the server this long.
+    let started = Instant::now();
+    JobTaskClient::new(channel.clone())
+        .stat(heavy_stat())
+        .await
+        .expect("heavy stat answered");
+    let alone = started.elapsed();
+    println!("one heavy stat alone: {:.0} ms", alone.as_secs_f64() * 1e3);
+    assert!(
+        alone > Duration::from_millis(600),
+        "the stat must be heavy: {alone:?}"
+    );
+
+    for (how, budget) in [
+        ("timed out (grpc-timeout 200 ms)", true),
+        ("abandoned after 200 ms", false),
+    ] {
+        let calls: Vec<_> = (0..4)
+            .map(|_| {
+                let mut client = JobTaskClient::new(channel.clone());
+                tokio::spawn(async move {
+                    let mut request = tonic::Request::new(heavy_stat());
+                    if budget {
+                        request.set_timeout(Duration::from_millis(200));
+                        client.stat(request).await.map(|_| ()).map_err(|s| s.code())
+                    } else {
+                        // No deadline: the client just goes away (the stream is reset).
+                        match tokio::time::timeout(Duration::from_millis(200), client.stat(request))
+                            .await
+                        {
+                            Ok(answer) => answer.map(|_| ()).map_err(|s| s.code()),
+                            Err(_) => Err(tonic::Code::Cancelled),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for call in calls {
+            assert!(call.await.expect("join").is_err(), "{how}: ended early");
+        }
+        // Four heavy stats would keep both cores busy for seconds; stopped, they use none.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let used = tokio::task::spawn_blocking(move || cpu_over(pid, Duration::from_secs(1)))
+            .await
+            .expect("join");
+        println!(
+            "{how}: server CPU over the next second: {} ms",
+            used.as_millis()
+        );
+        assert!(
+            used < Duration::from_millis(200),
+            "{how}: still using {used:?} of CPU"
+        );
+    }
+    // And it serves.
+    JobTaskClient::new(channel)
+        .stat(heavy_stat())
+        .await
+        .expect("served after");
+}
+
+#[test]
+fn idle_and_half_sent_connections_are_closed_after_their_timeouts() {
+    let server = start(
+        "idle",
+        10,
+        &[
+            "--idle-timeout-ms",
+            "1000",
+            "--header-read-timeout-ms",
+            "1000",
+        ],
+    );
+    let mut idle: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(server.addr).expect("connect"))
+        .collect();
+    let mut half_sent: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).expect("connect");
+            s.write_all(b"GET /inventory/v1/job-tasks?domain_id=x HTTP/1.1\r\nHost: te")
+                .expect("write");
+            s
+        })
+        .collect();
+    // Right away, a real client is served beside them.
+    assert_eq!(
+        http_get(
+            server.addr,
+            &format!("/inventory/v1/job-tasks?domain_id={DOMAIN}")
+        )
+        .expect("GET"),
+        200
+    );
+    std::thread::sleep(Duration::from_millis(3000));
+    let idle_closed = idle.iter_mut().map(closed_by_peer).filter(|c| *c).count();
+    let half_closed = half_sent
+        .iter_mut()
+        .map(closed_by_peer)
+        .filter(|c| *c)
+        .count();
+    println!("after 3 s: {idle_closed}/20 idle and {half_closed}/20 half-sent connections closed");
+    assert_eq!((idle_closed, half_closed), (20, 20));
+    assert_eq!(
+        http_get(
+            server.addr,
+            &format!("/inventory/v1/job-tasks?domain_id={DOMAIN}")
+        )
+        .expect("GET"),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_cap_new_connections_are_refused_and_existing_clients_served() {
+    let server = start("cap", 10, &["--max-connections", "8"]);
+    let addr = server.addr;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = JobTaskClient::new(channel);
+    let stat = || JobTaskStatQuery {
+        query: Some(spacejobs_server::convert::statistics_query_to_proto(
+            &serde_json::from_value(json!({"distinct": "status"})).expect("query"),
+        )),
+        domain_id: DOMAIN.into(),
+    };
+    client.stat(stat()).await.expect("first client served");
+    let holders: Vec<TcpStream> = (0..7)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // The ninth connection is accepted and closed at once.
+    let mut ninth = TcpStream::connect(addr).expect("the kernel accepts");
+    ninth.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").ok();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        closed_by_peer(&mut ninth),
+        "past the cap the connection is refused"
+    );
+    // The existing client keeps being served.
+    client
+        .stat(stat())
+        .await
+        .expect("existing client still served");
+    drop(holders);
+    // Once connections close, new ones are served again.
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        match http_get(addr, &format!("/inventory/v1/job-tasks?domain_id={DOMAIN}")) {
+            Ok(200) => break,
+            other => assert!(Instant::now() < until, "not served again: {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_soft_open_file_limit_is_raised_at_start() {
+    let server = start("nofile", 10, &[]);
+    let limits =
+        std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("open files line");
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    println!("{line}");
+    assert_eq!(
+        numbers[0], numbers[1],
+        "soft limit raised to the hard one: {line}"
+    );
+}
