@@ -42,6 +42,7 @@ fn start(label: &str, documents: usize, flags: &[&str]) -> Server {
     let _ = std::fs::remove_dir_all(&dir);
     let data_dir = dir.to_str().expect("utf-8 path");
     let status = Command::new(BINARY)
+        .env_remove("MONGODB_URI")
         .args([
             "demo-data",
             "--count",
@@ -50,15 +51,15 @@ fn start(label: &str, documents: usize, flags: &[&str]) -> Server {
             data_dir,
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .status()
         .expect("demo-data");
-    assert!(status.success());
+    assert!(status.success(), "demo-data failed");
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
     let child = Command::new(BINARY)
         .args(["--listen", &addr.to_string(), "--data-dir", data_dir])
         .args(flags)
         .env("RUST_LOG", "warn")
+        .env_remove("MONGODB_URI")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -1,0 +1,220 @@
+//! Load command (not a test): `cargo bench -p inventory-job-task --bench load`.
+//!
+//! Starts the release binary on loopback over a fresh embedded store with 100 k demo JobTasks,
+//! then for 1, 16 and 64 concurrent gRPC clients (one connection each) runs `list` (a status
+//! filter, page of 20) and `stat` (group by status with count) for a few seconds each, while a
+//! separate client checks `grpc.health.v1.Health/Check` every 20 ms. Prints throughput,
+//! p50/p99 latency, the health check's latency under that load beside its idle latency (as a
+//! ratio), and the server's resident memory before and after. Everything is bounded in time
+//! and sends traffic to 127.0.0.1 only.
+//!
+//! Options (environment): `LOAD_DOCUMENTS` (100000), `LOAD_SECONDS` per run (5).
+
+use serde_json::json;
+use spacejobs_proto::inventory::job_task_client::JobTaskClient;
+use spacejobs_proto::inventory::{JobTaskQuery, JobTaskStatQuery};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_inventory-job-task");
+const DOMAIN: &str = "domain-demo";
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+fn list_request() -> JobTaskQuery {
+    let query: spacejobs_core::Query = serde_json::from_value(json!({
+        "filter": [{"k": "status", "v": "FAILURE", "o": "eq"}],
+        "page": {"start": 1, "limit": 20}
+    }))
+    .expect("query");
+    JobTaskQuery {
+        query: Some(spacejobs_server::convert::query_to_proto(&query)),
+        domain_id: DOMAIN.into(),
+        ..Default::default()
+    }
+}
+
+fn stat_request() -> JobTaskStatQuery {
+    let query: spacejobs_core::StatisticsQuery = serde_json::from_value(json!({
+        "aggregate": [{"group": {"keys": [{"key": "status", "name": "status"}],
+                                 "fields": [{"operator": "count", "name": "count"}]}}]
+    }))
+    .expect("query");
+    JobTaskStatQuery {
+        query: Some(spacejobs_server::convert::statistics_query_to_proto(&query)),
+        domain_id: DOMAIN.into(),
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// Health-check latencies sampled every 20 ms until `until`.
+async fn probe_health(addr: SocketAddr, until: Instant) -> Vec<Duration> {
+    let mut health = HealthClient::new(connect(addr).await);
+    let mut samples = Vec::new();
+    while Instant::now() < until {
+        let started = Instant::now();
+        health
+            .check(HealthCheckRequest::default())
+            .await
+            .expect("health");
+        samples.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    samples.sort();
+    samples
+}
+
+/// Runs `clients` concurrent clients of `method` for `seconds`; latencies and errors.
+async fn run(
+    addr: SocketAddr,
+    method: &str,
+    clients: usize,
+    seconds: u64,
+) -> (Vec<Duration>, usize) {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let mut client = JobTaskClient::new(connect(addr).await);
+        let method = method.to_string();
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0usize);
+            while Instant::now() < until {
+                let started = Instant::now();
+                let ok = if method == "list" {
+                    client.list(list_request()).await.is_ok()
+                } else {
+                    client.stat(stat_request()).await.is_ok()
+                };
+                latencies.push(started.elapsed());
+                errors += usize::from(!ok);
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (latencies, e) = task.await.expect("join");
+        all.extend(latencies);
+        errors += e;
+    }
+    all.sort();
+    (all, errors)
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench` asks benches to list themselves.
+    }
+    let documents = env_number("LOAD_DOCUMENTS", 100_000);
+    let seconds = env_number("LOAD_SECONDS", 5);
+    let dir = std::env::temp_dir().join(format!("spacejobs-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data_dir = dir.to_str().expect("utf-8 path").to_string();
+    println!("loading {documents} demo JobTasks into {data_dir} …");
+    let status = Command::new(BINARY)
+        .env_remove("MONGODB_URI")
+        .args([
+            "demo-data",
+            "--count",
+            &documents.to_string(),
+            "--data-dir",
+            &data_dir,
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("demo-data");
+    assert!(status.success());
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut server = Command::new(BINARY)
+        .args(["--listen", &addr.to_string(), "--data-dir", &data_dir])
+        .env("RUST_LOG", "warn")
+        .env_remove("MONGODB_URI")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let pid = server.id();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rss_before = rss_mib(pid);
+    let idle = probe_health(addr, Instant::now() + Duration::from_secs(1)).await;
+    let idle_p50 = percentile(&idle, 0.5);
+    println!(
+        "server: pid {pid}, {documents} documents, RSS {rss_before:.1} MiB; idle health p50 {idle_p50:.3} ms, p99 {:.3} ms",
+        percentile(&idle, 0.99)
+    );
+    println!();
+    println!("| method | clients | requests/s | p50 ms | p99 ms | errors | health p50 ms | health p99 ms | health p99 / idle p50 |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for method in ["list", "stat"] {
+        for clients in [1usize, 16, 64] {
+            let until = Instant::now() + Duration::from_secs(seconds);
+            let health = tokio::spawn(probe_health(addr, until));
+            let started = Instant::now();
+            let (latencies, errors) = run(addr, method, clients, seconds).await;
+            let elapsed = started.elapsed().as_secs_f64();
+            let health = health.await.expect("join");
+            let health_p99 = percentile(&health, 0.99);
+            println!(
+                "| {method} | {clients} | {:.0} | {:.2} | {:.2} | {errors} | {:.3} | {:.3} | {:.1}× |",
+                latencies.len() as f64 / elapsed,
+                percentile(&latencies, 0.5),
+                percentile(&latencies, 0.99),
+                percentile(&health, 0.5),
+                health_p99,
+                health_p99 / idle_p50.max(1e-3),
+            );
+        }
+    }
+    let rss_after = rss_mib(pid);
+    println!();
+    println!(
+        "server RSS: before {rss_before:.1} MiB, after {rss_after:.1} MiB ({:.2}×)",
+        rss_after / rss_before.max(1e-3)
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
