@@ -37,6 +37,11 @@ fn free_port() -> u16 {
 
 /// Fills a data directory with `documents` demo JobTasks and serves it with `flags`.
 fn start(label: &str, documents: usize, flags: &[&str]) -> Server {
+    start_with(label, documents, flags, None)
+}
+
+/// [`start`], the server started with its soft open-file limit lowered to `soft_nofile`.
+fn start_with(label: &str, documents: usize, flags: &[&str], soft_nofile: Option<u32>) -> Server {
     let dir =
         std::env::temp_dir().join(format!("spacejobs-hygiene-{label}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -55,7 +60,19 @@ fn start(label: &str, documents: usize, flags: &[&str]) -> Server {
         .expect("demo-data");
     assert!(status.success(), "demo-data failed");
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let child = Command::new(BINARY)
+    let mut command = match soft_nofile {
+        None => Command::new(BINARY),
+        Some(n) => {
+            let mut sh = Command::new("sh");
+            sh.args([
+                "-c",
+                &format!("ulimit -Sn {n} && exec \"$0\" \"$@\""),
+                BINARY,
+            ]);
+            sh
+        }
+    };
+    let child = command
         .args(["--listen", &addr.to_string(), "--data-dir", data_dir])
         .args(flags)
         .env("RUST_LOG", "warn")
@@ -318,7 +335,7 @@ async fn past_the_connection_cap_new_connections_are_refused_and_existing_client
 
 #[test]
 fn the_soft_open_file_limit_is_raised_at_start() {
-    let server = start("nofile", 10, &[]);
+    let server = start_with("nofile", 10, &[], Some(256));
     let limits =
         std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).expect("limits");
     let line = limits
