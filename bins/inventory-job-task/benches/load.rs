@@ -13,14 +13,15 @@
 use serde_json::json;
 use spacejobs_proto::inventory::job_task_client::JobTaskClient;
 use spacejobs_proto::inventory::{JobTaskQuery, JobTaskStatQuery};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_inventory-job-task");
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 const DOMAIN: &str = "domain-demo";
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -143,41 +144,10 @@ async fn main() {
     }
     let documents = env_number("LOAD_DOCUMENTS", 100_000);
     let seconds = env_number("LOAD_SECONDS", 5);
-    let dir = std::env::temp_dir().join(format!("spacejobs-load-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let data_dir = dir.to_str().expect("utf-8 path").to_string();
-    println!("loading {documents} demo JobTasks into {data_dir} …");
-    let status = Command::new(BINARY)
-        .env_remove("MONGODB_URI")
-        .args([
-            "demo-data",
-            "--count",
-            &documents.to_string(),
-            "--data-dir",
-            &data_dir,
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .expect("demo-data");
-    assert!(status.success());
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut server = Command::new(BINARY)
-        .args(["--listen", &addr.to_string(), "--data-dir", &data_dir])
-        .env("RUST_LOG", "warn")
-        .env_remove("MONGODB_URI")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let pid = server.id();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    println!("loading {documents} demo JobTasks …");
+    let documents_count = usize::try_from(documents).unwrap_or(usize::MAX);
+    let server = support::start("load", documents_count, &[]);
+    let (pid, addr) = (server.child.id(), server.addr);
     let rss_before = rss_mib(pid);
     let idle = probe_health(addr, Instant::now() + Duration::from_secs(1)).await;
     let idle_p50 = percentile(&idle, 0.5);
@@ -214,7 +184,5 @@ async fn main() {
         "server RSS: before {rss_before:.1} MiB, after {rss_after:.1} MiB ({:.2}×)",
         rss_after / rss_before.max(1e-3)
     );
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(server);
 }

@@ -7,88 +7,14 @@ use serde_json::json;
 use spacejobs_proto::inventory::job_task_client::JobTaskClient;
 use spacejobs_proto::inventory::JobTaskStatQuery;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_inventory-job-task");
+mod support;
+
+use support::{start, start_with};
+
 const DOMAIN: &str = "domain-demo";
-
-/// A running binary on a fresh data directory; killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// Fills a data directory with `documents` demo JobTasks and serves it with `flags`.
-fn start(label: &str, documents: usize, flags: &[&str]) -> Server {
-    start_with(label, documents, flags, None)
-}
-
-/// [`start`], the server started with its soft open-file limit lowered to `soft_nofile`.
-fn start_with(label: &str, documents: usize, flags: &[&str], soft_nofile: Option<u32>) -> Server {
-    let dir =
-        std::env::temp_dir().join(format!("spacejobs-hygiene-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let data_dir = dir.to_str().expect("utf-8 path");
-    let status = Command::new(BINARY)
-        .env_remove("MONGODB_URI")
-        .args([
-            "demo-data",
-            "--count",
-            &documents.to_string(),
-            "--data-dir",
-            data_dir,
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .expect("demo-data");
-    assert!(status.success(), "demo-data failed");
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let mut command = match soft_nofile {
-        None => Command::new(BINARY),
-        Some(n) => {
-            let mut sh = Command::new("sh");
-            sh.args([
-                "-c",
-                &format!("ulimit -Sn {n} && exec \"$0\" \"$@\""),
-                BINARY,
-            ]);
-            sh
-        }
-    };
-    let child = command
-        .args(["--listen", &addr.to_string(), "--data-dir", data_dir])
-        .args(flags)
-        .env("RUST_LOG", "warn")
-        .env_remove("MONGODB_URI")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let server = Server { child, addr, dir };
-    let until = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < until, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
-}
 
 /// CPU time the process has used (user + system), from /proc.
 fn cpu_time(pid: u32) -> Duration {

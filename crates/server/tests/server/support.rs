@@ -32,21 +32,9 @@ pub async fn start(corpus: &Corpus, service: Service) -> SocketAddr {
 
 /// The same on a fresh database of the MongoDB at `MONGODB_URI`.
 pub async fn start_on_mongodb(corpus: &Corpus, service: Service) -> SocketAddr {
-    let uri =
-        std::env::var("MONGODB_URI").expect("MONGODB_URI is not set: run `bash scripts/test`");
-    let mut config = spacejobs_mongo::MongoConfig::new(uri, service);
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    config.database = format!(
-        "spacejobs_server_{}_{}_{n}",
-        service.name(),
-        std::process::id()
-    );
-    let store = spacejobs_mongo::MongoStore::connect(&config)
-        .await
-        .expect("connect");
-    store.database().drop().await.expect("drop");
-    store.ensure_indexes(service).await.expect("indexes");
+    let store = mongo_store(service, &format!("server_{}_{n}", service.name())).await;
     store
         .insert(service.collection(), dataset(corpus, service))
         .await
