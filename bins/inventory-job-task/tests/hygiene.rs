@@ -186,14 +186,8 @@ fn idle_and_half_sent_connections_are_closed_after_their_timeouts() {
         })
         .collect();
     // Right away, a real client is served beside them.
-    assert_eq!(
-        http_get(
-            server.addr,
-            &format!("/inventory/v1/job-tasks?domain_id={DOMAIN}")
-        )
-        .expect("GET"),
-        200
-    );
+    let list_path = format!("/inventory/v1/job-tasks?domain_id={DOMAIN}");
+    assert_eq!(http_get(server.addr, &list_path).expect("GET"), 200);
     std::thread::sleep(Duration::from_millis(3000));
     let idle_closed = idle.iter_mut().map(closed_by_peer).filter(|c| *c).count();
     let half_closed = half_sent
@@ -203,14 +197,7 @@ fn idle_and_half_sent_connections_are_closed_after_their_timeouts() {
         .count();
     println!("after 3 s: {idle_closed}/20 idle and {half_closed}/20 half-sent connections closed");
     assert_eq!((idle_closed, half_closed), (20, 20));
-    assert_eq!(
-        http_get(
-            server.addr,
-            &format!("/inventory/v1/job-tasks?domain_id={DOMAIN}")
-        )
-        .expect("GET"),
-        200
-    );
+    assert_eq!(http_get(server.addr, &list_path).expect("GET"), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

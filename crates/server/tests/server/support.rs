@@ -44,7 +44,12 @@ pub async fn start_on_mongodb(corpus: &Corpus, service: Service) -> SocketAddr {
 
 async fn serve(corpus: &Corpus, service: Service, store: Arc<dyn Store>) -> SocketAddr {
     let clock = Arc::new(FixedClock(parse_iso(&corpus.now).expect("now")));
-    let logic = Arc::new(JobService::with_clock(service, store, clock));
+    listen(JobService::with_clock(service, store, clock)).await
+}
+
+/// Serves `logic` on a free port.
+async fn listen(logic: JobService<dyn Store>) -> SocketAddr {
+    let logic = Arc::new(logic);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -79,17 +84,7 @@ pub fn generated(n: usize, domain: &str) -> Vec<bson::Document> {
 
 /// Serves `service` over `store` with `limits` on a free port.
 pub async fn serve_with(service: Service, store: Arc<dyn Store>, limits: Limits) -> SocketAddr {
-    let logic = Arc::new(JobService::new(service, store).with_limits(limits));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(spacejobs_server::run(
-        listener,
-        logic,
-        std::future::pending(),
-    ));
-    addr
+    listen(JobService::new(service, store).with_limits(limits)).await
 }
 
 /// A fresh database of the MongoDB at `MONGODB_URI`, for `service`, with its indexes.
