@@ -7,7 +7,7 @@ use super::columns::{Cell, CellKey, CellTest, Columns};
 use super::filter::condition_matches;
 use super::group::Number;
 use super::list::{list_matched, ListOutput};
-use super::stat::{distinct, paged, pipeline, rows_to_results, StatOutput};
+use super::stat::{distinct, paged, pipeline_within, rows_to_results, StatOutput};
 use crate::error::Result;
 use crate::exec::{Deadline, CHECK_EVERY};
 use crate::query::plan::{
@@ -133,11 +133,15 @@ impl Collection {
                     Some((Stage::Group(spec), rest)) => match self.group_cells(spec, &matched) {
                         Some(grouped) => {
                             deadline.check()?;
-                            pipeline(grouped.into_iter().map(Cow::Owned).collect(), rest)?
+                            pipeline_within(
+                                grouped.into_iter().map(Cow::Owned).collect(),
+                                rest,
+                                deadline,
+                            )?
                         }
-                        None => self.pipeline(&matched, stages)?,
+                        None => self.pipeline(&matched, stages, deadline)?,
                     },
-                    _ => self.pipeline(&matched, stages)?,
+                    _ => self.pipeline(&matched, stages, deadline)?,
                 };
                 deadline.check()?;
                 rows_to_results(rows)
@@ -146,13 +150,19 @@ impl Collection {
         Ok(paged(results, plan.page))
     }
 
-    fn pipeline(&self, matched: &[usize], stages: &[Stage]) -> Result<Vec<Document>> {
-        pipeline(
+    fn pipeline(
+        &self,
+        matched: &[usize],
+        stages: &[Stage],
+        deadline: &Deadline,
+    ) -> Result<Vec<Document>> {
+        pipeline_within(
             matched
                 .iter()
                 .map(|&i| Cow::Borrowed(&self.docs[i]))
                 .collect(),
             stages,
+            deadline,
         )
     }
 

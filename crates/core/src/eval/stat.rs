@@ -4,10 +4,12 @@ use super::filter::matches;
 use super::group::{add_row_value, group, Number};
 use super::list::{sorted_order, unwind_rows};
 use crate::error::{Error, Result};
+use crate::exec::Deadline;
 use crate::query::plan::{ConcatPart, ProjectExpr, ProjectSpec, Slice, Stage, StatKind, StatPlan};
 use crate::value::{compare, equal, FieldPath};
 use bson::{Bson, Document};
 use std::borrow::Cow;
+use std::time::Duration;
 
 /// The answer of a `stat`: rows (or distinct values) and, when paged, the count before paging.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -80,8 +82,18 @@ pub fn distinct<'a>(docs: impl Iterator<Item = &'a Document>, path: &FieldPath) 
 }
 
 /// Runs the aggregate stages in order.
-pub fn pipeline(mut rows: Vec<Cow<'_, Document>>, stages: &[Stage]) -> Result<Vec<Document>> {
+pub fn pipeline(rows: Vec<Cow<'_, Document>>, stages: &[Stage]) -> Result<Vec<Document>> {
+    pipeline_within(rows, stages, &Deadline::after(Duration::MAX))
+}
+
+/// [`pipeline`], checking `deadline` before each stage.
+pub fn pipeline_within(
+    mut rows: Vec<Cow<'_, Document>>,
+    stages: &[Stage],
+    deadline: &Deadline,
+) -> Result<Vec<Document>> {
     for stage in stages {
+        deadline.check()?;
         rows = match stage {
             Stage::Unwind(path) => rows
                 .iter()
