@@ -5,8 +5,11 @@
 use prost::Message;
 use std::path::PathBuf;
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 8] = [
     "spaceone/api/inventory/v1/collector.proto",
+    "spaceone/api/core/v1/handler.proto",
+    "spaceone/api/identity/v1/domain.proto",
+    "spaceone/api/identity/v1/authorization.proto",
     "spaceone/api/core/v1/query.proto",
     "spaceone/api/inventory/v1/job_task.proto",
     "spaceone/api/spot_automation/v1/job.proto",

@@ -6,7 +6,7 @@ pub mod demo;
 pub mod import;
 
 use clap::{Args, Parser, Subcommand};
-use spacejobs_core::{JobService, Limits, Service, Store};
+use spacejobs_core::{Authenticator, JobService, Limits, NoAuth, Service, Store};
 use spacejobs_server::ServerConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +32,9 @@ pub enum Error {
     /// The server failed.
     #[error("server: {0}")]
     Server(String),
+    /// The flags do not make a valid configuration.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Where the documents live.
@@ -147,6 +150,79 @@ impl LimitArgs {
     }
 }
 
+/// How callers are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// No authentication: only on a loopback address (or with --insecure-no-auth).
+    None,
+    /// SpaceONE's: tokens verified with identity's keys, calls authorized by identity.
+    Spaceone,
+    /// Tokens verified against a JWKS file; no identity calls.
+    Jwks,
+}
+
+/// Authentication flags (see README, "Running beside SpaceONE").
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// How callers are authenticated.
+    #[arg(long, env = "SPACEJOBS_AUTH", value_enum, default_value_t = AuthMode::None)]
+    pub auth: AuthMode,
+    /// SpaceONE identity, for `--auth spaceone` (`grpc://HOST:PORT`).
+    #[arg(long, env = "SPACEJOBS_IDENTITY_ENDPOINT")]
+    pub identity_endpoint: Option<String>,
+    /// Milliseconds an identity call may take.
+    #[arg(long, env = "SPACEJOBS_IDENTITY_TIMEOUT_MS", default_value_t = 5_000)]
+    pub identity_timeout_ms: u64,
+    /// The JWKS file, for `--auth jwks`.
+    #[arg(long, env = "SPACEJOBS_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// Serve without authentication on a non-loopback address (a warning is logged).
+    #[arg(long, env = "SPACEJOBS_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+}
+
+impl AuthArgs {
+    /// The authenticator the flags choose, refusing `none` off loopback unless insecure.
+    pub fn authenticator(&self, listen: SocketAddr) -> Result<Arc<dyn Authenticator>> {
+        match self.auth {
+            AuthMode::None => {
+                if !listen.ip().is_loopback() {
+                    if !self.insecure_no_auth {
+                        return Err(Error::Config(format!(
+                            "refusing to serve {listen} without authentication: choose --auth \
+                             spaceone or jwks, or give --insecure-no-auth"
+                        )));
+                    }
+                    tracing::warn!(%listen, "serving WITHOUT authentication on a non-loopback address");
+                }
+                Ok(Arc::new(NoAuth))
+            }
+            AuthMode::Spaceone => {
+                let endpoint = self.identity_endpoint.as_deref().ok_or_else(|| {
+                    Error::Config(
+                        "--auth spaceone needs --identity-endpoint grpc://HOST:PORT".into(),
+                    )
+                })?;
+                let timeout = Duration::from_millis(self.identity_timeout_ms);
+                Ok(Arc::new(
+                    spacejobs_auth::SpaceOneAuthenticator::new(endpoint, timeout)
+                        .map_err(|e| Error::Config(e.to_string()))?,
+                ))
+            }
+            AuthMode::Jwks => {
+                let path = self
+                    .jwks_file
+                    .as_deref()
+                    .ok_or_else(|| Error::Config("--auth jwks needs --jwks-file PATH".into()))?;
+                Ok(Arc::new(
+                    spacejobs_auth::JwksAuthenticator::from_file(path)
+                        .map_err(|e| Error::Config(e.to_string()))?,
+                ))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 struct ServeArgs {
     /// Address to serve gRPC and REST on.
@@ -159,6 +235,8 @@ struct ServeArgs {
     store: StoreArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +320,7 @@ fn raise_open_file_limit() {
 }
 
 async fn serve(service: Service, args: ServeArgs) -> Result<()> {
+    let authenticator = args.auth.authenticator(args.listen)?;
     raise_open_file_limit();
     let store = open_store(service, &args.store).await?;
     if args.demo_data {
@@ -254,7 +333,11 @@ async fn serve(service: Service, args: ServeArgs) -> Result<()> {
         .local_addr()
         .map_err(|e| Error::Server(e.to_string()))?;
     tracing::info!(%addr, service = spacejobs_server::grpc_name(service), "serving gRPC and REST");
-    let logic = Arc::new(JobService::new(service, store).with_limits(args.limits.limits()));
+    let logic = Arc::new(
+        JobService::new(service, store)
+            .with_limits(args.limits.limits())
+            .with_authenticator(authenticator),
+    );
     spacejobs_server::run_with(listener, logic, &args.limits.server(), shutdown_signal())
         .await
         .map_err(|e| Error::Server(e.to_string()))

@@ -80,6 +80,12 @@ pub enum Error {
     /// The storage backend did not answer in time.
     #[error("Database timed out. (reason = {0})")]
     Timeout(String),
+    /// The caller's token is missing, undecodable, badly signed or expired.
+    #[error("Authenticate failure. (message = {0})")]
+    Unauthenticated(String),
+    /// The caller may not make this request.
+    #[error("Permission denied.")]
+    PermissionDenied,
     /// The request's deadline passed before it was answered.
     #[error("Request timed out. (deadline = {budget_ms} ms)")]
     DeadlineExceeded {
@@ -123,6 +129,10 @@ pub enum ErrorClass {
     ResourceExhausted,
     /// gRPC CANCELLED, HTTP 499.
     Cancelled,
+    /// gRPC UNAUTHENTICATED, HTTP 401.
+    Unauthenticated,
+    /// gRPC PERMISSION_DENIED, HTTP 403.
+    PermissionDenied,
     /// gRPC INTERNAL, HTTP 500.
     Internal,
 }
@@ -137,6 +147,8 @@ impl ErrorClass {
             ErrorClass::DeadlineExceeded => "DEADLINE_EXCEEDED",
             ErrorClass::ResourceExhausted => "RESOURCE_EXHAUSTED",
             ErrorClass::Cancelled => "CANCELLED",
+            ErrorClass::Unauthenticated => "UNAUTHENTICATED",
+            ErrorClass::PermissionDenied => "PERMISSION_DENIED",
             ErrorClass::Internal => "INTERNAL",
         }
     }
@@ -150,6 +162,8 @@ impl ErrorClass {
             ErrorClass::DeadlineExceeded => 504,
             ErrorClass::ResourceExhausted => 503,
             ErrorClass::Cancelled => 499,
+            ErrorClass::Unauthenticated => 401,
+            ErrorClass::PermissionDenied => 403,
             ErrorClass::Internal => 500,
         }
     }
@@ -178,6 +192,8 @@ impl Error {
             Error::DbQuery(_) => "ERROR_DB_QUERY",
             Error::NotFound { .. } => "ERROR_NOT_FOUND",
             Error::Unavailable(_) | Error::Timeout(_) => "ERROR_DB_UNAVAILABLE",
+            Error::Unauthenticated(_) => "ERROR_AUTHENTICATE_FAILURE",
+            Error::PermissionDenied => "ERROR_PERMISSION_DENIED",
             Error::DeadlineExceeded { .. } => "ERROR_REQUEST_TIMEOUT",
             Error::Cancelled => "ERROR_CANCELLED",
             Error::Overloaded { .. } => "ERROR_TOO_MANY_REQUESTS",
@@ -193,6 +209,8 @@ impl Error {
             Error::Unavailable(_) => ErrorClass::Unavailable,
             Error::Timeout(_) | Error::DeadlineExceeded { .. } => ErrorClass::DeadlineExceeded,
             Error::Cancelled => ErrorClass::Cancelled,
+            Error::Unauthenticated(_) => ErrorClass::Unauthenticated,
+            Error::PermissionDenied => ErrorClass::PermissionDenied,
             Error::Overloaded { .. } | Error::TooLarge { .. } => ErrorClass::ResourceExhausted,
             Error::Internal(_) => ErrorClass::Internal,
             _ => ErrorClass::InvalidArgument,

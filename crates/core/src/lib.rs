@@ -22,6 +22,7 @@
 //! assert_eq!(out.total_count, 1);
 //! ```
 
+pub mod auth;
 pub mod error;
 pub mod eval;
 pub mod exec;
@@ -35,6 +36,7 @@ pub mod store;
 pub mod time;
 pub mod value;
 
+pub use auth::{Authenticator, Caller, NoAuth};
 pub use error::{Error, ErrorClass, Result};
 pub use exec::Deadline;
 pub use limits::Limits;

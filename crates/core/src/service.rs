@@ -1,9 +1,11 @@
 //! The service logic shared by all binaries: admit a request (at most
-//! [`Limits::max_in_flight`] at once), pre-process it, check it against the budget, compile it
+//! [`Limits::max_in_flight`] at once), authenticate its caller and scope it to what they may
+//! see ([`Authenticator`]), pre-process it, check it against the budget, compile it
 //! (on the rayon pool) and ask the store, all within the request's [`Deadline`]. Transport
 //! layers (gRPC, REST) convert messages to [`ListRequest`]/[`StatRequest`] and the answers
 //! back, and nothing else.
 
+use crate::auth::{Authenticator, CallInfo, Caller, NoAuth};
 use crate::error::{Error, Result};
 use crate::eval::{ListOutput, StatOutput};
 use crate::exec::{run_cpu, Deadline};
@@ -13,6 +15,7 @@ use crate::query::compile;
 use crate::request::{prepare_list, prepare_stat, ListRequest, StatRequest};
 use crate::store::Store;
 use crate::time::{Clock, SystemClock};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -24,6 +27,7 @@ pub struct JobService<S: ?Sized> {
     clock: Arc<dyn Clock>,
     limits: Arc<Limits>,
     in_flight: Arc<Semaphore>,
+    authenticator: Arc<dyn Authenticator>,
 }
 
 impl<S: ?Sized> Clone for JobService<S> {
@@ -34,6 +38,7 @@ impl<S: ?Sized> Clone for JobService<S> {
             clock: self.clock.clone(),
             limits: self.limits.clone(),
             in_flight: self.in_flight.clone(),
+            authenticator: self.authenticator.clone(),
         }
     }
 }
@@ -44,6 +49,7 @@ impl<S: ?Sized> std::fmt::Debug for JobService<S> {
             .field("service", &self.service)
             .field("clock", &self.clock)
             .field("limits", &self.limits)
+            .field("authenticator", &self.authenticator)
             .finish()
     }
 }
@@ -63,6 +69,7 @@ impl<S: Store + ?Sized> JobService<S> {
             clock,
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
             limits: Arc::new(limits),
+            authenticator: Arc::new(NoAuth),
         }
     }
 
@@ -70,6 +77,12 @@ impl<S: Store + ?Sized> JobService<S> {
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
         self.limits = Arc::new(limits);
+        self
+    }
+
+    /// The same service asking `authenticator` who calls (the default is [`NoAuth`]).
+    pub fn with_authenticator(mut self, authenticator: Arc<dyn Authenticator>) -> Self {
+        self.authenticator = authenticator;
         self
     }
 
@@ -82,6 +95,17 @@ impl<S: Store + ?Sized> JobService<S> {
     /// that is shorter.
     pub fn deadline(&self, client: Option<Duration>) -> Deadline {
         Deadline::within(self.limits.timeout, client)
+    }
+
+    /// The caller of `call` (within the deadline), or `None` when requests go as sent.
+    async fn authenticate(
+        &self,
+        call: &CallInfo<'_>,
+        deadline: &Deadline,
+    ) -> Result<Option<Caller>> {
+        tokio::time::timeout(deadline.remaining(), self.authenticator.authenticate(call))
+            .await
+            .unwrap_or_else(|_| Err(deadline.exceeded()))
     }
 
     /// A place among the requests in flight, or `Overloaded`.
@@ -104,19 +128,32 @@ impl<S: Store + ?Sized> JobService<S> {
         &self.store
     }
 
-    /// `list` within the default deadline.
+    /// `list` within the default deadline, without a token.
     pub async fn list(&self, request: &ListRequest) -> Result<ListOutput> {
-        self.list_within(request, &self.deadline(None)).await
+        self.list_within(request, &self.deadline(None), None).await
     }
 
-    /// `list`: admit, pre-process, check the budget, compile, query the store.
+    /// `list`: admit, authenticate `token` (scoping the request to the caller), pre-process,
+    /// check the budget, compile, query the store.
     pub async fn list_within(
         &self,
         request: &ListRequest,
         deadline: &Deadline,
+        token: Option<&str>,
     ) -> Result<ListOutput> {
         let _permit = self.admit()?;
-        let query = prepare_list(self.service, request)?;
+        let call = CallInfo {
+            service: self.service,
+            verb: "list",
+            token,
+            domain_id: request.domain_id().unwrap_or(""),
+            project_id: request.fields.get("project_id").map(String::as_str),
+        };
+        let mut request = Cow::Borrowed(request);
+        if let Some(caller) = self.authenticate(&call, deadline).await? {
+            caller.scope_list(request.to_mut());
+        }
+        let query = prepare_list(self.service, &request)?;
         let options = compile::Options {
             deadline: Some(deadline.clone()),
             ..self.limits.check_list(&query, self.clock.now())?
@@ -144,19 +181,32 @@ impl<S: Store + ?Sized> JobService<S> {
         Ok(crate::render::stat_response(&self.stat(&request).await?))
     }
 
-    /// `stat` within the default deadline.
+    /// `stat` within the default deadline, without a token.
     pub async fn stat(&self, request: &StatRequest) -> Result<StatOutput> {
-        self.stat_within(request, &self.deadline(None)).await
+        self.stat_within(request, &self.deadline(None), None).await
     }
 
-    /// `stat`: admit, pre-process, check the budget, compile, query the store.
+    /// `stat`: admit, authenticate `token` (scoping the request to the caller), pre-process,
+    /// check the budget, compile, query the store.
     pub async fn stat_within(
         &self,
         request: &StatRequest,
         deadline: &Deadline,
+        token: Option<&str>,
     ) -> Result<StatOutput> {
         let _permit = self.admit()?;
-        let query = prepare_stat(self.service, request)?;
+        let call = CallInfo {
+            service: self.service,
+            verb: "stat",
+            token,
+            domain_id: &request.domain_id,
+            project_id: None,
+        };
+        let mut request = Cow::Borrowed(request);
+        if let Some(caller) = self.authenticate(&call, deadline).await? {
+            caller.scope_stat(request.to_mut());
+        }
+        let query = prepare_stat(self.service, &request)?;
         let options = compile::Options {
             deadline: Some(deadline.clone()),
             ..self.limits.check_stat(&query, self.clock.now())?

@@ -1,5 +1,5 @@
 //! SpaceONE's gRPC API as Rust types: the `spaceone.api.core.v1` queries and the three
-//! services this project serves, generated from `proto/` (field numbers exactly SpaceONE's),
+//! services this project serves, the identity calls it makes to authenticate callers, generated from `proto/` (field numbers exactly SpaceONE's),
 //! plus the encoded descriptor set for gRPC reflection.
 
 #![allow(missing_docs, clippy::all, clippy::pedantic)]
@@ -17,6 +17,14 @@ pub mod spaceone {
             /// `spaceone.api.core.v1`: Query and StatisticsQuery.
             pub mod v1 {
                 include!(concat!(env!("OUT_DIR"), "/spaceone.api.core.v1.rs"));
+            }
+        }
+        /// `spaceone.api.identity.*`
+        pub mod identity {
+            /// `spaceone.api.identity.v1`: the Domain and Authorization calls that
+            /// authenticate and authorize a caller.
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/spaceone.api.identity.v1.rs"));
             }
         }
         /// `spaceone.api.inventory.*`
@@ -50,6 +58,7 @@ pub mod spaceone {
 }
 
 pub use spaceone::api::core::v1 as core;
+pub use spaceone::api::identity::v1 as identity;
 pub use spaceone::api::inventory::v1 as inventory;
 pub use spaceone::api::power_scheduler::v1 as power_scheduler;
 pub use spaceone::api::spot_automation::v1 as spot_automation;

@@ -71,7 +71,7 @@ impl Handler {
     /// answered in the service's Info message by `info`.
     async fn list<T: Send + 'static>(
         &self,
-        deadline: Deadline,
+        (deadline, token): (Deadline, Option<String>),
         query: Option<&pb::Query>,
         fields: &[(&str, &str)],
         status: i32,
@@ -80,7 +80,10 @@ impl Handler {
     ) -> Result<Response<T>, Status> {
         self.call("list", domain, async {
             let request = convert::list_request(self.service.service(), query, fields, status)?;
-            let out = self.service.list_within(&request, &deadline).await?;
+            let out = self
+                .service
+                .list_within(&request, &deadline, token.as_deref())
+                .await?;
             run_cpu(&deadline, move |_| info(out)).await
         })
         .await
@@ -89,23 +92,36 @@ impl Handler {
     /// `stat` of any service.
     async fn stat(
         &self,
-        deadline: Deadline,
+        (deadline, token): (Deadline, Option<String>),
         query: Option<&pb::StatisticsQuery>,
         domain: &str,
     ) -> Result<Response<prost_types::Struct>, Status> {
         self.call("stat", domain, async {
             let out = self
                 .service
-                .stat_within(&convert::stat_request(query, domain), &deadline)
+                .stat_within(
+                    &convert::stat_request(query, domain),
+                    &deadline,
+                    token.as_deref(),
+                )
                 .await?;
             run_cpu(&deadline, move |_| Ok(convert::stat_struct(&out))).await
         })
         .await
     }
 
-    /// The deadline of a request arriving now.
-    fn deadline<R>(&self, request: &Request<R>) -> Deadline {
-        self.service.deadline(grpc_timeout(request.metadata()))
+    /// The deadline of a request arriving now, and the caller's token (metadata `token`).
+    fn context<R>(&self, request: &Request<R>) -> (Deadline, Option<String>) {
+        let token = request
+            .metadata()
+            .get("token")
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        (
+            self.service.deadline(grpc_timeout(request.metadata())),
+            token,
+        )
     }
 }
 
@@ -115,7 +131,7 @@ impl inventory::job_task_server::JobTask for Handler {
         &self,
         request: Request<inventory::JobTaskQuery>,
     ) -> Result<Response<inventory::JobTasksInfo>, Status> {
-        let deadline = self.deadline(&request);
+        let context = self.context(&request);
         let r = request.into_inner();
         let fields = [
             ("job_task_id", r.job_task_id.as_str()),
@@ -127,7 +143,7 @@ impl inventory::job_task_server::JobTask for Handler {
             ("domain_id", &r.domain_id),
         ];
         self.list(
-            deadline,
+            context,
             r.query.as_ref(),
             &fields,
             r.status,
@@ -141,9 +157,9 @@ impl inventory::job_task_server::JobTask for Handler {
         &self,
         request: Request<inventory::JobTaskStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
-        let deadline = self.deadline(&request);
+        let context = self.context(&request);
         let r = request.into_inner();
-        self.stat(deadline, r.query.as_ref(), &r.domain_id).await
+        self.stat(context, r.query.as_ref(), &r.domain_id).await
     }
 }
 
@@ -153,7 +169,7 @@ impl spot_automation::job_server::Job for Handler {
         &self,
         request: Request<spot_automation::JobsQuery>,
     ) -> Result<Response<spot_automation::JobsInfo>, Status> {
-        let deadline = self.deadline(&request);
+        let context = self.context(&request);
         let r = request.into_inner();
         let fields = [
             ("job_id", r.job_id.as_str()),
@@ -161,7 +177,7 @@ impl spot_automation::job_server::Job for Handler {
             ("domain_id", &r.domain_id),
         ];
         self.list(
-            deadline,
+            context,
             r.query.as_ref(),
             &fields,
             r.status,
@@ -175,9 +191,9 @@ impl spot_automation::job_server::Job for Handler {
         &self,
         request: Request<spot_automation::JobStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
-        let deadline = self.deadline(&request);
+        let context = self.context(&request);
         let r = request.into_inner();
-        self.stat(deadline, r.query.as_ref(), &r.domain_id).await
+        self.stat(context, r.query.as_ref(), &r.domain_id).await
     }
 }
 
@@ -187,7 +203,7 @@ impl power_scheduler::job_server::Job for Handler {
         &self,
         request: Request<power_scheduler::JobsQuery>,
     ) -> Result<Response<power_scheduler::JobsInfo>, Status> {
-        let deadline = self.deadline(&request);
+        let context = self.context(&request);
         let r = request.into_inner();
         let fields = [
             ("job_id", r.job_id.as_str()),
@@ -196,7 +212,7 @@ impl power_scheduler::job_server::Job for Handler {
             ("domain_id", &r.domain_id),
         ];
         self.list(
-            deadline,
+            context,
             r.query.as_ref(),
             &fields,
             r.status,
@@ -210,8 +226,8 @@ impl power_scheduler::job_server::Job for Handler {
         &self,
         request: Request<power_scheduler::JobStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
-        let deadline = self.deadline(&request);
+        let context = self.context(&request);
         let r = request.into_inner();
-        self.stat(deadline, r.query.as_ref(), &r.domain_id).await
+        self.stat(context, r.query.as_ref(), &r.domain_id).await
     }
 }

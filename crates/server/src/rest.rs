@@ -9,7 +9,7 @@ use crate::{convert, json};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -169,11 +169,22 @@ async fn answer(
     }
 }
 
-async fn list(service: &Shared, request: Value) -> Result<Value> {
+/// The caller's token from `Authorization: Bearer <token>`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+async fn list(service: &Shared, request: Value, token: Option<&str>) -> Result<Value> {
     let kind = service.service();
     let deadline = service.deadline(None);
     let out = service
-        .list_within(&ListRequest::from_json(kind, &request)?, &deadline)
+        .list_within(&ListRequest::from_json(kind, &request)?, &deadline, token)
         .await?;
     run_cpu(&deadline, move |_| {
         Ok(match kind {
@@ -202,9 +213,16 @@ fn query_params(query: Option<&str>) -> Result<Value> {
     Ok(Value::Object(params))
 }
 
-async fn list_get(State(service): State<Shared>, RawQuery(query): RawQuery) -> Response {
+async fn list_get(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     match query_params(query.as_deref()) {
-        Ok(request) => answer(&service, "list", &request, list(&service, request.clone())).await,
+        Ok(request) => {
+            let work = list(&service, request.clone(), bearer(&headers));
+            answer(&service, "list", &request, work).await
+        }
         Err(e) => error_response(&e),
     }
 }
@@ -212,10 +230,14 @@ async fn list_get(State(service): State<Shared>, RawQuery(query): RawQuery) -> R
 async fn list_post(
     State(service): State<Shared>,
     Extension(limit): Extension<BodyLimit>,
+    headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
     match body_json(body, limit) {
-        Ok(request) => answer(&service, "list", &request, list(&service, request.clone())).await,
+        Ok(request) => {
+            let work = list(&service, request.clone(), bearer(&headers));
+            answer(&service, "list", &request, work).await
+        }
         Err(e) => error_response(&e),
     }
 }
@@ -223,6 +245,7 @@ async fn list_post(
 async fn stat_post(
     State(service): State<Shared>,
     Extension(limit): Extension<BodyLimit>,
+    headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
     let request = match body_json(body, limit) {
@@ -232,7 +255,11 @@ async fn stat_post(
     let work = async {
         let deadline = service.deadline(None);
         let out = service
-            .stat_within(&StatRequest::from_json(&request)?, &deadline)
+            .stat_within(
+                &StatRequest::from_json(&request)?,
+                &deadline,
+                bearer(&headers),
+            )
             .await?;
         run_cpu(&deadline, move |_| {
             Ok(spacejobs_core::render::stat_response(&out))

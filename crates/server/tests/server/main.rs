@@ -1,6 +1,7 @@
 //! Server tests: `run` on real ports (embedded in-memory store), the whole conformance corpus
 //! through gRPC clients and through REST, and bad input over the wire.
 
+mod auth;
 mod bad_input;
 mod grpc;
 mod limits;

@@ -44,11 +44,11 @@ pub async fn start_on_mongodb(corpus: &Corpus, service: Service) -> SocketAddr {
 
 async fn serve(corpus: &Corpus, service: Service, store: Arc<dyn Store>) -> SocketAddr {
     let clock = Arc::new(FixedClock(parse_iso(&corpus.now).expect("now")));
-    listen(JobService::with_clock(service, store, clock)).await
+    listen_on_free_port(JobService::with_clock(service, store, clock)).await
 }
 
 /// Serves `logic` on a free port.
-async fn listen(logic: JobService<dyn Store>) -> SocketAddr {
+pub async fn listen_on_free_port(logic: JobService<dyn Store>) -> SocketAddr {
     let logic = Arc::new(logic);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -84,7 +84,7 @@ pub fn generated(n: usize, domain: &str) -> Vec<bson::Document> {
 
 /// Serves `service` over `store` with `limits` on a free port.
 pub async fn serve_with(service: Service, store: Arc<dyn Store>, limits: Limits) -> SocketAddr {
-    listen(JobService::new(service, store).with_limits(limits)).await
+    listen_on_free_port(JobService::new(service, store).with_limits(limits)).await
 }
 
 /// A fresh database of the MongoDB at `MONGODB_URI`, for `service`, with its indexes.
