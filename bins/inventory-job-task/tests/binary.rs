@@ -1,13 +1,15 @@
-//! The real binary, as an operator runs it, under clients that misbehave: abandoned and
+//! The real binary, as an operator runs it: under clients that misbehave, abandoned and
 //! timed-out requests stop using CPU (read from /proc), idle and half-sent connections are
 //! closed after their timeouts, past the connection cap new connections are refused while
-//! existing clients are served, and the soft open-file limit is raised at start.
+//! existing clients are served, and the soft open-file limit is raised at start; and it
+//! refuses to serve a non-loopback address without authentication.
 
 use serde_json::json;
 use spacejobs_proto::inventory::job_task_client::JobTaskClient;
 use spacejobs_proto::inventory::JobTaskStatQuery;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
@@ -261,4 +263,53 @@ fn the_soft_open_file_limit_is_raised_at_start() {
         numbers[0], numbers[1],
         "soft limit raised to the hard one: {line}"
     );
+}
+
+#[test]
+fn no_authentication_is_refused_off_loopback_unless_insecure() {
+    let run = |args: &[&str]| {
+        Command::new(support::BINARY)
+            .env_remove("MONGODB_URI")
+            .args(args)
+            .args([
+                "--data-dir",
+                &std::env::temp_dir()
+                    .join("spacejobs-noauth")
+                    .to_string_lossy(),
+            ])
+            .output()
+            .expect("run")
+    };
+    let refused = run(&["--listen", "0.0.0.0:0"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("without authentication") && stderr.contains("--insecure-no-auth"),
+        "{stderr}"
+    );
+    let incomplete = run(&["--listen", "127.0.0.1:0", "--auth", "spaceone"]);
+    assert!(!incomplete.status.success());
+    assert!(String::from_utf8_lossy(&incomplete.stderr).contains("--identity-endpoint"));
+    // With --insecure-no-auth it serves (and warns).
+    let port = support::free_port();
+    let mut child = Command::new(support::BINARY)
+        .env_remove("MONGODB_URI")
+        .args(["--listen", &format!("0.0.0.0:{port}"), "--insecure-no-auth"])
+        .args([
+            "--data-dir",
+            &std::env::temp_dir()
+                .join("spacejobs-noauth")
+                .to_string_lossy(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let until = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "did not serve");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("wait");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("WITHOUT authentication"));
 }
