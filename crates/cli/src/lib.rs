@@ -223,6 +223,34 @@ impl AuthArgs {
     }
 }
 
+/// TLS flags: gRPC and REST on the same port.
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// PEM certificate chain; with --tls-key, every connection is TLS.
+    #[arg(long, env = "SPACEJOBS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "SPACEJOBS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s): clients must present a certificate it signed.
+    #[arg(long, env = "SPACEJOBS_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The TLS configuration, or `None` for plaintext.
+    pub fn config(&self) -> Result<Option<Arc<rustls::ServerConfig>>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                spacejobs_server::tls_config(cert, key, self.tls_client_ca.as_deref())
+                    .map(Some)
+                    .map_err(Error::Config)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 struct ServeArgs {
     /// Address to serve gRPC and REST on.
@@ -237,6 +265,8 @@ struct ServeArgs {
     limits: LimitArgs,
     #[command(flatten)]
     auth: AuthArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -321,6 +351,8 @@ fn raise_open_file_limit() {
 
 async fn serve(service: Service, args: ServeArgs) -> Result<()> {
     let authenticator = args.auth.authenticator(args.listen)?;
+    let mut server = args.limits.server();
+    server.tls = args.tls.config()?;
     raise_open_file_limit();
     let store = open_store(service, &args.store).await?;
     if args.demo_data {
@@ -332,13 +364,18 @@ async fn serve(service: Service, args: ServeArgs) -> Result<()> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Server(e.to_string()))?;
-    tracing::info!(%addr, service = spacejobs_server::grpc_name(service), "serving gRPC and REST");
+    tracing::info!(
+        %addr,
+        service = spacejobs_server::grpc_name(service),
+        tls = server.tls.is_some(),
+        "serving gRPC and REST"
+    );
     let logic = Arc::new(
         JobService::new(service, store)
             .with_limits(args.limits.limits())
             .with_authenticator(authenticator),
     );
-    spacejobs_server::run_with(listener, logic, &args.limits.server(), shutdown_signal())
+    spacejobs_server::run_with(listener, logic, &server, shutdown_signal())
         .await
         .map_err(|e| Error::Server(e.to_string()))
 }

@@ -1,10 +1,15 @@
-//! [`ServerConfig`]: the transport's limits and timeouts (the request budget itself is the
-//! core's [`spacejobs_core::Limits`]).
+//! [`ServerConfig`]: the transport's limits, timeouts and TLS (the request budget itself is
+//! the core's [`spacejobs_core::Limits`]); [`tls_config`] builds the TLS side from PEM files.
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How the server treats connections and request sizes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Largest gRPC request message and REST request body, in bytes (one limit for both).
     pub max_message_size: usize,
@@ -24,6 +29,8 @@ pub struct ServerConfig {
     pub max_concurrent_streams: u32,
     /// How long shutdown waits for calls in flight before closing their connections.
     pub shutdown_grace: Duration,
+    /// TLS for every connection (gRPC and REST on the same port), or plaintext when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +45,52 @@ impl Default for ServerConfig {
             max_connections: 1024,
             max_concurrent_streams: 128,
             shutdown_grace: Duration::from_secs(30),
+            tls: None,
         }
     }
+}
+
+/// A TLS server configuration from PEM files: the certificate chain, its private key and,
+/// when given, the CA whose client certificates are required. ALPN offers HTTP/2 and
+/// HTTP/1.1 (gRPC and REST on one port).
+pub fn tls_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    let read = |what: &str, path: &Path| format!("{what} {}: ", path.display());
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|e| read("certificate", cert) + &e.to_string())?;
+    if certs.is_empty() {
+        return Err(read("certificate", cert) + "no certificate in the file");
+    }
+    let private_key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| read("private key", key) + &e.to_string())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(ca)
+                .map_err(|e| read("client CA", ca) + &e.to_string())?
+            {
+                roots
+                    .add(cert.map_err(|e| read("client CA", ca) + &e.to_string())?)
+                    .map_err(|e| read("client CA", ca) + &e.to_string())?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| read("client CA", ca) + &e.to_string())?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(certs, private_key)
+        .map_err(|e| read("certificate", cert) + &e.to_string())?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }

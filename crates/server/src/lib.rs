@@ -19,7 +19,7 @@ pub mod listen;
 pub mod rest;
 pub mod status;
 
-pub use config::ServerConfig;
+pub use config::{tls_config, ServerConfig};
 
 use grpc::Handler;
 use spacejobs_core::{JobService, Service, Store};

@@ -3,7 +3,8 @@
 //! logged); an HTTP/1 request head must arrive within the header-read timeout; HTTP/2
 //! connections are pinged; a connection with no request in flight and no bytes moving for the
 //! idle timeout is closed; accept errors (such as running out of file descriptors) are logged
-//! and retried after a pause instead of spinning.
+//! and retried after a pause instead of spinning. With [`ServerConfig::tls`], every connection
+//! is TLS (HTTP/2 and HTTP/1.1 by ALPN) and a plaintext client is refused.
 
 use crate::config::ServerConfig;
 use axum::Router;
@@ -11,13 +12,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
@@ -54,12 +56,12 @@ impl Activity {
 }
 
 /// A stream that records its activity.
-struct Tracked {
-    stream: TcpStream,
+struct Tracked<S> {
+    stream: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Tracked {
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -74,7 +76,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -145,6 +147,67 @@ fn builder(config: &ServerConfig) -> Builder<TokioExecutor> {
     builder
 }
 
+/// One accepted connection and what serving it needs.
+struct Connection {
+    builder: Arc<Builder<TokioExecutor>>,
+    app: Router,
+    stop: watch::Receiver<bool>,
+    idle: Duration,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    /// Serves HTTP/1 or HTTP/2 on `stream` until the peer closes it, it stays idle past the
+    /// idle timeout, or the server stops (then gracefully).
+    async fn serve<S>(mut self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (peer, idle, app) = (self.peer, self.idle, self.app);
+        let activity = Arc::new(Activity::new());
+        let io = TokioIo::new(Tracked {
+            stream,
+            activity: activity.clone(),
+        });
+        let per_request = activity.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let counted = InFlight::new(&per_request);
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(request).await;
+                drop(counted);
+                response
+            }
+        });
+        let connection = self.builder.serve_connection_with_upgrades(io, service);
+        tokio::pin!(connection);
+        let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                    break;
+                }
+                () = tokio::time::sleep(tick) => {
+                    if activity.is_idle(idle) {
+                        tracing::debug!(%peer, "closing an idle connection");
+                        break;
+                    }
+                }
+                changed = self.stop.changed(), if !stopping => {
+                    stopping = true;
+                    if changed.is_ok() {
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then lets calls in flight finish
 /// (for at most the shutdown grace) and returns.
 pub async fn serve(
@@ -156,6 +219,7 @@ pub async fn serve(
     let builder = Arc::new(builder(config));
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
+    let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let refused_log = RateLimited::new();
     let error_log = RateLimited::new();
     tokio::pin!(shutdown);
@@ -181,52 +245,24 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (builder, app, mut stop, idle) = (
-            builder.clone(),
-            app.clone(),
-            stop_rx.clone(),
-            config.idle_timeout,
-        );
+        let connection = Connection {
+            builder: builder.clone(),
+            app: app.clone(),
+            stop: stop_rx.clone(),
+            idle: config.idle_timeout,
+            peer,
+        };
+        let tls = tls.clone();
+        let handshake_timeout = config.header_read_timeout;
         tokio::spawn(async move {
             let _slot = slot;
-            let activity = Arc::new(Activity::new());
-            let io = TokioIo::new(Tracked {
-                stream,
-                activity: activity.clone(),
-            });
-            let per_request = activity.clone();
-            let service = hyper::service::service_fn(move |request| {
-                let counted = InFlight::new(&per_request);
-                let app = app.clone();
-                async move {
-                    let response = app.oneshot(request).await;
-                    drop(counted);
-                    response
-                }
-            });
-            let connection = builder.serve_connection_with_upgrades(io, service);
-            tokio::pin!(connection);
-            let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
-            let mut stopping = false;
-            loop {
-                tokio::select! {
-                    result = connection.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
-                        }
-                        break;
-                    }
-                    () = tokio::time::sleep(tick) => {
-                        if activity.is_idle(idle) {
-                            tracing::debug!(%peer, "closing an idle connection");
-                            break;
-                        }
-                    }
-                    changed = stop.changed(), if !stopping => {
-                        stopping = true;
-                        if changed.is_ok() {
-                            connection.as_mut().graceful_shutdown();
-                        }
+            match tls {
+                None => connection.serve(stream).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => connection.serve(stream).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
             }

@@ -83,10 +83,13 @@ pub fn start_with(
         .stderr(Stdio::null())
         .spawn()
         .expect("serve");
-    let server = Server { child, addr, dir };
+    let mut server = Server { child, addr, dir };
     let until = Instant::now() + Duration::from_secs(120);
     while TcpStream::connect(addr).is_err() {
         assert!(Instant::now() < until, "the server did not start");
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("the server exited at start: {status}");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     server
