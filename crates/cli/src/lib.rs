@@ -272,7 +272,7 @@ struct ServeArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve gRPC and REST until SIGINT/SIGTERM (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Import documents from a JSON Lines file (the SpaceONE layout; all or nothing).
     Import {
         /// The JSON Lines file (`-` for standard input).
@@ -383,7 +383,7 @@ async fn serve(service: Service, args: ServeArgs) -> Result<()> {
 async fn execute(service: Service, cli: Cli) -> Result<()> {
     match cli.command {
         None => serve(service, cli.serve).await,
-        Some(Command::Serve(args)) => serve(service, args).await,
+        Some(Command::Serve(args)) => serve(service, *args).await,
         Some(Command::Import { file, store }) => {
             let store = open_store(service, &store).await?;
             let count = import::import_file(service, store.as_ref(), &file).await?;
