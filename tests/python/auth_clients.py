@@ -1,4 +1,4 @@
-"""SpaceONE's own Python client with a token (as api_key) against our binaries with
+"""SpaceONE's own Python client and spacectl with a token (as api_key) against our binaries with
 authentication on: `--auth jwks` (a JWKS file) and `--auth spaceone` (an identity service of
 our own, written with SpaceONE's published identity stubs). The RSA key and the tokens are
 made here with the openssl command line. Prints "python: N passed, M failed".
@@ -94,6 +94,25 @@ def check_client(endpoint, token):
         raise AssertionError("served without a token")
 
 
+def check_spacectl(endpoint, token, work):
+    """spacectl with the token as its api_key (its own config files, in a HOME of ours)."""
+    home = os.path.join(work, "home")
+    environments = os.path.join(home, ".spaceone", "environments")
+    os.makedirs(environments, exist_ok=True)
+    with open(os.path.join(home, ".spaceone", "environment.yml"), "w") as f:
+        f.write("environment: test\n")
+    with open(os.path.join(environments, "test.yml"), "w") as f:
+        f.write(f"api_key: {token}\nendpoints:\n  inventory: grpc://{endpoint}\n")
+    spacectl = os.path.join(os.path.dirname(sys.executable), "spacectl")
+    env = dict(ENV, HOME=home)
+    out = subprocess.run([spacectl, "list", "inventory.JobTask", "-p", "domain_id=domain-b", "-o", "json"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr or out.stdout
+    rows = json.loads(out.stdout)
+    rows = rows.get("results", rows) if isinstance(rows, dict) else rows
+    assert len(rows) == 9 and {r["domain_id"] for r in rows} == {"domain-a"}, out.stdout[:500]
+
+
 def identity_server(key, domain):
     """SpaceONE identity, as far as our binaries use it, with the published stubs."""
     import grpc
@@ -145,6 +164,7 @@ def main():
         proc, endpoint = serve(work, ["--auth", "jwks", "--jwks-file", jwks])
         try:
             check_client(endpoint, token)
+            check_spacectl(endpoint, token, work)
         finally:
             proc.kill()
             proc.wait()
@@ -154,13 +174,14 @@ def main():
         proc, endpoint = serve(work, ["--auth", "spaceone", "--identity-endpoint", f"grpc://127.0.0.1:{port}"])
         try:
             check_client(endpoint, token)
+            check_spacectl(endpoint, token, work)
         finally:
             proc.kill()
             proc.wait()
             server.stop(None)
 
-    run("SpaceONE's client with a token, --auth jwks", jwks_mode)
-    run("SpaceONE's client with a token, --auth spaceone (our identity)", spaceone_mode)
+    run("SpaceONE's client and spacectl with a token, --auth jwks", jwks_mode)
+    run("SpaceONE's client and spacectl with a token, --auth spaceone (our identity)", spaceone_mode)
     passed = sum(1 for _, ok in results if ok)
     failed = len(results) - passed
     print(f"python: {passed} passed, {failed} failed")
