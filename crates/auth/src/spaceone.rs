@@ -1,8 +1,9 @@
 //! [`SpaceOneAuthenticator`]: what spaceone-core 1.9 does with a call's token.
 //!
 //! 1. Authentication: the token's unverified `did` claim names the domain; that domain's
-//!    public JWK comes from identity (`Domain/get_public_key`, cached per domain, bounded) and
-//!    verifies signature and expiry.
+//!    public JWK comes from identity (`Domain/get_public_key`, cached per domain, bounded, and
+//!    fetched again when the cached key does not verify a token) and verifies signature and
+//!    expiry.
 //! 2. Authorization: unless the token's `user_type` is `DOMAIN_OWNER`, identity's
 //!    `Authorization/verify` is asked (service, resource, verb, scope PROJECT, the request's
 //!    domain and project), with the caller's token passed on as metadata; it answers the role
@@ -10,7 +11,7 @@
 //!
 //! Identity unreachable is UNAVAILABLE (and the call is served again once identity is back).
 
-use crate::token;
+use crate::token::{self, Claims};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use jsonwebtoken::jwk::Jwk;
@@ -29,6 +30,8 @@ use tonic::{Code, Request, Status};
 
 /// How long a domain's public key is kept.
 const KEY_TTL: Duration = Duration::from_secs(600);
+/// A cached key that fails to verify a token is fetched again only when at least this old.
+const REFETCH_AFTER: Duration = Duration::from_secs(30);
 /// How many domains' keys are kept at most.
 const MAX_KEYS: usize = 1024;
 
@@ -92,18 +95,35 @@ impl SpaceOneAuthenticator {
         })
     }
 
-    fn cached(&self, domain_id: &str) -> Option<Arc<Jwk>> {
+    /// The domain's cached key and when it was fetched.
+    fn cached(&self, domain_id: &str) -> Option<(Instant, Arc<Jwk>)> {
         let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         keys.get(domain_id)
             .filter(|(at, _)| at.elapsed() < KEY_TTL)
-            .map(|(_, jwk)| jwk.clone())
+            .cloned()
     }
 
-    /// The domain's public key: cached, else from identity.
-    async fn public_key(&self, domain_id: &str, token: &str) -> spacejobs_core::Result<Arc<Jwk>> {
-        if let Some(jwk) = self.cached(domain_id) {
-            return Ok(jwk);
+    /// `token` verified with its domain's key: the cached one, else (or when the cached key
+    /// does not verify it: identity may have rotated it) the key identity answers now.
+    async fn verified(&self, domain_id: &str, token: &str) -> spacejobs_core::Result<Claims> {
+        if let Some((fetched, jwk)) = self.cached(domain_id) {
+            match token::verify(token, &jwk) {
+                Ok(claims) => return Ok(claims),
+                // A key fetched moments ago is current: bad tokens must not hammer identity.
+                Err(e) if fetched.elapsed() < REFETCH_AFTER => return Err(e),
+                Err(_) => {}
+            }
         }
+        let jwk = self.fetch_public_key(domain_id, token).await?;
+        token::verify(token, &jwk)
+    }
+
+    /// The domain's public key from identity, remembered for [`KEY_TTL`].
+    async fn fetch_public_key(
+        &self,
+        domain_id: &str,
+        token: &str,
+    ) -> spacejobs_core::Result<Arc<Jwk>> {
         let request = with_token(
             AuthenticationRequest {
                 domain_id: domain_id.to_string(),
@@ -183,8 +203,7 @@ impl Authenticator for SpaceOneAuthenticator {
             .ok_or_else(|| {
                 spacejobs_core::Error::Unauthenticated("Empty domain_id provided.".into())
             })?;
-        let jwk = self.public_key(&domain_id, token).await?;
-        let claims = token::verify(token, &jwk)?;
+        let claims = self.verified(&domain_id, token).await?;
         let (role, projects) = if claims.user_type.as_deref() == Some("DOMAIN_OWNER") {
             (RoleType::Domain, Vec::new())
         } else {
