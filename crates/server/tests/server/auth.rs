@@ -145,19 +145,10 @@ async fn start_identity(identity: Identity, addr: SocketAddr) -> tokio::sync::on
 async fn store() -> Arc<dyn Store> {
     let store = MemoryStore::new();
     let mut documents = support::generated(70, "domain-a");
-    for (i, doc) in documents.iter_mut().take(2).enumerate() {
+    for doc in documents.iter_mut().take(2) {
         doc.remove("project_id");
-        doc.insert("job_task_id", format!("job-task-no-project-{i}"));
     }
-    documents.extend(
-        support::generated(30, "domain-b")
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut doc)| {
-                doc.insert("job_task_id", format!("job-task-b-{i}"));
-                doc
-            }),
-    );
+    documents.extend(support::generated(30, "domain-b"));
     store.insert("job_task", documents).await.expect("insert");
     Arc::new(store)
 }

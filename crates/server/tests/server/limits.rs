@@ -289,15 +289,7 @@ async fn on_mongodb_a_catastrophic_regex_never_reaches_the_server_and_slow_queri
     let mut documents = support::generated(3_000, DOMAIN);
     // The value that makes a backtracking engine take exponential time on `(a+)+$`.
     documents[0].insert("job_task_id", format!("{}!", "a".repeat(40)));
-    documents.extend(
-        support::generated(10, "domain-other")
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut doc)| {
-                doc.insert("job_task_id", format!("job-task-other-{i}"));
-                doc
-            }),
-    );
+    documents.extend(support::generated(10, "domain-other"));
     store.insert("job_task", documents).await.expect("insert");
     let store: Arc<dyn Store> = Arc::new(store);
     let addr = support::serve_with(Service::Inventory, store.clone(), Limits::default()).await;

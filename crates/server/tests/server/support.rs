@@ -62,14 +62,15 @@ pub async fn listen_on_free_port(logic: JobService<dyn Store>) -> SocketAddr {
     addr
 }
 
-/// `n` generated JobTasks in `domain` (statuses, providers and days vary), for load.
+/// `n` generated JobTasks in `domain` (statuses, providers and days vary; ids unique across
+/// domains), for load.
 pub fn generated(n: usize, domain: &str) -> Vec<bson::Document> {
     let statuses = ["SUCCESS", "FAILURE", "IN_PROGRESS", "PENDING", "CANCELED"];
     let providers = ["aws", "google_cloud", "azure"];
     (0..n)
         .map(|i| {
             bson::doc! {
-                "job_task_id": format!("job-task-{i:012x}"),
+                "job_task_id": format!("job-task-{domain}-{i:06x}"),
                 "job_id": format!("job-{:012x}", i / 16),
                 "status": statuses[i % statuses.len()],
                 "provider": providers[i % providers.len()],
