@@ -500,3 +500,54 @@ fn tls_serves_grpc_and_rest_on_one_port_and_refuses_plaintext() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn options_before_the_command_are_honoured_or_refused_never_ignored() {
+    let dir = std::env::temp_dir().join(format!("spacejobs-options-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("tasks.jsonl");
+    std::fs::write(
+        &file,
+        "{\"job_task_id\": \"job-task-1\", \"status\": \"SUCCESS\", \"domain_id\": \"d\"}\n",
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        Command::new(support::BINARY)
+            .env_remove("MONGODB_URI")
+            .env_remove("SPACEJOBS_DATA_DIR")
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let file = file.to_string_lossy().into_owned();
+    // A store option before the command applies to it, as it does after.
+    let before = run(&["--data-dir", "before", "import", &file]);
+    assert!(before.status.success(), "{before:?}");
+    assert!(
+        dir.join("before/spacejobs.redb").exists(),
+        "imported where --data-dir said"
+    );
+    assert!(!dir.join("data").exists(), "not into the default directory");
+    let after = run(&["import", &file, "--data-dir", "after"]);
+    assert!(after.status.success(), "{after:?}");
+    assert!(dir.join("after/spacejobs.redb").exists());
+    // A serve option with another command is refused, and nothing is written.
+    let misplaced = run(&[
+        "--listen",
+        "127.0.0.1:1",
+        "import",
+        &file,
+        "--data-dir",
+        "refused",
+    ]);
+    assert_eq!(misplaced.status.code(), Some(2), "{misplaced:?}");
+    let stderr = String::from_utf8_lossy(&misplaced.stderr);
+    assert!(
+        stderr.contains("--listen is an option of `serve`"),
+        "{stderr}"
+    );
+    assert!(!dir.join("refused").exists(), "nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -37,20 +37,21 @@ pub enum Error {
     Config(String),
 }
 
-/// Where the documents live.
+/// Where the documents live. These options apply to every command and may stand before or
+/// after it.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// MongoDB connection string; without it the embedded store is used.
-    #[arg(long, env = "MONGODB_URI")]
+    #[arg(long, env = "MONGODB_URI", global = true)]
     pub mongodb_uri: Option<String>,
     /// MongoDB database (default: the service's SpaceONE database name).
-    #[arg(long, env = "SPACEJOBS_DATABASE")]
+    #[arg(long, env = "SPACEJOBS_DATABASE", global = true)]
     pub database: Option<String>,
     /// Seconds to wait for MongoDB before a call fails as unavailable.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, global = true)]
     pub mongodb_timeout: u64,
     /// Directory of the embedded store (default: ./data/<service>).
-    #[arg(long, env = "SPACEJOBS_DATA_DIR")]
+    #[arg(long, env = "SPACEJOBS_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }
 
@@ -62,6 +63,10 @@ pub struct StoreArgs {
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The options of `serve`, when no command is given: given with a command, they are
+    /// refused rather than ignored (`serve`'s own go after it).
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -260,8 +265,6 @@ struct ServeArgs {
     #[arg(long)]
     demo_data: bool,
     #[command(flatten)]
-    store: StoreArgs,
-    #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
     auth: AuthArgs,
@@ -277,16 +280,12 @@ enum Command {
     Import {
         /// The JSON Lines file (`-` for standard input).
         file: PathBuf,
-        #[command(flatten)]
-        store: StoreArgs,
     },
     /// Add a generated, realistic demo dataset.
     DemoData {
         /// Number of documents.
         #[arg(long, default_value_t = 240)]
         count: usize,
-        #[command(flatten)]
-        store: StoreArgs,
     },
 }
 
@@ -349,12 +348,12 @@ fn raise_open_file_limit() {
     }
 }
 
-async fn serve(service: Service, args: ServeArgs) -> Result<()> {
+async fn serve(service: Service, args: ServeArgs, store: &StoreArgs) -> Result<()> {
     let authenticator = args.auth.authenticator(args.listen)?;
     let mut server = args.limits.server();
     server.tls = args.tls.config()?;
     raise_open_file_limit();
-    let store = open_store(service, &args.store).await?;
+    let store = open_store(service, store).await?;
     if args.demo_data {
         demo::fill_if_empty(service, store.as_ref(), 240).await?;
     }
@@ -382,16 +381,16 @@ async fn serve(service: Service, args: ServeArgs) -> Result<()> {
 
 async fn execute(service: Service, cli: Cli) -> Result<()> {
     match cli.command {
-        None => serve(service, cli.serve).await,
-        Some(Command::Serve(args)) => serve(service, *args).await,
-        Some(Command::Import { file, store }) => {
-            let store = open_store(service, &store).await?;
+        None => serve(service, cli.serve, &cli.store).await,
+        Some(Command::Serve(args)) => serve(service, *args, &cli.store).await,
+        Some(Command::Import { file }) => {
+            let store = open_store(service, &cli.store).await?;
             let count = import::import_file(service, store.as_ref(), &file).await?;
             println!("imported {count} documents into {}", service.collection());
             Ok(())
         }
-        Some(Command::DemoData { count, store }) => {
-            let store = open_store(service, &store).await?;
+        Some(Command::DemoData { count }) => {
+            let store = open_store(service, &cli.store).await?;
             let added = demo::add(service, store.as_ref(), count).await?;
             println!("added {added} demo documents to {}", service.collection());
             Ok(())
@@ -399,9 +398,39 @@ async fn execute(service: Service, cli: Cli) -> Result<()> {
     }
 }
 
+/// The serve option given on the command line before a command other than `serve`, if any:
+/// such an option would otherwise be silently ignored.
+fn misplaced_serve_option(matches: &clap::ArgMatches) -> Option<String> {
+    matches.subcommand_name()?;
+    let serve_only = <ServeArgs as Args>::augment_args(clap::Command::new("serve"));
+    let given = serve_only
+        .get_arguments()
+        .find(|arg| {
+            matches.value_source(arg.get_id().as_str())
+                == Some(clap::parser::ValueSource::CommandLine)
+        })
+        .map(|arg| arg.get_long().unwrap_or(arg.get_id().as_str()).to_string());
+    given
+}
+
+/// Parses the command line; options are accepted before or after the command where they
+/// apply, and refused (never ignored) where they do not.
+fn parse() -> Cli {
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    if let Some(option) = misplaced_serve_option(&matches) {
+        let command = matches.subcommand_name().unwrap_or_default();
+        eprintln!(
+            "error: --{option} is an option of `serve`; it does nothing for `{command}` (give it \
+             after `serve`, or leave it out)"
+        );
+        std::process::exit(2);
+    }
+    <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 /// Runs a binary's command line for `service`.
 pub fn main(service: Service) -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
