@@ -551,3 +551,58 @@ fn options_before_the_command_are_honoured_or_refused_never_ignored() {
     assert!(!dir.join("refused").exists(), "nothing written");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn importing_the_same_file_twice_is_refused_naming_the_line_and_id() {
+    let dir = std::env::temp_dir().join(format!("spacejobs-reimport-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("tasks.jsonl");
+    std::fs::write(
+        &file,
+        "{\"job_task_id\": \"job-task-1\", \"status\": \"SUCCESS\", \"domain_id\": \"d\"}\n\n\
+         {\"job_task_id\": \"job-task-2\", \"status\": \"FAILURE\", \"domain_id\": \"d\"}\n",
+    )
+    .expect("write");
+    let import = |path: &std::path::Path| {
+        Command::new(support::BINARY)
+            .env_remove("MONGODB_URI")
+            .args(["import", &path.to_string_lossy(), "--data-dir"])
+            .arg(dir.join("db"))
+            .output()
+            .expect("import")
+    };
+    assert!(import(&file).status.success());
+    let again = import(&file);
+    assert!(
+        !again.status.success(),
+        "a second import of the same ids is refused"
+    );
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("line 1: ERROR_NOT_UNIQUE") && stderr.contains("value = job-task-1"),
+        "{stderr}"
+    );
+    // Only the new id of a mixed file would be fine; the whole file is refused all the same.
+    let mixed = dir.join("mixed.jsonl");
+    std::fs::write(
+        &mixed,
+        "{\"job_task_id\": \"job-task-3\", \"status\": \"SUCCESS\", \"domain_id\": \"d\"}\n\
+         {\"job_task_id\": \"job-task-2\", \"status\": \"SUCCESS\", \"domain_id\": \"d\"}\n",
+    )
+    .expect("write");
+    let refused = import(&mixed);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("line 2: ERROR_NOT_UNIQUE"), "{stderr}");
+    let new_only = dir.join("new.jsonl");
+    std::fs::write(
+        &new_only,
+        "{\"job_task_id\": \"job-task-3\", \"status\": \"SUCCESS\", \"domain_id\": \"d\"}\n",
+    )
+    .expect("write");
+    assert!(
+        import(&new_only).status.success(),
+        "job-task-3 was not half-imported"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,7 +7,7 @@ use bson::{Bson, Document};
 use indicatif::{ProgressBar, ProgressStyle};
 use spacejobs_core::time::parse_iso;
 use spacejobs_core::{Service, Store};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -111,14 +111,14 @@ pub fn parse_line(service: Service, line: &str, number: usize) -> Result<Documen
     Ok(doc)
 }
 
-/// Reads and checks every line of `reader`.
+/// Reads and checks every line of `reader`: the documents, and the line of each public id.
 pub fn parse_all(
     service: Service,
     reader: impl Read,
     progress: &ProgressBar,
-) -> Result<Vec<Document>> {
+) -> Result<(Vec<Document>, HashMap<String, usize>)> {
     let mut docs = Vec::new();
-    let mut ids = HashSet::new();
+    let mut ids = HashMap::new();
     for (i, line) in BufReader::new(reader).lines().enumerate() {
         let number = i + 1;
         let line = line.map_err(|e| Error::Import(format!("line {number}: {e}")))?;
@@ -131,15 +131,15 @@ pub fn parse_all(
             .get_str(service.id_field())
             .unwrap_or_default()
             .to_string();
-        if !ids.insert(id.clone()) {
+        if let Some(first) = ids.insert(id.clone(), number) {
             return Err(Error::Import(format!(
-                "line {number}: field '{}': '{id}' appears twice",
+                "line {number}: field '{}': '{id}' appears twice (first on line {first})",
                 service.id_field()
             )));
         }
         docs.push(doc);
     }
-    Ok(docs)
+    Ok((docs, ids))
 }
 
 /// Imports a file (`-` for standard input); returns the number of documents.
@@ -149,7 +149,7 @@ pub async fn import_file(service: Service, store: &dyn Store, path: &Path) -> Re
         ProgressStyle::with_template("{spinner} {pos} lines read {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    let docs = if path == Path::new("-") {
+    let (docs, lines) = if path == Path::new("-") {
         parse_all(service, std::io::stdin().lock(), &progress)?
     } else {
         let file = std::fs::File::open(path)
@@ -158,7 +158,17 @@ pub async fn import_file(service: Service, store: &dyn Store, path: &Path) -> Re
     };
     progress.set_message("writing");
     let n = docs.len();
-    store.insert(service.collection(), docs).await?;
+    store
+        .insert(service.collection(), docs)
+        .await
+        .map_err(|e| match &e {
+            spacejobs_core::Error::NotUnique { value, .. } => Error::Import(format!(
+                "line {}: {}; nothing was imported",
+                lines.get(value).copied().unwrap_or(0),
+                e.details()
+            )),
+            _ => Error::Core(e),
+        })?;
     progress.finish_with_message(format!("{n} documents imported"));
     Ok(n)
 }

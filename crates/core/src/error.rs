@@ -74,6 +74,14 @@ pub enum Error {
         /// The id that was asked for.
         value: String,
     },
+    /// A document's public id is already taken (SpaceONE's `ERROR_NOT_UNIQUE`).
+    #[error("Value is not unique. (key = {key}, value = {value})")]
+    NotUnique {
+        /// The id field (`job_task_id`, `job_id`).
+        key: String,
+        /// The id.
+        value: String,
+    },
     /// The storage backend cannot be reached.
     #[error("Database is unavailable. (reason = {0})")]
     Unavailable(String),
@@ -129,6 +137,8 @@ pub enum ErrorClass {
     ResourceExhausted,
     /// gRPC CANCELLED, HTTP 499.
     Cancelled,
+    /// gRPC ALREADY_EXISTS, HTTP 409.
+    AlreadyExists,
     /// gRPC UNAUTHENTICATED, HTTP 401.
     Unauthenticated,
     /// gRPC PERMISSION_DENIED, HTTP 403.
@@ -147,6 +157,7 @@ impl ErrorClass {
             ErrorClass::DeadlineExceeded => "DEADLINE_EXCEEDED",
             ErrorClass::ResourceExhausted => "RESOURCE_EXHAUSTED",
             ErrorClass::Cancelled => "CANCELLED",
+            ErrorClass::AlreadyExists => "ALREADY_EXISTS",
             ErrorClass::Unauthenticated => "UNAUTHENTICATED",
             ErrorClass::PermissionDenied => "PERMISSION_DENIED",
             ErrorClass::Internal => "INTERNAL",
@@ -162,6 +173,7 @@ impl ErrorClass {
             ErrorClass::DeadlineExceeded => 504,
             ErrorClass::ResourceExhausted => 503,
             ErrorClass::Cancelled => 499,
+            ErrorClass::AlreadyExists => 409,
             ErrorClass::Unauthenticated => 401,
             ErrorClass::PermissionDenied => 403,
             ErrorClass::Internal => 500,
@@ -191,6 +203,7 @@ impl Error {
             Error::OperatorBooleanType { .. } => "ERROR_OPERATOR_BOOLEAN_TYPE",
             Error::DbQuery(_) => "ERROR_DB_QUERY",
             Error::NotFound { .. } => "ERROR_NOT_FOUND",
+            Error::NotUnique { .. } => "ERROR_NOT_UNIQUE",
             Error::Unavailable(_) | Error::Timeout(_) => "ERROR_DB_UNAVAILABLE",
             Error::Unauthenticated(_) => "ERROR_AUTHENTICATE_FAILURE",
             Error::PermissionDenied => "ERROR_PERMISSION_DENIED",
@@ -206,6 +219,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::NotFound { .. } => ErrorClass::NotFound,
+            Error::NotUnique { .. } => ErrorClass::AlreadyExists,
             Error::Unavailable(_) => ErrorClass::Unavailable,
             Error::Timeout(_) | Error::DeadlineExceeded { .. } => ErrorClass::DeadlineExceeded,
             Error::Cancelled => ErrorClass::Cancelled,

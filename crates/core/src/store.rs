@@ -7,14 +7,14 @@
 //!
 //! [`Filter`]: crate::query::plan::Filter
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::{Collection, ListOutput, StatOutput};
 use crate::exec::{run_cpu, Deadline};
 use crate::query::{ListPlan, StatPlan};
 use async_trait::async_trait;
 use bson::oid::ObjectId;
 use bson::Document;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// A document store answering compiled queries over one service's collections.
@@ -40,8 +40,19 @@ pub trait Store: Send + Sync + 'static {
         deadline: &Deadline,
     ) -> Result<StatOutput>;
 
-    /// Appends documents (an `_id` ObjectId is assigned where missing). All or nothing.
+    /// Appends documents (an `_id` ObjectId is assigned where missing). All or nothing: a
+    /// public id already taken (or repeated) is `NotUnique` and nothing is written.
     async fn insert(&self, collection: &str, documents: Vec<Document>) -> Result<()>;
+}
+
+/// The public id field of a collection's documents (`job_task_id` of `job_task`, `job_id` of
+/// `job`), unique in every store.
+pub fn public_id_field(collection: &str) -> Option<&'static str> {
+    match collection {
+        "job_task" => Some("job_task_id"),
+        "job" => Some("job_id"),
+        _ => None,
+    }
 }
 
 /// Gives a document an ObjectId `_id` first in field order, as MongoDB does, if it has none.
@@ -61,6 +72,8 @@ pub fn ensure_object_id(doc: Document) -> Document {
 #[derive(Debug, Default, Clone)]
 pub struct Collections {
     inner: Arc<std::sync::RwLock<HashMap<String, Collection>>>,
+    /// The public ids taken in each collection (see [`public_id_field`]).
+    ids: Arc<std::sync::Mutex<HashMap<String, HashSet<String>>>>,
 }
 
 impl Collections {
@@ -104,8 +117,44 @@ impl Collections {
         .await
     }
 
+    /// `NotUnique` when a document's public id is taken in collection `name` or repeated in
+    /// `documents`; call [`Collections::append`] after it under the same writer (the embedded
+    /// store's write lock), so no other insert slips in between.
+    pub fn check_unique(&self, name: &str, documents: &[Document]) -> Result<()> {
+        let Some(field) = public_id_field(name) else {
+            return Ok(());
+        };
+        let ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = ids.get(name);
+        let mut batch = HashSet::new();
+        for id in documents.iter().filter_map(|d| d.get_str(field).ok()) {
+            if taken.is_some_and(|t| t.contains(id)) || !batch.insert(id) {
+                return Err(Error::NotUnique {
+                    key: field.to_string(),
+                    value: id.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn remember_ids(&self, name: &str, documents: &[Document]) {
+        let Some(field) = public_id_field(name) else {
+            return;
+        };
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = ids.entry(name.to_string()).or_default();
+        taken.extend(
+            documents
+                .iter()
+                .filter_map(|d| d.get_str(field).ok())
+                .map(str::to_string),
+        );
+    }
+
     /// Appends documents to collection `name`, in order.
     pub fn append(&self, name: &str, documents: Vec<Document>) {
+        self.remember_ids(name, &documents);
         let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let target = map.entry(name.to_string()).or_default();
         for doc in documents {
@@ -115,6 +164,7 @@ impl Collections {
 
     /// Replaces collection `name` whole (used when loading a store).
     pub fn set(&self, name: &str, collection: Collection) {
+        self.remember_ids(name, collection.documents());
         let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
         map.insert(name.to_string(), collection);
     }
@@ -129,6 +179,8 @@ impl Collections {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     collections: Collections,
+    /// Orders inserts, so a uniqueness check and its append are one step.
+    writer: tokio::sync::Mutex<()>,
 }
 
 impl MemoryStore {
@@ -159,6 +211,8 @@ impl Store for MemoryStore {
     }
 
     async fn insert(&self, collection: &str, documents: Vec<Document>) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        self.collections.check_unique(collection, &documents)?;
         self.collections.append(
             collection,
             documents.into_iter().map(ensure_object_id).collect(),

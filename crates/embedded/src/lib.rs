@@ -140,6 +140,7 @@ impl Store for EmbeddedStore {
             encoded.push(doc.to_vec().map_err(storage)?);
         }
         let _writer = self.writer.lock().await;
+        self.collections.check_unique(collection, &documents)?;
         let db = self.db.clone();
         let name = collection.to_string();
         tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {

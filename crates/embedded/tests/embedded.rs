@@ -126,3 +126,48 @@ async fn an_acknowledged_insert_survives_kill_9() {
     assert_eq!(total(&store).await, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_public_id_is_unique_across_inserts_and_reopens() {
+    let dir = temp_dir("unique");
+    let task = |id: &str| doc! {"job_task_id": id, "status": "SUCCESS", "domain_id": "d"};
+    {
+        let store = EmbeddedStore::open(&dir).expect("open");
+        store
+            .insert("job_task", vec![task("job-task-1")])
+            .await
+            .expect("first");
+        let err = store
+            .insert("job_task", vec![task("job-task-2"), task("job-task-1")])
+            .await
+            .expect_err("taken");
+        assert_eq!(
+            err,
+            spacejobs_core::Error::NotUnique {
+                key: "job_task_id".into(),
+                value: "job-task-1".into()
+            }
+        );
+        let err = store
+            .insert("job_task", vec![task("job-task-3"), task("job-task-3")])
+            .await
+            .expect_err("repeated in the batch");
+        assert_eq!(err.code(), "ERROR_NOT_UNIQUE");
+        assert_eq!(
+            store.count("job_task").await,
+            1,
+            "nothing of the failed batches"
+        );
+    }
+    let store = EmbeddedStore::open(&dir).expect("reopen");
+    assert_eq!(store.count("job_task").await, 1, "nothing on disk either");
+    store
+        .insert("job_task", vec![task("job-task-1")])
+        .await
+        .expect_err("still taken after a reopen");
+    store
+        .insert("job_task", vec![task("job-task-2")])
+        .await
+        .expect("free");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -299,11 +299,41 @@ impl Store for MongoStore {
             return Ok(());
         }
         let documents: Vec<Document> = documents.into_iter().map(ensure_object_id).collect();
-        self.collection(collection)
-            .insert_many(documents)
-            .ordered(true)
-            .await
-            .map_err(storage_error)?;
-        Ok(())
+        let coll = self.collection(collection);
+        let Err(err) = coll.insert_many(&documents).ordered(true).await else {
+            return Ok(());
+        };
+        // All or nothing without a transaction (not every server has them): remove what
+        // this call wrote, by the `_id`s it gave.
+        let ids: Vec<Bson> = documents
+            .iter()
+            .filter_map(|d| d.get("_id").cloned())
+            .collect();
+        if let Err(e) = coll.delete_many(doc! {"_id": {"$in": ids}}).await {
+            tracing::error!(error = %e, "could not remove the documents of a failed insert");
+        }
+        Err(not_unique(&err, collection, &documents).unwrap_or_else(|| storage_error(err)))
     }
+}
+
+/// A duplicate-key failure (code 11000) of an insert as `NotUnique`, naming the public id.
+fn not_unique(
+    err: &mongodb::error::Error,
+    collection: &str,
+    documents: &[Document],
+) -> Option<spacejobs_core::Error> {
+    let mongodb::error::ErrorKind::InsertMany(failure) = err.kind.as_ref() else {
+        return None;
+    };
+    let duplicate = failure
+        .write_errors
+        .as_ref()?
+        .iter()
+        .find(|e| e.code == 11000)?;
+    let key = spacejobs_core::store::public_id_field(collection)?;
+    let value = documents.get(duplicate.index)?.get_str(key).ok()?;
+    Some(spacejobs_core::Error::NotUnique {
+        key: key.to_string(),
+        value: value.to_string(),
+    })
 }

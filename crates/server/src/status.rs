@@ -13,6 +13,7 @@ pub fn to_status(error: &Error) -> Status {
         ErrorClass::DeadlineExceeded => Code::DeadlineExceeded,
         ErrorClass::ResourceExhausted => Code::ResourceExhausted,
         ErrorClass::Cancelled => Code::Cancelled,
+        ErrorClass::AlreadyExists => Code::AlreadyExists,
         ErrorClass::Unauthenticated => Code::Unauthenticated,
         ErrorClass::PermissionDenied => Code::PermissionDenied,
         ErrorClass::Internal => Code::Internal,

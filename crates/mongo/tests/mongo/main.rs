@@ -7,6 +7,7 @@ mod differential;
 mod python_layout;
 mod restart;
 mod support;
+mod writes;
 
 use spacejobs_conformance::{Corpus, Method, Outcome, Report};
 use spacejobs_core::time::{parse_iso, FixedClock};
