@@ -107,7 +107,10 @@ pub async fn run_with(
     let grpc = routes(service.clone(), config)
         .await?
         .into_axum_router()
-        .layer(axum::middleware::from_fn(status::oversize_message));
+        .layer(axum::middleware::from_fn_with_state(
+            config.max_message_size,
+            status::oversize_message,
+        ));
     let app = grpc
         .merge(rest::router(service, config))
         .fallback(rest::not_found)

@@ -26,8 +26,10 @@ pub fn to_status(error: &Error) -> Status {
 
 /// Middleware on the gRPC routes: tonic answers a request message over the size limit with
 /// OUT_OF_RANGE and its own text; we answer RESOURCE_EXHAUSTED in the `ERROR_*` shape, as for
-/// every other refusal. (Our services never answer OUT_OF_RANGE otherwise.)
+/// every other refusal, naming `limit` (the configured message size). (Our services never
+/// answer OUT_OF_RANGE otherwise.)
 pub async fn oversize_message(
+    axum::extract::State(limit): axum::extract::State<usize>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -37,18 +39,6 @@ pub async fn oversize_message(
     {
         return response;
     }
-    let told = response
-        .headers()
-        .get("grpc-message")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // tonic: "Error, decoded message length too large: found N bytes, the limit is: M bytes".
-    let limit = told
-        .rsplit("limit%20is:%20")
-        .next()
-        .and_then(|rest| rest.split('%').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
     let error = Error::TooLarge {
         part: "message".into(),
         limit,
