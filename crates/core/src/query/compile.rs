@@ -120,7 +120,40 @@ pub fn condition(raw: &RawCondition, param: &str, cx: &Options) -> Result<Condit
     let null = Value::Null;
     let value = raw.value.as_ref().unwrap_or(&null);
     let op = operator_value(key, operator, value, cx)?;
+    let op = if DATE_FIELDS.contains(&key) {
+        dates_as_instants(op)
+    } else {
+        op
+    };
     Ok(Condition { path, op })
+}
+
+/// The fields the models declare as dates. A string compared with one of them is read as an
+/// ISO 8601 instant, as the reference's ORM does (query.md §2).
+pub const DATE_FIELDS: [&str; 4] = ["created_at", "started_at", "updated_at", "finished_at"];
+
+/// `eq`/`not`/`in`/`not_in`/comparison values that are ISO 8601 strings become dates; other
+/// values (and strings that are not dates) stay as given.
+fn dates_as_instants(op: Op) -> Op {
+    let instant = |value: Bson| match &value {
+        Bson::String(text) => match parse_iso(text) {
+            Some(dt) => Bson::DateTime(bson::DateTime::from_chrono(dt)),
+            None => value,
+        },
+        _ => value,
+    };
+    let all = |values: Vec<Bson>| values.into_iter().map(instant).collect();
+    match op {
+        Op::Eq(v) => Op::Eq(instant(v)),
+        Op::Ne(v) => Op::Ne(instant(v)),
+        Op::Lt(v) => Op::Lt(instant(v)),
+        Op::Lte(v) => Op::Lte(instant(v)),
+        Op::Gt(v) => Op::Gt(instant(v)),
+        Op::Gte(v) => Op::Gte(instant(v)),
+        Op::In(vs) => Op::In(all(vs)),
+        Op::NotIn(vs) => Op::NotIn(all(vs)),
+        other => other,
+    }
 }
 
 fn operator_value(key: &str, operator: &str, value: &Value, cx: &Options) -> Result<Op> {
