@@ -82,6 +82,21 @@ pub enum Error {
         /// The id.
         value: String,
     },
+    /// A lifecycle change the document's current status does not allow (e.g. cancelling a job
+    /// that finished); nothing was changed.
+    #[error(
+        "Invalid state. (resource = {resource}, id = {id}, status = {status}, action = {action})"
+    )]
+    InvalidState {
+        /// `job` or `job_task`.
+        resource: String,
+        /// The public id.
+        id: String,
+        /// The status found.
+        status: String,
+        /// What was refused (`start`, `finish`, `cancel`, …).
+        action: String,
+    },
     /// The storage backend cannot be reached.
     #[error("Database is unavailable. (reason = {0})")]
     Unavailable(String),
@@ -139,6 +154,8 @@ pub enum ErrorClass {
     Cancelled,
     /// gRPC ALREADY_EXISTS, HTTP 409.
     AlreadyExists,
+    /// gRPC FAILED_PRECONDITION, HTTP 409.
+    FailedPrecondition,
     /// gRPC UNAUTHENTICATED, HTTP 401.
     Unauthenticated,
     /// gRPC PERMISSION_DENIED, HTTP 403.
@@ -158,6 +175,7 @@ impl ErrorClass {
             ErrorClass::ResourceExhausted => "RESOURCE_EXHAUSTED",
             ErrorClass::Cancelled => "CANCELLED",
             ErrorClass::AlreadyExists => "ALREADY_EXISTS",
+            ErrorClass::FailedPrecondition => "FAILED_PRECONDITION",
             ErrorClass::Unauthenticated => "UNAUTHENTICATED",
             ErrorClass::PermissionDenied => "PERMISSION_DENIED",
             ErrorClass::Internal => "INTERNAL",
@@ -173,7 +191,7 @@ impl ErrorClass {
             ErrorClass::DeadlineExceeded => 504,
             ErrorClass::ResourceExhausted => 503,
             ErrorClass::Cancelled => 499,
-            ErrorClass::AlreadyExists => 409,
+            ErrorClass::AlreadyExists | ErrorClass::FailedPrecondition => 409,
             ErrorClass::Unauthenticated => 401,
             ErrorClass::PermissionDenied => 403,
             ErrorClass::Internal => 500,
@@ -204,6 +222,7 @@ impl Error {
             Error::DbQuery(_) => "ERROR_DB_QUERY",
             Error::NotFound { .. } => "ERROR_NOT_FOUND",
             Error::NotUnique { .. } => "ERROR_NOT_UNIQUE",
+            Error::InvalidState { .. } => "ERROR_INVALID_STATE",
             Error::Unavailable(_) | Error::Timeout(_) => "ERROR_DB_UNAVAILABLE",
             Error::Unauthenticated(_) => "ERROR_AUTHENTICATE_FAILURE",
             Error::PermissionDenied => "ERROR_PERMISSION_DENIED",
@@ -220,6 +239,7 @@ impl Error {
         match self {
             Error::NotFound { .. } => ErrorClass::NotFound,
             Error::NotUnique { .. } => ErrorClass::AlreadyExists,
+            Error::InvalidState { .. } => ErrorClass::FailedPrecondition,
             Error::Unavailable(_) => ErrorClass::Unavailable,
             Error::Timeout(_) | Error::DeadlineExceeded { .. } => ErrorClass::DeadlineExceeded,
             Error::Cancelled => ErrorClass::Cancelled,

@@ -1,8 +1,12 @@
 //! The embedded store: no server needed. Documents are kept in a redb database file (one
 //! table per collection, keyed by insertion sequence, values raw BSON) and mirrored in
-//! memory ([`Collections`]), where the core engine answers queries on the rayon pool. Each insert is one redb
-//! transaction committed durably before it is acknowledged, so an acknowledged write
-//! survives a crash (`kill -9`), and a failed insert leaves nothing behind.
+//! memory ([`Collections`]), where the core engine answers queries on the rayon pool.
+//!
+//! Every write (insert, update, delete) is planned against memory under one writer lock,
+//! committed durably as one redb transaction, and only then applied to memory and
+//! acknowledged. So an acknowledged write survives a crash (`kill -9`), a write cut short
+//! leaves nothing behind, and the commit and its mirror in memory run to the end together
+//! even when the caller stops waiting.
 //!
 //! [`Collections`]: spacejobs_core::store::Collections
 
@@ -11,11 +15,13 @@ use bson::Document;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, StatPlan};
+use spacejobs_core::store::Planned;
 use spacejobs_core::store::{ensure_object_id, Collections};
+use spacejobs_core::write::{Write, Written};
 use spacejobs_core::{Deadline, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -92,7 +98,7 @@ impl EmbeddedStore {
                     key: key.value(),
                     reason: e.to_string(),
                 })?;
-                collection.push(doc);
+                collection.push_at(key.value(), doc);
             }
             collections.set(&name, collection);
         }
@@ -134,31 +140,122 @@ impl Store for EmbeddedStore {
         collection: &str,
         documents: Vec<Document>,
     ) -> spacejobs_core::Result<()> {
-        let documents: Vec<Document> = documents.into_iter().map(ensure_object_id).collect();
-        let mut encoded = Vec::with_capacity(documents.len());
-        for doc in &documents {
-            encoded.push(doc.to_vec().map_err(storage)?);
+        self.insert_batches(vec![(collection.to_string(), documents)])
+            .await
+    }
+
+    async fn insert_together(
+        &self,
+        batches: Vec<(String, Vec<Document>)>,
+        _deadline: &Deadline,
+    ) -> spacejobs_core::Result<()> {
+        self.insert_batches(batches).await
+    }
+
+    async fn write(
+        &self,
+        writes: Vec<Write>,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<Vec<Written>> {
+        let writer = self.writer.clone().lock_owned().await;
+        let Some(planned) = self.collections.plan(writes, deadline).await? else {
+            return Ok(Vec::new());
+        };
+        let mut encoded = Vec::new();
+        for step in &planned {
+            if let Planned::Changed { changes, .. } = step {
+                for change in changes {
+                    encoded.push(change.document.to_vec().map_err(storage)?);
+                }
+            }
         }
-        let _writer = self.writer.lock().await;
-        self.collections.check_unique(collection, &documents)?;
-        let db = self.db.clone();
-        let name = collection.to_string();
-        tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {
+        let (db, collections) = (self.db.clone(), self.collections.clone());
+        durably(writer, move || {
             let txn = db.begin_write()?;
-            {
-                let mut t = txn.open_table(table(&name))?;
-                let first = t.last()?.map_or(0, |(k, _)| k.value() + 1);
-                for (key, bytes) in (first..).zip(&encoded) {
-                    t.insert(key, bytes.as_slice())?;
+            let mut bytes = encoded.iter();
+            for step in &planned {
+                match step {
+                    Planned::Changed {
+                        collection,
+                        changes,
+                        ..
+                    } => {
+                        let mut t = txn.open_table(table(collection))?;
+                        for (change, doc) in changes.iter().zip(bytes.by_ref()) {
+                            t.insert(change.seq, doc.as_slice())?;
+                        }
+                    }
+                    Planned::Removed { collection, rows } => {
+                        let mut t = txn.open_table(table(collection))?;
+                        for (_, seq) in rows {
+                            t.remove(*seq)?;
+                        }
+                    }
                 }
             }
             txn.commit()?;
+            Ok(collections.apply(planned))
+        })
+        .await
+    }
+}
+
+/// Runs a commit and its mirror in memory on the blocking pool, holding the writer lock to
+/// the end: a caller that stops waiting cannot leave disk and memory apart.
+async fn durably<T: Send + 'static>(
+    writer: OwnedMutexGuard<()>,
+    work: impl FnOnce() -> Result<T, redb::Error> + Send + 'static,
+) -> spacejobs_core::Result<T> {
+    tokio::task::spawn_blocking(move || {
+        let out = work();
+        drop(writer);
+        out
+    })
+    .await
+    .map_err(storage)?
+    .map_err(storage)
+}
+
+impl EmbeddedStore {
+    /// Appends documents to several collections in one transaction, all or nothing.
+    async fn insert_batches(
+        &self,
+        batches: Vec<(String, Vec<Document>)>,
+    ) -> spacejobs_core::Result<()> {
+        let mut prepared = Vec::with_capacity(batches.len());
+        for (name, documents) in batches {
+            let documents: Vec<Document> = documents.into_iter().map(ensure_object_id).collect();
+            let encoded = documents
+                .iter()
+                .map(|d| d.to_vec().map_err(storage))
+                .collect::<spacejobs_core::Result<Vec<_>>>()?;
+            prepared.push((name, documents, encoded));
+        }
+        let writer = self.writer.clone().lock_owned().await;
+        for (name, documents, _) in &prepared {
+            self.collections.check_unique(name, documents)?;
+        }
+        let (db, collections) = (self.db.clone(), self.collections.clone());
+        durably(writer, move || {
+            let txn = db.begin_write()?;
+            // Keys follow memory's sequence numbers, so later updates find them.
+            let mut next = std::collections::HashMap::new();
+            for (name, _, encoded) in &prepared {
+                let mut t = txn.open_table(table(name))?;
+                let key = next
+                    .entry(name.as_str())
+                    .or_insert_with(|| collections.next_seq(name));
+                for bytes in encoded {
+                    t.insert(*key, bytes.as_slice())?;
+                    *key += 1;
+                }
+            }
+            txn.commit()?;
+            for (name, documents, _) in prepared {
+                collections.append(&name, documents);
+            }
             Ok(())
         })
         .await
-        .map_err(storage)?
-        .map_err(storage)?;
-        self.collections.append(collection, documents);
-        Ok(())
     }
 }

@@ -6,11 +6,12 @@ use crate::pipeline;
 use async_trait::async_trait;
 use bson::{doc, Bson, Document};
 use futures_util::TryStreamExt;
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use spacejobs_core::eval::{ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, StatPlan};
 use spacejobs_core::store::ensure_object_id;
+use spacejobs_core::write::{Write, Written};
 use spacejobs_core::{Deadline, Service, Store};
 use std::future::Future;
 use std::time::Duration;
@@ -103,28 +104,20 @@ impl MongoStore {
         self.database.collection(name)
     }
 
-    /// Creates the indexes of `models.md` for a service's collection (idempotent).
+    /// Creates the indexes of `models.md` (idempotent): on the service's collection, and on
+    /// the other lifecycle collection the job/task writes use (`job` beside inventory's
+    /// `job_task`, `job_task` beside the Job services' `job`).
     pub async fn ensure_indexes(&self, service: Service) -> spacejobs_core::Result<()> {
-        let single = |field: &str| IndexModel::builder().keys(doc! {field: 1}).build();
-        let mut models = vec![single("domain_id"), single("status"), single("project_id")];
-        if service == Service::Inventory {
-            models.push(single("job_id"));
+        let other = match service {
+            Service::Inventory => "job",
+            _ => "job_task",
+        };
+        for collection in [service.collection(), other] {
+            self.collection(collection)
+                .create_indexes(index_models(collection))
+                .await
+                .map_err(storage_error)?;
         }
-        models.push(
-            IndexModel::builder()
-                .keys(doc! {"domain_id": 1, "created_at": -1, "status": 1})
-                .build(),
-        );
-        models.push(
-            IndexModel::builder()
-                .keys(doc! {service.id_field(): 1})
-                .options(IndexOptions::builder().unique(true).build())
-                .build(),
-        );
-        self.collection(service.collection())
-            .create_indexes(models)
-            .await
-            .map_err(storage_error)?;
         Ok(())
     }
 
@@ -142,6 +135,29 @@ impl MongoStore {
             .map_err(driver_error(deadline))?;
         cursor.try_collect().await.map_err(driver_error(deadline))
     }
+}
+
+/// The indexes of one collection: the common filters, the default sort, the unique public id.
+fn index_models(collection: &str) -> Vec<IndexModel> {
+    let single = |field: &str| IndexModel::builder().keys(doc! {field: 1}).build();
+    let mut models = vec![single("domain_id"), single("status"), single("project_id")];
+    if collection == "job_task" {
+        models.push(single("job_id"));
+    }
+    models.push(
+        IndexModel::builder()
+            .keys(doc! {"domain_id": 1, "created_at": -1, "status": 1})
+            .build(),
+    );
+    if let Some(id) = spacejobs_core::store::public_id_field(collection) {
+        models.push(
+            IndexModel::builder()
+                .keys(doc! {id: 1})
+                .options(IndexOptions::builder().unique(true).build())
+                .build(),
+        );
+    }
+    models
 }
 
 /// Splits the `{rows, total: [{n}]}` document of a paged pipeline.
@@ -313,6 +329,104 @@ impl Store for MongoStore {
             tracing::error!(error = %e, "could not remove the documents of a failed insert");
         }
         Err(not_unique(&err, collection, &documents).unwrap_or_else(|| storage_error(err)))
+    }
+
+    async fn find(
+        &self,
+        collection: &str,
+        filter: &spacejobs_core::query::plan::Filter,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<Vec<Document>> {
+        let coll = self.collection(collection);
+        within(deadline, async {
+            coll.find(crate::filter::filter(filter))
+                .sort(doc! {"_id": 1})
+                .max_time(max_time(deadline))
+                .await
+                .map_err(driver_error(deadline))?
+                .try_collect()
+                .await
+                .map_err(driver_error(deadline))
+        })
+        .await
+    }
+
+    async fn write(
+        &self,
+        writes: Vec<Write>,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<Vec<Written>> {
+        for write in &writes {
+            if let Write::UpdateOne {
+                update, collection, ..
+            }
+            | Write::UpdateMany {
+                update, collection, ..
+            } = write
+            {
+                update.check(spacejobs_core::store::public_id_field(collection))?;
+            }
+        }
+        within(deadline, async {
+            let mut written = Vec::with_capacity(writes.len());
+            for write in writes {
+                match self.write_step(write, deadline).await? {
+                    Some(step) => written.push(step),
+                    None => break,
+                }
+            }
+            Ok(written)
+        })
+        .await
+    }
+}
+
+impl MongoStore {
+    /// One step of a batch, atomic on its document(s); `None` when an `UpdateOne` matches
+    /// nothing.
+    async fn write_step(
+        &self,
+        write: Write,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<Option<Written>> {
+        let coll = self.collection(write.collection());
+        Ok(Some(match write {
+            Write::UpdateOne { filter, update, .. } => {
+                let query = crate::filter::filter(&filter);
+                let found = if update.is_empty() {
+                    coll.find_one(query).max_time(max_time(deadline)).await
+                } else {
+                    coll.find_one_and_update(query, update.to_document())
+                        .return_document(ReturnDocument::After)
+                        .max_time(max_time(deadline))
+                        .await
+                };
+                match found.map_err(driver_error(deadline))? {
+                    Some(doc) => Written::One(doc),
+                    None => return Ok(None),
+                }
+            }
+            Write::UpdateMany { filter, update, .. } => {
+                let query = crate::filter::filter(&filter);
+                let n = if update.is_empty() {
+                    coll.count_documents(query)
+                        .max_time(max_time(deadline))
+                        .await
+                } else {
+                    coll.update_many(query, update.to_document())
+                        .await
+                        .map(|out| out.matched_count)
+                };
+                Written::Many(n.map_err(driver_error(deadline))?)
+            }
+            Write::Delete { filter, .. } => {
+                let out = coll
+                    .delete_many(crate::filter::filter(&filter))
+                    .await
+                    .map_err(driver_error(deadline))?;
+                Written::Deleted(out.deleted_count)
+            }
+        }))
     }
 }
 

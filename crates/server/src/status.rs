@@ -14,6 +14,7 @@ pub fn to_status(error: &Error) -> Status {
         ErrorClass::ResourceExhausted => Code::ResourceExhausted,
         ErrorClass::Cancelled => Code::Cancelled,
         ErrorClass::AlreadyExists => Code::AlreadyExists,
+        ErrorClass::FailedPrecondition => Code::FailedPrecondition,
         ErrorClass::Unauthenticated => Code::Unauthenticated,
         ErrorClass::PermissionDenied => Code::PermissionDenied,
         ErrorClass::Internal => Code::Internal,

@@ -17,10 +17,14 @@ use bson::Document;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// An append-only set of documents with column cells for fast scans.
+/// Documents in insertion order with column cells for fast scans. Each document has a
+/// sequence number, given in insertion order and never reused, that a durable store uses
+/// as its key.
 #[derive(Debug, Default, Clone)]
 pub struct Collection {
     docs: Vec<Document>,
+    seqs: Vec<u64>,
+    next_seq: u64,
     columns: Columns,
 }
 
@@ -54,10 +58,51 @@ impl Collection {
         Self::default()
     }
 
-    /// Appends a document.
+    /// Appends a document under the next sequence number.
     pub fn push(&mut self, doc: Document) {
+        self.push_at(self.next_seq, doc);
+    }
+
+    /// Appends a document under sequence number `seq` (loading a durable store, whose keys
+    /// ascend).
+    pub fn push_at(&mut self, seq: u64, doc: Document) {
         self.columns.push(&doc);
         self.docs.push(doc);
+        self.seqs.push(seq);
+        self.next_seq = self.next_seq.max(seq.saturating_add(1));
+    }
+
+    /// The sequence number the next pushed document gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The sequence number of the document at `index`.
+    pub fn seq(&self, index: usize) -> Option<u64> {
+        self.seqs.get(index).copied()
+    }
+
+    /// Replaces the document at `index` (an index past the end changes nothing).
+    pub fn replace(&mut self, index: usize, doc: Document) {
+        if index < self.docs.len() {
+            self.columns.set(index, &doc);
+            self.docs[index] = doc;
+        }
+    }
+
+    /// Removes the documents at `indices` (ascending or not), keeping the others in order.
+    pub fn remove(&mut self, indices: &[usize]) {
+        let mut keep = vec![true; self.docs.len()];
+        for &i in indices {
+            if let Some(k) = keep.get_mut(i) {
+                *k = false;
+            }
+        }
+        self.columns.retain(&keep);
+        let mut flags = keep.iter();
+        self.docs.retain(|_| flags.next().copied().unwrap_or(true));
+        let mut flags = keep.iter();
+        self.seqs.retain(|_| flags.next().copied().unwrap_or(true));
     }
 
     /// The documents, in insertion order.

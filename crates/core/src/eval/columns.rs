@@ -147,6 +147,35 @@ impl Columns {
         }
     }
 
+    /// Replaces the cells of row `row` with those of `doc`.
+    pub fn set(&mut self, row: usize, doc: &Document) {
+        for column in self.columns.values_mut() {
+            if let Some(cell) = column.get_mut(row) {
+                *cell = Cell::Missing;
+            }
+        }
+        let rows = self.rows;
+        for (key, value) in doc {
+            let cell = self.cell_of(value, true);
+            let column = self
+                .columns
+                .entry(key.clone())
+                .or_insert_with(|| vec![Cell::Missing; rows]);
+            if let Some(slot) = column.get_mut(row) {
+                *slot = cell;
+            }
+        }
+    }
+
+    /// Keeps the rows whose flag in `keep` is true (one flag per row), in order.
+    pub fn retain(&mut self, keep: &[bool]) {
+        for column in self.columns.values_mut() {
+            let mut flags = keep.iter();
+            column.retain(|_| flags.next().copied().unwrap_or(true));
+        }
+        self.rows = keep.iter().filter(|k| **k).count() + self.rows.saturating_sub(keep.len());
+    }
+
     /// The column of a top-level field, if any document has it.
     pub fn column(&self, field: &str) -> Option<&[Cell]> {
         self.columns.get(field).map(Vec::as_slice)

@@ -62,6 +62,48 @@ pub struct Condition {
     pub op: Op,
 }
 
+impl Condition {
+    /// `path` equals `value`.
+    pub fn eq(path: &str, value: impl Into<Bson>) -> Self {
+        Condition {
+            path: FieldPath::new(path),
+            op: Op::Eq(value.into()),
+        }
+    }
+
+    /// `path` equals one of `values`.
+    pub fn one_of<V: Into<Bson>>(path: &str, values: impl IntoIterator<Item = V>) -> Self {
+        Condition {
+            path: FieldPath::new(path),
+            op: Op::In(values.into_iter().map(Into::into).collect()),
+        }
+    }
+
+    /// `path` is greater than `value` (same type class).
+    pub fn gt(path: &str, value: impl Into<Bson>) -> Self {
+        Condition {
+            path: FieldPath::new(path),
+            op: Op::Gt(value.into()),
+        }
+    }
+
+    /// `path` is less than `value` (same type class).
+    pub fn lt(path: &str, value: impl Into<Bson>) -> Self {
+        Condition {
+            path: FieldPath::new(path),
+            op: Op::Lt(value.into()),
+        }
+    }
+
+    /// `path` is present (or absent, with `false`).
+    pub fn exists(path: &str, present: bool) -> Self {
+        Condition {
+            path: FieldPath::new(path),
+            op: Op::Exists(present),
+        }
+    }
+}
+
 /// `AND(all) AND OR(any)`; an empty part is no constraint.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
@@ -69,6 +111,22 @@ pub struct Filter {
     pub all: Vec<Condition>,
     /// OR-ed conditions.
     pub any: Vec<Condition>,
+}
+
+impl Filter {
+    /// Every one of `conditions`.
+    pub fn all(conditions: impl IntoIterator<Item = Condition>) -> Self {
+        Filter {
+            all: conditions.into_iter().collect(),
+            any: Vec::new(),
+        }
+    }
+
+    /// Also at least one of `conditions`.
+    pub fn and_any(mut self, conditions: impl IntoIterator<Item = Condition>) -> Self {
+        self.any.extend(conditions);
+        self
+    }
 }
 
 /// One sort key of a plan.
@@ -113,6 +171,31 @@ pub struct ListPlan {
     pub count_only: bool,
     /// Unwind of an array field.
     pub unwind: Option<UnwindSpec>,
+}
+
+impl ListPlan {
+    /// Every document matching `filter`, whole, in insertion order (`_id` ascending).
+    pub fn matching(filter: Filter) -> Self {
+        ListPlan {
+            filter,
+            sort: vec![SortSpec {
+                path: FieldPath::new("_id"),
+                desc: false,
+            }],
+            slice: Slice::default(),
+            projection: None,
+            count_only: false,
+            unwind: None,
+        }
+    }
+
+    /// Only the number of documents matching `filter`.
+    pub fn count(filter: Filter) -> Self {
+        ListPlan {
+            count_only: true,
+            ..ListPlan::matching(filter)
+        }
+    }
 }
 
 /// Comparison of a group field condition (aggregation-expression semantics).

@@ -1,0 +1,305 @@
+//! [`Collections`]: named in-memory collections shared between the async side and the
+//! evaluation threads, with the unique public ids of each. The memory and embedded stores
+//! keep their documents here; writes are planned here (on the rayon pool) and applied here
+//! once the store has made them durable.
+
+use super::public_id_field;
+use crate::error::{Error, Result};
+use crate::eval::{Collection, ListOutput, StatOutput};
+use crate::exec::{run_cpu, Deadline};
+use crate::query::{ListPlan, StatPlan};
+use crate::write::{Write, Written};
+use bson::Document;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+/// A document as a write would leave it, found at `index` with sequence number `seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    /// Position in the collection when the change was planned.
+    pub index: usize,
+    /// The document's sequence number (the embedded store's key).
+    pub seq: u64,
+    /// The document after the change.
+    pub document: Document,
+}
+
+/// Named [`Collection`]s in memory: `list` and `stat` run on the rayon pool under a read
+/// lock, writes take the write lock briefly. Writers (the stores) serialise their writes with
+/// their own lock, so that what a write planned is still true when it is applied. Cheap to
+/// clone (clones share the collections).
+#[derive(Debug, Default, Clone)]
+pub struct Collections {
+    inner: Arc<RwLock<HashMap<String, Collection>>>,
+    /// The public ids taken in each collection (see [`public_id_field`]).
+    ids: Arc<Mutex<HashMap<String, HashSet<String>>>>,
+}
+
+impl Collections {
+    /// No collections.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Collection>> {
+        // A panic while holding the lock leaves whole collections (changes are per document).
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Collection>> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<String>>> {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Answers a list plan over collection `name` on the rayon pool, within `deadline`.
+    pub async fn list(
+        &self,
+        name: &str,
+        plan: &ListPlan,
+        deadline: &Deadline,
+    ) -> Result<ListOutput> {
+        let (this, name, plan) = (self.clone(), name.to_string(), plan.clone());
+        run_cpu(deadline, move |deadline| match this.read().get(&name) {
+            Some(c) => c.list(&plan, deadline),
+            None => Ok(ListOutput::default()),
+        })
+        .await
+    }
+
+    /// Answers a stat plan over collection `name` on the rayon pool, within `deadline`.
+    pub async fn stat(
+        &self,
+        name: &str,
+        plan: &StatPlan,
+        deadline: &Deadline,
+    ) -> Result<StatOutput> {
+        let (this, name, plan) = (self.clone(), name.to_string(), plan.clone());
+        run_cpu(deadline, move |deadline| match this.read().get(&name) {
+            Some(c) => c.stat(&plan, deadline),
+            None => Collection::new().stat(&plan, deadline),
+        })
+        .await
+    }
+
+    /// `NotUnique` when a document's public id is taken in collection `name` or repeated in
+    /// `documents`; call [`Collections::append`] after it under the same writer lock, so no
+    /// other insert slips in between.
+    pub fn check_unique(&self, name: &str, documents: &[Document]) -> Result<()> {
+        let Some(field) = public_id_field(name) else {
+            return Ok(());
+        };
+        let ids = self.ids();
+        let taken = ids.get(name);
+        let mut batch = HashSet::new();
+        for id in documents.iter().filter_map(|d| d.get_str(field).ok()) {
+            if taken.is_some_and(|t| t.contains(id)) || !batch.insert(id) {
+                return Err(Error::NotUnique {
+                    key: field.to_string(),
+                    value: id.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn remember_ids<'a>(&self, name: &str, documents: impl Iterator<Item = &'a Document>) {
+        let Some(field) = public_id_field(name) else {
+            return;
+        };
+        let mut ids = self.ids();
+        let taken = ids.entry(name.to_string()).or_default();
+        taken.extend(
+            documents
+                .filter_map(|d| d.get_str(field).ok())
+                .map(str::to_string),
+        );
+    }
+
+    /// Appends documents to collection `name`, in order; their sequence numbers follow the
+    /// collection's [`Collection::next_seq`].
+    pub fn append(&self, name: &str, documents: Vec<Document>) {
+        self.remember_ids(name, documents.iter());
+        let mut map = self.write();
+        let target = map.entry(name.to_string()).or_default();
+        for doc in documents {
+            target.push(doc);
+        }
+    }
+
+    /// Replaces collection `name` whole (used when loading a store).
+    pub fn set(&self, name: &str, collection: Collection) {
+        self.remember_ids(name, collection.documents().iter());
+        self.write().insert(name.to_string(), collection);
+    }
+
+    /// Number of documents in collection `name`.
+    pub fn count(&self, name: &str) -> usize {
+        self.read().get(name).map_or(0, Collection::len)
+    }
+
+    /// The sequence number the next document appended to `name` gets.
+    pub fn next_seq(&self, name: &str) -> u64 {
+        self.read().get(name).map_or(0, Collection::next_seq)
+    }
+
+    /// A batch of writes as it would apply to memory now, computed on the rayon pool:
+    /// `None` when a [`Write::UpdateOne`] matches nothing (the batch then applies not at
+    /// all). Nothing changes until [`Collections::apply`]; the caller holds its writer lock
+    /// from planning to applying. Refused when an update cannot apply to a matched document
+    /// (a counter holding text) or two steps name one document.
+    pub async fn plan(
+        &self,
+        writes: Vec<Write>,
+        deadline: &Deadline,
+    ) -> Result<Option<Vec<Planned>>> {
+        for write in &writes {
+            if let Write::UpdateOne {
+                update, collection, ..
+            }
+            | Write::UpdateMany {
+                update, collection, ..
+            } = write
+            {
+                update.check(public_id_field(collection))?;
+            }
+        }
+        let this = self.clone();
+        run_cpu(deadline, move |deadline| {
+            let map = this.read();
+            let empty = Collection::new();
+            let mut touched = HashSet::new();
+            let mut planned = Vec::with_capacity(writes.len());
+            for write in writes {
+                let name = write.collection().to_string();
+                let collection = map.get(&name).unwrap_or(&empty);
+                let (filter, update, one) = match &write {
+                    Write::UpdateOne { filter, update, .. } => (filter, Some(update), true),
+                    Write::UpdateMany { filter, update, .. } => (filter, Some(update), false),
+                    Write::Delete { filter, .. } => (filter, None, false),
+                };
+                let mut matched = collection.matching(filter, deadline)?;
+                if one {
+                    if matched.is_empty() {
+                        return Ok(None);
+                    }
+                    matched.truncate(1);
+                }
+                for &index in &matched {
+                    if !touched.insert((name.clone(), index)) {
+                        return Err(Error::Internal(format!(
+                            "a write batch names one document of {name} twice"
+                        )));
+                    }
+                }
+                let seq = |index: usize| collection.seq(index).unwrap_or_default();
+                planned.push(match update {
+                    Some(update) => Planned::Changed {
+                        collection: name,
+                        one,
+                        changes: matched
+                            .into_iter()
+                            .map(|index| {
+                                Ok(Changed {
+                                    index,
+                                    seq: seq(index),
+                                    document: update.apply(&collection.documents()[index])?,
+                                })
+                            })
+                            .collect::<Result<_>>()?,
+                    },
+                    None => Planned::Removed {
+                        collection: name,
+                        rows: matched.into_iter().map(|i| (i, seq(i))).collect(),
+                    },
+                });
+            }
+            Ok(Some(planned))
+        })
+        .await
+    }
+
+    /// Applies a planned batch (the public ids of changed documents are unchanged:
+    /// [`crate::write::Update::check`]). What each step did, in order.
+    pub fn apply(&self, planned: Vec<Planned>) -> Vec<Written> {
+        let mut written = Vec::with_capacity(planned.len());
+        let mut removals: Vec<(String, Vec<usize>)> = Vec::new();
+        {
+            let mut map = self.write();
+            for step in planned {
+                match step {
+                    Planned::Changed {
+                        collection,
+                        one,
+                        changes,
+                    } => {
+                        written.push(match (one, changes.first()) {
+                            (true, Some(c)) => Written::One(c.document.clone()),
+                            _ => Written::Many(changes.len() as u64),
+                        });
+                        if let Some(target) = map.get_mut(&collection) {
+                            for change in changes {
+                                target.replace(change.index, change.document);
+                            }
+                        }
+                    }
+                    Planned::Removed { collection, rows } => {
+                        written.push(Written::Deleted(rows.len() as u64));
+                        removals.push((collection, rows.into_iter().map(|(i, _)| i).collect()));
+                    }
+                }
+            }
+        }
+        // Removals last: they shift the positions the changes were planned at.
+        for (collection, indices) in removals {
+            self.remove(&collection, &indices);
+        }
+        written
+    }
+
+    /// Removes the documents at `indices` of collection `name`, freeing their public ids.
+    fn remove(&self, name: &str, indices: &[usize]) {
+        let mut map = self.write();
+        let Some(collection) = map.get_mut(name) else {
+            return;
+        };
+        if let Some(field) = public_id_field(name) {
+            let mut ids = self.ids();
+            if let Some(taken) = ids.get_mut(name) {
+                for &i in indices {
+                    let id = collection
+                        .documents()
+                        .get(i)
+                        .and_then(|d| d.get_str(field).ok());
+                    if let Some(id) = id {
+                        taken.remove(id);
+                    }
+                }
+            }
+        }
+        collection.remove(indices);
+    }
+}
+
+/// One step of a batch as planned by [`Collections::plan`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Planned {
+    /// Documents changed (`one`: by an `UpdateOne`).
+    Changed {
+        /// Collection.
+        collection: String,
+        /// From an `UpdateOne`.
+        one: bool,
+        /// The changed documents.
+        changes: Vec<Changed>,
+    },
+    /// Documents removed: positions and sequence numbers.
+    Removed {
+        /// Collection.
+        collection: String,
+        /// `(position, sequence number)` of each.
+        rows: Vec<(usize, u64)>,
+    },
+}

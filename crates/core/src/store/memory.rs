@@ -1,0 +1,83 @@
+//! [`MemoryStore`]: collections held in memory only, evaluated by the core engine. Writes are
+//! ordered by one lock, so each batch is atomic and none interleaves with another.
+
+use super::{ensure_object_id, Collections, Store};
+use crate::error::Result;
+use crate::eval::{ListOutput, StatOutput};
+use crate::exec::Deadline;
+use crate::query::{ListPlan, StatPlan};
+use crate::write::{Write, Written};
+use async_trait::async_trait;
+use bson::Document;
+
+/// Collections held in memory, in insertion order, evaluated by the core engine.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    collections: Collections,
+    /// Orders writes, so a check (uniqueness, a filter) and its change are one step.
+    writer: tokio::sync::Mutex<()>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn list(
+        &self,
+        collection: &str,
+        plan: &ListPlan,
+        deadline: &Deadline,
+    ) -> Result<ListOutput> {
+        self.collections.list(collection, plan, deadline).await
+    }
+
+    async fn stat(
+        &self,
+        collection: &str,
+        plan: &StatPlan,
+        deadline: &Deadline,
+    ) -> Result<StatOutput> {
+        self.collections.stat(collection, plan, deadline).await
+    }
+
+    async fn insert(&self, collection: &str, documents: Vec<Document>) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        self.collections.check_unique(collection, &documents)?;
+        self.collections.append(
+            collection,
+            documents.into_iter().map(ensure_object_id).collect(),
+        );
+        Ok(())
+    }
+
+    async fn insert_together(
+        &self,
+        batches: Vec<(String, Vec<Document>)>,
+        _deadline: &Deadline,
+    ) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        for (collection, documents) in &batches {
+            self.collections.check_unique(collection, documents)?;
+        }
+        for (collection, documents) in batches {
+            self.collections.append(
+                &collection,
+                documents.into_iter().map(ensure_object_id).collect(),
+            );
+        }
+        Ok(())
+    }
+
+    async fn write(&self, writes: Vec<Write>, deadline: &Deadline) -> Result<Vec<Written>> {
+        let _writer = self.writer.lock().await;
+        Ok(match self.collections.plan(writes, deadline).await? {
+            Some(planned) => self.collections.apply(planned),
+            None => Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! The storage trait every backend implements, with [`Collections`] (the in-memory mirror the
+//! embedded store shares) and [`MemoryStore`].
+//!
+//! A store holds named collections of documents and answers compiled plans. The trait is kept
+//! small: reads (`list`, `stat`), appends (`insert`, `insert_together`) and batches of the
+//! writes the job lifecycle needs ([`Write`]: update one, update many, delete, each with a
+//! compiled [`Filter`]), atomic per document on every backend and per batch where the
+//! backend can.
+
+mod collections;
+mod memory;
+
+pub use collections::{Changed, Collections, Planned};
+pub use memory::MemoryStore;
+
+use crate::error::Result;
+use crate::eval::{ListOutput, StatOutput};
+use crate::exec::Deadline;
+use crate::query::plan::Filter;
+use crate::query::{ListPlan, StatPlan};
+use crate::write::{Update, Write, Written};
+use async_trait::async_trait;
+use bson::oid::ObjectId;
+use bson::{Bson, Document};
+
+/// A document store answering compiled queries over one service's collections.
+///
+/// Every method gets the operation's [`Deadline`]: a store stops its work (or tells its
+/// server to) once it has passed, and never evaluates on the async worker threads (see
+/// [`crate::exec::run_cpu`]).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Documents matching `plan`, sorted, paged and projected, with the total count.
+    async fn list(
+        &self,
+        collection: &str,
+        plan: &ListPlan,
+        deadline: &Deadline,
+    ) -> Result<ListOutput>;
+
+    /// Distinct values or aggregate rows of the documents matching `plan`.
+    async fn stat(
+        &self,
+        collection: &str,
+        plan: &StatPlan,
+        deadline: &Deadline,
+    ) -> Result<StatOutput>;
+
+    /// Appends documents (an `_id` ObjectId is assigned where missing). All or nothing: a
+    /// public id already taken (or repeated) is `NotUnique` and nothing is written.
+    async fn insert(&self, collection: &str, documents: Vec<Document>) -> Result<()>;
+
+    /// Appends documents to several collections, all or nothing (on a crash too, where the
+    /// backend has multi-collection transactions). The default inserts batch by batch and
+    /// removes the earlier batches when a later one fails.
+    async fn insert_together(
+        &self,
+        batches: Vec<(String, Vec<Document>)>,
+        deadline: &Deadline,
+    ) -> Result<()> {
+        let batches: Vec<(String, Vec<Document>)> = batches
+            .into_iter()
+            .map(|(c, docs)| (c, docs.into_iter().map(ensure_object_id).collect()))
+            .collect();
+        for (done, (collection, documents)) in batches.iter().enumerate() {
+            if let Err(e) = self.insert(collection, documents.clone()).await {
+                for (earlier, documents) in &batches[..done] {
+                    let ids = documents.iter().filter_map(|d| d.get("_id").cloned());
+                    let filter = Filter::all([crate::query::plan::Condition::one_of("_id", ids)]);
+                    if let Err(undo) = self.delete(earlier, &filter, deadline).await {
+                        tracing::error!(error = %undo, "could not undo part of a failed insert");
+                    }
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a batch of writes in order. Where the backend can (the memory and embedded
+    /// stores), the batch is atomic: all of it or, when a [`Write::UpdateOne`] matches
+    /// nothing, none of it, and no other write comes between its steps. Elsewhere (MongoDB
+    /// without transactions) each step is atomic on its own and the batch stops at the first
+    /// `UpdateOne` that matches nothing, the steps before it staying applied. The answer
+    /// holds what the applied steps did, in order: shorter than the batch when it stopped.
+    /// A batch may not name one document in two steps.
+    async fn write(&self, writes: Vec<Write>, deadline: &Deadline) -> Result<Vec<Written>>;
+
+    /// Applies `update` to one document matching `filter` (the first in insertion order on
+    /// the in-memory stores; lifecycle filters name a unique id), atomically: no other write
+    /// comes between the match and the change. The document as changed, or `None` when no
+    /// document matches (then nothing changed).
+    async fn update_one(
+        &self,
+        collection: &str,
+        filter: &Filter,
+        update: &Update,
+        deadline: &Deadline,
+    ) -> Result<Option<Document>> {
+        let write = Write::update_one(collection, filter.clone(), update.clone());
+        Ok(match self.write(vec![write], deadline).await?.pop() {
+            Some(Written::One(doc)) => Some(doc),
+            _ => None,
+        })
+    }
+
+    /// Applies `update` to every document matching `filter`, each atomically. The number of
+    /// documents changed.
+    async fn update_many(
+        &self,
+        collection: &str,
+        filter: &Filter,
+        update: &Update,
+        deadline: &Deadline,
+    ) -> Result<u64> {
+        let write = Write::update_many(collection, filter.clone(), update.clone());
+        Ok(match self.write(vec![write], deadline).await?.pop() {
+            Some(Written::Many(n)) => n,
+            _ => 0,
+        })
+    }
+
+    /// Removes every document matching `filter`. The number removed.
+    async fn delete(&self, collection: &str, filter: &Filter, deadline: &Deadline) -> Result<u64> {
+        let write = Write::delete(collection, filter.clone());
+        Ok(match self.write(vec![write], deadline).await?.pop() {
+            Some(Written::Deleted(n)) => n,
+            _ => 0,
+        })
+    }
+
+    /// Every document matching `filter`, whole, in insertion order.
+    async fn find(
+        &self,
+        collection: &str,
+        filter: &Filter,
+        deadline: &Deadline,
+    ) -> Result<Vec<Document>> {
+        let plan = ListPlan::matching(filter.clone());
+        Ok(self.list(collection, &plan, deadline).await?.documents)
+    }
+}
+
+/// The public id field of a collection's documents (`job_task_id` of `job_task`, `job_id` of
+/// `job`), unique in every store.
+pub fn public_id_field(collection: &str) -> Option<&'static str> {
+    match collection {
+        "job_task" => Some("job_task_id"),
+        "job" => Some("job_id"),
+        _ => None,
+    }
+}
+
+/// Gives a document an ObjectId `_id` first in field order, as MongoDB does, if it has none.
+pub fn ensure_object_id(doc: Document) -> Document {
+    if doc.contains_key("_id") {
+        return doc;
+    }
+    let mut out = Document::new();
+    out.insert("_id", Bson::ObjectId(ObjectId::new()));
+    out.extend(doc);
+    out
+}
