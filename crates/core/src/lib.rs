@@ -26,6 +26,7 @@ pub mod auth;
 pub mod error;
 pub mod eval;
 pub mod exec;
+pub mod lifecycle;
 pub mod limits;
 pub mod model;
 pub mod query;
@@ -35,6 +36,7 @@ pub mod service;
 pub mod store;
 pub mod time;
 pub mod value;
+pub mod write;
 
 pub use auth::{Authenticator, Caller, NoAuth};
 pub use error::{Error, ErrorClass, Result};

@@ -30,6 +30,34 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock that moves only when told to (tests of the timeout sweep, replays).
+#[derive(Debug)]
+pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// A clock showing `start`.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        ManualClock(std::sync::Mutex::new(start))
+    }
+
+    /// Shows `now` from here on.
+    pub fn set(&self, now: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Parses an ISO 8601 instant: RFC 3339 with an offset, a naive date-time (taken as UTC, `T` or
 /// space separated, optional fraction) or a bare date (midnight UTC).
 pub fn parse_iso(text: &str) -> Option<DateTime<Utc>> {
