@@ -7,6 +7,9 @@
 //! answers each request in its own way, turns the answer into an [`Outcome`] and hands it to
 //! [`check`]. A [`Report`] counts and prints the results.
 
+pub mod lifecycle;
+pub mod scenario;
+
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -106,6 +109,20 @@ pub enum Outcome {
         /// The message (details).
         message: String,
     },
+}
+
+impl Outcome {
+    /// A service's answer (or error) as an outcome.
+    pub fn of(result: Result<Value, spacejobs_core::Error>) -> Outcome {
+        match result {
+            Ok(response) => Outcome::Response(response),
+            Err(e) => Outcome::Error {
+                code: e.class().grpc_name().to_string(),
+                name: e.code().to_string(),
+                message: e.details(),
+            },
+        }
+    }
 }
 
 /// The public id field of a service's documents.

@@ -2,19 +2,8 @@
 
 use spacejobs_conformance::{Corpus, Method, Outcome, Report};
 use spacejobs_core::time::{parse_iso, FixedClock};
-use spacejobs_core::{Error, JobService, MemoryStore, Service, Store};
+use spacejobs_core::{JobService, MemoryStore, Service, Store};
 use std::sync::Arc;
-
-fn outcome(result: Result<serde_json::Value, Error>) -> Outcome {
-    match result {
-        Ok(response) => Outcome::Response(response),
-        Err(e) => Outcome::Error {
-            code: e.class().grpc_name().to_string(),
-            name: e.code().to_string(),
-            message: e.details(),
-        },
-    }
-}
 
 async fn load(corpus: &Corpus, service: Service) -> Arc<MemoryStore> {
     let store = Arc::new(MemoryStore::new());
@@ -46,7 +35,7 @@ async fn corpus_passes_on_the_memory_store() {
             Method::List => svc.list_json(&case.request).await,
             Method::Stat => svc.stat_json(&case.request).await,
         };
-        report.record(case, &outcome(result));
+        report.record(case, &Outcome::of(result));
     }
     assert!(
         corpus.cases.len() >= 150,

@@ -1,5 +1,8 @@
 //! The embedded store keeps what it acknowledged: across a clean reopen, and across a writer
-//! killed with SIGKILL right after its insert returned.
+//! killed with SIGKILL right after its insert returned; and the lifecycle suite on it,
+//! including a writer killed in the middle of lifecycle writes.
+
+mod lifecycle;
 
 use bson::doc;
 use spacejobs_core::query::compile;
@@ -21,7 +24,8 @@ async fn total(store: &EmbeddedStore) -> u64 {
         .total_count
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
+/// A fresh directory under the system's temp dir, named for the test and process.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir =
         std::env::temp_dir().join(format!("spacejobs-embedded-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -4,6 +4,7 @@
 //! engine, and recovery after the server restarts.
 
 mod differential;
+mod lifecycle;
 mod python_layout;
 mod restart;
 mod support;
@@ -11,20 +12,9 @@ mod writes;
 
 use spacejobs_conformance::{Corpus, Method, Outcome, Report};
 use spacejobs_core::time::{parse_iso, FixedClock};
-use spacejobs_core::{Error, JobService, Service, Store};
+use spacejobs_core::{JobService, Service, Store};
 use spacejobs_mongo::MongoStore;
 use std::sync::Arc;
-
-fn outcome(result: Result<serde_json::Value, Error>) -> Outcome {
-    match result {
-        Ok(response) => Outcome::Response(response),
-        Err(e) => Outcome::Error {
-            code: e.class().grpc_name().to_string(),
-            name: e.code().to_string(),
-            message: e.details(),
-        },
-    }
-}
 
 async fn loaded(corpus: &Corpus, service: Service) -> Arc<MongoStore> {
     let store = support::fresh_store(service.name()).await;
@@ -61,7 +51,7 @@ async fn corpus_passes_on_mongodb() {
             Method::List => svc.list_json(&case.request).await,
             Method::Stat => svc.stat_json(&case.request).await,
         };
-        report.record(case, &outcome(result));
+        report.record(case, &Outcome::of(result));
     }
     report.finish();
 }
