@@ -40,10 +40,15 @@ fn hex(rng: &mut StdRng) -> String {
     format!("{:012x}", rng.random::<u64>() & 0xffff_ffff_ffff)
 }
 
-/// `count` generated documents of the service, oldest first.
+/// `count` generated documents of the service, oldest first, dated in the 30 days before now.
 pub fn documents(service: Service, count: usize) -> Vec<Document> {
+    documents_before(service, count, SystemClock.now().timestamp_millis())
+}
+
+/// `count` generated documents of the service, oldest first, dated in the 30 days before
+/// `now` (milliseconds since the epoch): the same documents for the same arguments.
+pub fn documents_before(service: Service, count: usize, now: i64) -> Vec<Document> {
     let mut rng = StdRng::seed_from_u64(20_221_124);
-    let now = SystemClock.now().timestamp_millis();
     let span = 30 * 86_400_000i64;
     let mut out: Vec<(i64, Document)> = (0..count)
         .map(|i| {
