@@ -33,7 +33,14 @@ async fn lifecycle_suite_on_the_embedded_store() {
     ] {
         let dir = root.join(name);
         let before = snapshot(&*Arc::new(EmbeddedStore::open(&dir).expect("open"))).await;
-        assert!(!before.is_empty(), "{name} wrote nothing");
+        // The race checks delete each round's job: they end empty.
+        let emptied = ["cancel_race", "finishes"].contains(&name);
+        assert_eq!(
+            before.is_empty(),
+            emptied,
+            "{name}: {} documents",
+            before.len()
+        );
         let store = EmbeddedStore::open(&dir).expect("reopen");
         assert_eq!(snapshot(&store).await, before, "{name}: reopen differs");
     }
