@@ -225,8 +225,16 @@ fn stage() -> impl Strategy<Value = Value> {
         "object_to_array",
         "concat",
     ]);
-    let date_format =
-        prop::sample::select(vec!["", "year", "month", "day", "%Y-%m-%d", "%H:%M:%S.%L"]);
+    let date_format = prop::sample::select(vec![
+        "",
+        "year",
+        "month",
+        "day",
+        "%Y-%m-%d",
+        "%H:%M:%S.%L",
+        "%H",
+        "%d",
+    ]);
     prop_oneof![
         key.clone().prop_map(|k| json!({"unwind": {"path": k}})),
         (key.clone(), key.clone(), group_op, date_format, prop::option::of(condition())).prop_map(|(k, f, op, df, cond)| {

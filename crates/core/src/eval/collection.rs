@@ -3,19 +3,16 @@
 //! else (and every cell that is not a plain scalar) goes through the document engine, so the
 //! answers are exactly those of [`super::list()`] and [`super::stat()`].
 
-use super::columns::{Cell, CellKey, CellTest, Columns};
+use super::cell_group::group_cells;
+use super::columns::{Cell, CellTest, Columns};
 use super::filter::condition_matches;
-use super::group::Number;
 use super::list::{list_matched, ListOutput};
 use super::stat::{distinct, paged, pipeline_within, rows_to_results, StatOutput};
 use crate::error::Result;
 use crate::exec::{Deadline, CHECK_EVERY};
-use crate::query::plan::{
-    Accumulator, Condition, Filter, GroupSpec, ListPlan, Stage, StatKind, StatPlan,
-};
+use crate::query::plan::{Condition, Filter, ListPlan, Stage, StatKind, StatPlan};
 use bson::Document;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// Documents in insertion order with column cells for fast scans. Each document has a
 /// sequence number, given in insertion order and never reused, that a durable store uses
@@ -31,7 +28,7 @@ pub struct Collection {
 /// A filter condition bound to its column when the cells can answer it.
 struct Bound<'a> {
     condition: &'a Condition,
-    cells: Option<(&'a [Cell], CellTest)>,
+    cells: Option<(&'a [Cell], CellTest<'a>)>,
 }
 
 impl Bound<'_> {
@@ -44,12 +41,6 @@ impl Bound<'_> {
             None => condition_matches(doc, self.condition),
         }
     }
-}
-
-/// A group accumulator the cells can answer.
-enum CellAccumulator<'a> {
-    Count,
-    Sum(&'a [Cell]),
 }
 
 impl Collection {
@@ -175,17 +166,19 @@ impl Collection {
             StatKind::Distinct(path) => distinct(matched.iter().map(|&i| &self.docs[i]), path),
             StatKind::Aggregate(stages) => {
                 let rows = match stages.split_first() {
-                    Some((Stage::Group(spec), rest)) => match self.group_cells(spec, &matched) {
-                        Some(grouped) => {
-                            deadline.check()?;
-                            pipeline_within(
-                                grouped.into_iter().map(Cow::Owned).collect(),
-                                rest,
-                                deadline,
-                            )?
+                    Some((Stage::Group(spec), rest)) => {
+                        match group_cells(&self.columns, spec, &matched) {
+                            Some(grouped) => {
+                                deadline.check()?;
+                                pipeline_within(
+                                    grouped.into_iter().map(Cow::Owned).collect(),
+                                    rest,
+                                    deadline,
+                                )?
+                            }
+                            None => self.pipeline(&matched, stages, deadline)?,
                         }
-                        None => self.pipeline(&matched, stages, deadline)?,
-                    },
+                    }
                     _ => self.pipeline(&matched, stages, deadline)?,
                 };
                 deadline.check()?;
@@ -208,85 +201,6 @@ impl Collection {
                 .collect(),
             stages,
             deadline,
-        )
-    }
-
-    /// A group stage over cells, or `None` when it needs the document engine (a nested or
-    /// formatted key, an accumulator other than plain count/sum, a non-scalar cell).
-    fn group_cells(&self, spec: &GroupSpec, matched: &[usize]) -> Option<Vec<Document>> {
-        let column = |path: &crate::value::FieldPath| match path.parts() {
-            [field] => self.columns.column(field),
-            _ => None,
-        };
-        let mut keys: Vec<&[Cell]> = Vec::with_capacity(spec.keys.len());
-        for key in &spec.keys {
-            if key.date_format.is_some() {
-                return None;
-            }
-            keys.push(column(&key.path)?);
-        }
-        let mut accumulators = Vec::with_capacity(spec.fields.len());
-        for (_, acc) in &spec.fields {
-            accumulators.push(match acc {
-                Accumulator::Count(conditions) if conditions.is_empty() => CellAccumulator::Count,
-                Accumulator::Sum(path, conditions) if conditions.is_empty() => {
-                    CellAccumulator::Sum(column(path)?)
-                }
-                _ => return None,
-            });
-        }
-        let complex = |cells: &[Cell]| matched.iter().any(|&i| matches!(cells[i], Cell::Complex));
-        if keys.iter().any(|c| complex(c))
-            || accumulators
-                .iter()
-                .any(|a| matches!(a, CellAccumulator::Sum(c) if complex(c)))
-        {
-            return None;
-        }
-        let mut index: HashMap<Box<[CellKey]>, usize> = HashMap::new();
-        let mut groups: Vec<(Box<[CellKey]>, Vec<Number>)> = Vec::new();
-        let mut key: Vec<CellKey> = Vec::with_capacity(keys.len());
-        for &i in matched {
-            key.clear();
-            key.extend(keys.iter().map(|cells| CellKey(cells[i])));
-            let slot = match index.get(key.as_slice()) {
-                Some(&slot) => slot,
-                None => {
-                    groups.push((
-                        key.clone().into_boxed_slice(),
-                        vec![Number::Int(0); accumulators.len()],
-                    ));
-                    index.insert(key.clone().into_boxed_slice(), groups.len() - 1);
-                    groups.len() - 1
-                }
-            };
-            for (total, acc) in groups[slot].1.iter_mut().zip(&accumulators) {
-                *total = match acc {
-                    CellAccumulator::Count => total.plus_int(1),
-                    CellAccumulator::Sum(cells) => match cells[i] {
-                        Cell::Int(v) => total.plus_int(v),
-                        Cell::Double(v) => total.plus_float(v),
-                        _ => *total,
-                    },
-                };
-            }
-        }
-        Some(
-            groups
-                .into_iter()
-                .map(|(key, totals)| {
-                    let mut row = Document::new();
-                    for (spec_key, cell) in spec.keys.iter().zip(key.iter()) {
-                        if let Some(value) = self.columns.value(cell.0) {
-                            row.insert(spec_key.name.clone(), value);
-                        }
-                    }
-                    for ((name, _), total) in spec.fields.iter().zip(totals) {
-                        row.insert(name.clone(), total.to_bson());
-                    }
-                    row
-                })
-                .collect(),
         )
     }
 }

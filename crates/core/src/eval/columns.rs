@@ -1,12 +1,13 @@
 //! Column cells: a compact, contiguous copy of every top-level scalar field, so the common
-//! filters (`eq`, `in`, comparisons, `exists` on a top-level field) and group-by on top-level
-//! keys scan flat arrays instead of chasing pointers through documents.
+//! filters (`eq`, `in`, comparisons, `exists`, and `contain`/`regex` with each distinct string
+//! tried once, on a top-level field) and group-by on top-level keys scan flat arrays instead
+//! of chasing pointers through documents.
 //!
 //! A cell that is not a plain scalar (an array, a sub-document, an ObjectId, …) is
 //! [`Cell::Complex`]: evaluation then falls back to the document itself, so results are always
 //! those of the document engine in [`super::filter`] and [`super::group`].
 
-use crate::query::plan::{Condition, Op};
+use crate::query::plan::{Condition, Op, Pattern};
 use crate::value::type_rank;
 use bson::{Bson, Document};
 use std::cmp::Ordering;
@@ -233,7 +234,7 @@ impl Columns {
 
     /// Binds a condition to a column test when its field is top-level and its operator and
     /// value are ones the cells answer exactly; `None` means "evaluate on documents".
-    pub fn bind(&self, condition: &Condition) -> Option<CellTest> {
+    pub fn bind<'a>(&'a self, condition: &'a Condition) -> Option<CellTest<'a>> {
         let [field] = condition.path.parts() else {
             return None;
         };
@@ -252,23 +253,44 @@ impl Columns {
             Op::Lte(v) => CellTest::Compare(ordered(v)?, |o| o != Ordering::Greater),
             Op::Gt(v) => CellTest::Compare(ordered(v)?, |o| o == Ordering::Greater),
             Op::Gte(v) => CellTest::Compare(ordered(v)?, |o| o != Ordering::Less),
+            Op::Matches(patterns) | Op::NotMatches(patterns) => CellTest::Matches {
+                patterns,
+                strings: &self.strings,
+                memo: vec![std::cell::Cell::new(UNTRIED); self.strings.len()],
+                negate: matches!(condition.op, Op::NotMatches(_)),
+            },
             _ => return None,
         })
     }
 }
 
+/// A memo slot of [`CellTest::Matches`] not tried yet.
+const UNTRIED: u8 = 0;
+
 /// A condition answered from one cell (never called with [`Cell::Complex`]).
 #[derive(Debug, Clone)]
-pub enum CellTest {
+pub enum CellTest<'a> {
     /// Equal to any of the values (null also matches Missing); negated when the flag is set.
     In(Vec<Cell>, bool),
     /// Present or absent.
     Exists(bool),
     /// Same type class and the ordering is accepted.
     Compare(Cell, fn(Ordering) -> bool),
+    /// A string matching any of the patterns (negated: none matching, or not a string).
+    /// Each distinct string is tried once per scan (`memo`: untried, 1 match, 2 no match).
+    Matches {
+        /// The patterns.
+        patterns: &'a [Pattern],
+        /// The interned strings, by id.
+        strings: &'a [String],
+        /// What each string gave.
+        memo: Vec<std::cell::Cell<u8>>,
+        /// `not_contain`: true when no pattern matches.
+        negate: bool,
+    },
 }
 
-impl CellTest {
+impl CellTest<'_> {
     /// Evaluates the test on a scalar cell.
     pub fn eval(&self, cell: Cell) -> bool {
         match self {
@@ -282,6 +304,27 @@ impl CellTest {
             CellTest::Exists(expected) => !matches!(cell, Cell::Missing) == *expected,
             CellTest::Compare(value, accept) => {
                 cell.rank() == value.rank() && accept(cell.order(*value))
+            }
+            CellTest::Matches {
+                patterns,
+                strings,
+                memo,
+                negate,
+            } => {
+                let hit = match cell {
+                    Cell::Str(id) => match memo.get(id as usize) {
+                        Some(slot) if slot.get() != UNTRIED => slot.get() == 1,
+                        Some(slot) => {
+                            let text = strings[id as usize].as_str();
+                            let hit = patterns.iter().any(|p| p.regex.is_match(text));
+                            slot.set(if hit { 1 } else { 2 });
+                            hit
+                        }
+                        None => false,
+                    },
+                    _ => false,
+                };
+                hit != *negate
             }
         }
     }

@@ -1,0 +1,220 @@
+//! A `group` stage answered from column cells: keys on top-level fields (plain, or dates
+//! formatted with `date_format`) and `count`/`sum`/`average` accumulators without conditions.
+//! Dates are grouped by the span their format cannot tell apart (a day for `%Y-%m-%d`) and
+//! each span is formatted once; spans that format alike (`%H` of different days) are merged.
+//! Anything else returns `None`, and the document engine answers, with the same results.
+
+use super::columns::{Cell, CellKey, Columns};
+use super::group::Number;
+use crate::query::plan::{Accumulator, GroupSpec};
+use crate::time::DateFormat;
+use bson::{Bson, Document};
+use std::collections::HashMap;
+
+/// Where a group key comes from.
+enum KeySource<'a> {
+    Plain(&'a [Cell]),
+    Dated(&'a [Cell], &'a DateFormat, i64),
+}
+
+impl KeySource<'_> {
+    fn cells(&self) -> &[Cell] {
+        match self {
+            KeySource::Plain(cells) | KeySource::Dated(cells, ..) => cells,
+        }
+    }
+
+    /// The grouping cell of row `i`: the cell, or for a date the start of its span.
+    fn key(&self, i: usize) -> CellKey {
+        match self {
+            KeySource::Plain(cells) => CellKey(cells[i]),
+            KeySource::Dated(cells, _, span) => CellKey(match cells[i] {
+                Cell::Date(ms) => Cell::Date(ms.div_euclid(*span) * span),
+                _ => Cell::Null,
+            }),
+        }
+    }
+
+    /// The key's value in a result row (`None`: the field is left out).
+    fn value(&self, columns: &Columns, key: CellKey) -> Option<Bson> {
+        match (self, key.0) {
+            (KeySource::Plain(_), cell) => columns.value(cell),
+            (KeySource::Dated(_, format, _), Cell::Date(ms)) => {
+                Some(format.apply(bson::DateTime::from_millis(ms)))
+            }
+            (KeySource::Dated(..), _) => Some(Bson::Null),
+        }
+    }
+}
+
+enum CellAccumulator<'a> {
+    Count,
+    Sum(&'a [Cell]),
+    Average(&'a [Cell]),
+}
+
+#[derive(Clone, Copy)]
+enum Total {
+    Number(Number),
+    Average(f64, u64),
+}
+
+impl Total {
+    fn add(self, other: Total) -> Total {
+        match (self, other) {
+            (Total::Number(a), Total::Number(Number::Int(b))) => Total::Number(a.plus_int(b)),
+            (Total::Number(a), Total::Number(Number::Float(b))) => Total::Number(a.plus_float(b)),
+            (Total::Average(s, n), Total::Average(t, m)) => Total::Average(s + t, n + m),
+            (a, _) => a,
+        }
+    }
+
+    fn to_bson(self) -> Bson {
+        match self {
+            Total::Number(n) => n.to_bson(),
+            Total::Average(_, 0) => Bson::Null,
+            Total::Average(sum, n) => Bson::Double(sum / n as f64),
+        }
+    }
+}
+
+/// The span (ms) within which `format` renders every instant alike, aligned to the epoch.
+fn span(format: &DateFormat) -> i64 {
+    const DAY: i64 = 86_400_000;
+    match format {
+        DateFormat::Year | DateFormat::Month | DateFormat::Day => DAY,
+        DateFormat::Pattern(p) => {
+            let mut span = DAY;
+            let mut chars = p.chars();
+            while let Some(c) = chars.next() {
+                if c == '%' {
+                    span = span.min(match chars.next() {
+                        Some('H') => 3_600_000,
+                        Some('M') => 60_000,
+                        Some('S') => 1_000,
+                        Some('L') => 1,
+                        _ => DAY,
+                    });
+                }
+            }
+            span
+        }
+    }
+}
+
+/// Answers `spec` over the rows `matched` from `columns`, or `None` when the cells cannot.
+pub fn group_cells(
+    columns: &Columns,
+    spec: &GroupSpec,
+    matched: &[usize],
+) -> Option<Vec<Document>> {
+    let column = |path: &crate::value::FieldPath| match path.parts() {
+        [field] => columns.column(field),
+        _ => None,
+    };
+    let mut keys = Vec::with_capacity(spec.keys.len());
+    for key in &spec.keys {
+        let cells = column(&key.path)?;
+        keys.push(match &key.date_format {
+            None => KeySource::Plain(cells),
+            Some(format) => KeySource::Dated(cells, format, span(format)),
+        });
+    }
+    let mut accumulators = Vec::with_capacity(spec.fields.len());
+    for (_, acc) in &spec.fields {
+        accumulators.push(match acc {
+            Accumulator::Count(conditions) if conditions.is_empty() => CellAccumulator::Count,
+            Accumulator::Sum(path, conditions) if conditions.is_empty() => {
+                CellAccumulator::Sum(column(path)?)
+            }
+            Accumulator::Average(path, conditions) if conditions.is_empty() => {
+                CellAccumulator::Average(column(path)?)
+            }
+            _ => return None,
+        });
+    }
+    let complex = |cells: &[Cell]| matched.iter().any(|&i| matches!(cells[i], Cell::Complex));
+    let complex_input = accumulators.iter().any(|a| match a {
+        CellAccumulator::Sum(c) | CellAccumulator::Average(c) => complex(c),
+        CellAccumulator::Count => false,
+    });
+    if complex_input || keys.iter().any(|k| complex(k.cells())) {
+        return None;
+    }
+    let initial: Vec<Total> = accumulators
+        .iter()
+        .map(|a| match a {
+            CellAccumulator::Average(_) => Total::Average(0.0, 0),
+            _ => Total::Number(Number::Int(0)),
+        })
+        .collect();
+    let mut index: HashMap<Box<[CellKey]>, usize> = HashMap::new();
+    let mut groups: Vec<(Box<[CellKey]>, Vec<Total>)> = Vec::new();
+    let mut key: Vec<CellKey> = Vec::with_capacity(keys.len());
+    for &i in matched {
+        key.clear();
+        key.extend(keys.iter().map(|k| k.key(i)));
+        let slot = match index.get(key.as_slice()) {
+            Some(&slot) => slot,
+            None => {
+                groups.push((key.clone().into_boxed_slice(), initial.clone()));
+                index.insert(key.clone().into_boxed_slice(), groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        for (total, acc) in groups[slot].1.iter_mut().zip(&accumulators) {
+            *total = match (acc, *total) {
+                (CellAccumulator::Count, t) => t.add(Total::Number(Number::Int(1))),
+                (CellAccumulator::Sum(cells), t) => match cells[i] {
+                    Cell::Int(v) => t.add(Total::Number(Number::Int(v))),
+                    Cell::Double(v) => t.add(Total::Number(Number::Float(v))),
+                    _ => t,
+                },
+                (CellAccumulator::Average(cells), Total::Average(sum, n)) => match cells[i] {
+                    Cell::Int(v) => Total::Average(sum + v as f64, n + 1),
+                    Cell::Double(v) => Total::Average(sum + v, n + 1),
+                    _ => Total::Average(sum, n),
+                },
+                (_, t) => t,
+            };
+        }
+    }
+    // Render the keys; spans of a date that render alike become one group, in first order.
+    let mut rows: Vec<(Vec<Option<Bson>>, Vec<Total>)> = Vec::with_capacity(groups.len());
+    let mut rendered: HashMap<String, usize> = HashMap::new();
+    for (key, totals) in groups {
+        let values: Vec<Option<Bson>> = keys
+            .iter()
+            .zip(key.iter())
+            .map(|(source, cell)| source.value(columns, *cell))
+            .collect();
+        let name = format!("{values:?}");
+        match rendered.get(&name) {
+            Some(&slot) => {
+                for (t, more) in rows[slot].1.iter_mut().zip(totals) {
+                    *t = t.add(more);
+                }
+            }
+            None => {
+                rendered.insert(name, rows.len());
+                rows.push((values, totals));
+            }
+        }
+    }
+    Some(
+        rows.into_iter()
+            .map(|(values, totals)| {
+                let mut row = Document::new();
+                for (spec_key, value) in spec.keys.iter().zip(values) {
+                    if let Some(value) = value {
+                        row.insert(spec_key.name.clone(), value);
+                    }
+                }
+                for ((name, _), total) in spec.fields.iter().zip(totals) {
+                    row.insert(name.clone(), total.to_bson());
+                }
+                row
+            })
+            .collect(),
+    )
+}
