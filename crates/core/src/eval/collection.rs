@@ -6,7 +6,7 @@
 use super::cell_group::group_cells;
 use super::columns::{Cell, CellTest, Columns};
 use super::filter::condition_matches;
-use super::list::{list_matched, ListOutput};
+use super::list::{list_matched, project, ListOutput};
 use super::stat::{distinct, paged, pipeline_within, rows_to_results, StatOutput};
 use crate::error::Result;
 use crate::exec::{Deadline, CHECK_EVERY};
@@ -153,9 +153,67 @@ impl Collection {
                 total_count: matched.len() as u64,
             });
         }
+        if plan.unwind.is_none() {
+            if let Some(out) = self.page_by_cells(&matched, plan) {
+                return Ok(out);
+            }
+        }
         let docs: Vec<&Document> = matched.iter().map(|&i| &self.docs[i]).collect();
         deadline.check()?;
         Ok(list_matched(&docs, plan))
+    }
+
+    /// The sorted page of `matched` when every sort key is a top-level column of scalar
+    /// cells: the first `skip + limit` rows are selected on the cells (ties in insertion
+    /// order), and only the page's documents are read.
+    fn page_by_cells(&self, matched: &[usize], plan: &ListPlan) -> Option<ListOutput> {
+        let mut keys = Vec::with_capacity(plan.sort.len());
+        for spec in &plan.sort {
+            let [field] = spec.path.parts() else {
+                return None;
+            };
+            let cells = self.columns.column(field)?;
+            if matched.iter().any(|&i| matches!(cells[i], Cell::Complex)) {
+                return None;
+            }
+            keys.push((cells, spec.desc));
+        }
+        let order = |a: &usize, b: &usize| {
+            for (cells, desc) in &keys {
+                let o = self.columns.compare_cells(cells[*a], cells[*b]);
+                let o = if *desc { o.reverse() } else { o };
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            a.cmp(b)
+        };
+        let skip = usize::try_from(plan.slice.skip).unwrap_or(usize::MAX);
+        let limit = plan
+            .slice
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let needed = skip.saturating_add(limit).min(matched.len());
+        let mut rows = matched.to_vec();
+        if needed == 0 {
+            rows.clear();
+        } else if needed < rows.len() {
+            rows.select_nth_unstable_by(needed - 1, order);
+            rows.truncate(needed);
+        }
+        rows.sort_unstable_by(order);
+        let documents = rows
+            .into_iter()
+            .skip(skip)
+            .map(|i| match &plan.projection {
+                Some(paths) => project(&self.docs[i], paths),
+                None => self.docs[i].clone(),
+            })
+            .collect();
+        Some(ListOutput {
+            documents,
+            total_count: matched.len() as u64,
+        })
     }
 
     /// Answers a stat plan, within `deadline`.

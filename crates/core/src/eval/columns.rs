@@ -182,6 +182,24 @@ impl Columns {
         self.columns.get(field).map(Vec::as_slice)
     }
 
+    /// Orders two scalar cells as [`crate::value::compare`] orders their values (missing as
+    /// null; strings bytewise).
+    pub fn compare_cells(&self, a: Cell, b: Cell) -> Ordering {
+        let (ra, rb) = (a.rank(), b.rank());
+        if ra != rb {
+            return ra.cmp(&rb);
+        }
+        match (a, b) {
+            (Cell::Str(x), Cell::Str(y)) => {
+                let text = |id: u32| self.strings.get(id as usize).map(String::as_str);
+                text(x).cmp(&text(y))
+            }
+            (Cell::Bool(x), Cell::Bool(y)) => x.cmp(&y),
+            (Cell::Int(_) | Cell::Double(_), _) | (Cell::Date(_), _) => a.order(b),
+            _ => Ordering::Equal,
+        }
+    }
+
     /// The value a cell stands for (`None` for Missing and Complex).
     pub fn value(&self, cell: Cell) -> Option<Bson> {
         Some(match cell {
