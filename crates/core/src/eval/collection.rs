@@ -4,7 +4,7 @@
 //! answers are exactly those of [`super::list()`] and [`super::stat()`].
 
 use super::cell_group::group_cells;
-use super::columns::{Cell, CellTest, Columns};
+use super::columns::{Cell, CellKey, CellTest, Columns};
 use super::filter::condition_matches;
 use super::list::{list_matched, project, ListOutput};
 use super::stat::{distinct, paged, pipeline_within, rows_to_results, StatOutput};
@@ -163,6 +163,37 @@ impl Collection {
         Ok(list_matched(&docs, plan))
     }
 
+    /// The distinct values of a top-level column of scalar cells among `matched` (null and
+    /// missing left out), sorted as [`distinct`] sorts them; `None` when the cells cannot.
+    fn distinct_cells(
+        &self,
+        path: &crate::value::FieldPath,
+        matched: &[usize],
+    ) -> Option<Vec<bson::Bson>> {
+        let [field] = path.parts() else {
+            return None;
+        };
+        let cells = self.columns.column(field)?;
+        let mut seen = std::collections::HashSet::new();
+        for &i in matched {
+            match cells[i] {
+                Cell::Complex => return None,
+                Cell::Missing | Cell::Null => {}
+                cell => {
+                    seen.insert(CellKey(cell));
+                }
+            }
+        }
+        let mut unique: Vec<Cell> = seen.into_iter().map(|k| k.0).collect();
+        unique.sort_by(|a, b| self.columns.compare_cells(*a, *b));
+        Some(
+            unique
+                .into_iter()
+                .filter_map(|c| self.columns.value(c))
+                .collect(),
+        )
+    }
+
     /// The sorted page of `matched` when every sort key is a top-level column of scalar
     /// cells: the first `skip + limit` rows are selected on the cells (ties in insertion
     /// order), and only the page's documents are read.
@@ -221,7 +252,10 @@ impl Collection {
         let matched = self.matching(&plan.filter, deadline)?;
         deadline.check()?;
         let results = match &plan.kind {
-            StatKind::Distinct(path) => distinct(matched.iter().map(|&i| &self.docs[i]), path),
+            StatKind::Distinct(path) => match self.distinct_cells(path, &matched) {
+                Some(values) => values,
+                None => distinct(matched.iter().map(|&i| &self.docs[i]), path),
+            },
             StatKind::Aggregate(stages) => {
                 let rows = match stages.split_first() {
                     Some((Stage::Group(spec), rest)) => {
