@@ -1,6 +1,7 @@
 //! Core of the SpaceONE Job/JobTask replacement: the `Query`/`StatisticsQuery` model and its
 //! validation, the in-memory evaluation of both, the JobTask/Job models, the storage trait
-//! (with an in-memory store) and the service logic every binary shares.
+//! (with an in-memory store), the service logic every binary shares, and the write side: the
+//! job and task [`lifecycle`] over any store.
 //!
 //! Nothing here knows about gRPC or MongoDB. The flow of a request is:
 //! [`request`] (pre-processing) → [`query::compile`] (validation into a plan) →
