@@ -63,6 +63,20 @@ impl Write {
         }
     }
 
+    /// Refuses a step no store should take: an update touching `_id` or the collection's
+    /// public id (see [`Update::check`]).
+    pub fn check(&self) -> Result<()> {
+        match self {
+            Write::UpdateOne {
+                collection, update, ..
+            }
+            | Write::UpdateMany {
+                collection, update, ..
+            } => update.check(crate::store::public_id_field(collection)),
+            Write::Delete { .. } => Ok(()),
+        }
+    }
+
     /// The collection written.
     pub fn collection(&self) -> &str {
         match self {

@@ -357,15 +357,7 @@ impl Store for MongoStore {
         deadline: &Deadline,
     ) -> spacejobs_core::Result<Vec<Written>> {
         for write in &writes {
-            if let Write::UpdateOne {
-                update, collection, ..
-            }
-            | Write::UpdateMany {
-                update, collection, ..
-            } = write
-            {
-                update.check(spacejobs_core::store::public_id_field(collection))?;
-            }
+            write.check()?;
         }
         within(deadline, async {
             let mut written = Vec::with_capacity(writes.len());

@@ -131,21 +131,11 @@ pub struct Columns {
 impl Columns {
     /// Appends the cells of one more document.
     pub fn push(&mut self, doc: &Document) {
-        let rows = self.rows;
-        for (key, value) in doc {
-            let cell = self.cell_of(value, true);
-            let column = self
-                .columns
-                .entry(key.clone())
-                .or_insert_with(|| vec![Cell::Missing; rows]);
-            if column.len() == rows {
-                column.push(cell);
-            }
-        }
         self.rows += 1;
         for column in self.columns.values_mut() {
-            column.resize(self.rows, Cell::Missing);
+            column.push(Cell::Missing);
         }
+        self.set(self.rows - 1, doc);
     }
 
     /// Replaces the cells of row `row` with those of `doc`.

@@ -156,15 +156,7 @@ impl Collections {
         deadline: &Deadline,
     ) -> Result<Option<Vec<Planned>>> {
         for write in &writes {
-            if let Write::UpdateOne {
-                update, collection, ..
-            }
-            | Write::UpdateMany {
-                update, collection, ..
-            } = write
-            {
-                update.check(public_id_field(collection))?;
-            }
+            write.check()?;
         }
         let this = self.clone();
         run_cpu(deadline, move |deadline| {
