@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine");
     group.sample_size(10);
     for n in [100_000usize, 1_000_000] {
-        let docs: eval::Collection = job_tasks(n).into_iter().collect();
+        let docs = eval::Collection::from_documents(job_tasks(n)).expect("documents");
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("filter_scan_eq", n), &docs, |b, d| {
             b.iter(|| black_box(d.list(&scan, &deadline).expect("list").total_count))

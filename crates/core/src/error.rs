@@ -66,6 +66,9 @@ pub enum Error {
     /// Any other bad query: unknown operator, bad regex or date, bad stage content.
     #[error("Query is invalid. (reason = {0})")]
     DbQuery(String),
+    /// A document cannot be stored as BSON (e.g. a field name holding a NUL character).
+    #[error("Document is invalid. (reason = {0})")]
+    InvalidDocument(String),
     /// A document asked for by id does not exist.
     #[error("Resource not found. (key = {key}, value = {value})")]
     NotFound {
@@ -220,6 +223,7 @@ impl Error {
             Error::OperatorDictValueType { .. } => "ERROR_OPERATOR_DICT_VALUE_TYPE",
             Error::OperatorBooleanType { .. } => "ERROR_OPERATOR_BOOLEAN_TYPE",
             Error::DbQuery(_) => "ERROR_DB_QUERY",
+            Error::InvalidDocument(_) => "ERROR_INVALID_DOCUMENT",
             Error::NotFound { .. } => "ERROR_NOT_FOUND",
             Error::NotUnique { .. } => "ERROR_NOT_UNIQUE",
             Error::InvalidState { .. } => "ERROR_INVALID_STATE",

@@ -57,7 +57,9 @@ const DOMAINS: &[&str] = &["domain-a", "domain-b", "domain-c"];
 
 fn collection() -> &'static eval::Collection {
     static COLLECTION: OnceLock<eval::Collection> = OnceLock::new();
-    COLLECTION.get_or_init(|| dataset().iter().cloned().collect())
+    COLLECTION.get_or_init(|| {
+        eval::Collection::from_documents(dataset().iter().cloned()).expect("documents")
+    })
 }
 
 fn dataset() -> &'static Vec<bson::Document> {

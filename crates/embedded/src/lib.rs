@@ -13,6 +13,7 @@
 use async_trait::async_trait;
 use bson::Document;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use spacejobs_core::eval::collection::encode;
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, StatPlan};
 use spacejobs_core::store::Planned;
@@ -52,6 +53,10 @@ pub enum Error {
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "spacejobs.redb";
 
+/// redb's page cache. Reads are served from memory, so the cache only speeds up writes; redb's
+/// default (1 GiB) would keep a second copy of every document read at open.
+const CACHE_BYTES: usize = 16 << 20;
+
 /// The embedded store.
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -84,7 +89,10 @@ impl EmbeddedStore {
             reason: e.to_string(),
         };
         std::fs::create_dir_all(data_dir).map_err(|e| open_err(&e))?;
-        let db = Database::create(&path).map_err(|e| open_err(&e))?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| open_err(&e))?;
         let collections = Collections::new();
         let read = db.begin_read().map_err(|e| open_err(&e))?;
         for handle in read.list_tables().map_err(|e| open_err(&e))? {
@@ -93,13 +101,16 @@ impl EmbeddedStore {
             let mut collection = Collection::new();
             for entry in t.iter().map_err(|e| open_err(&e))? {
                 let (key, value) = entry.map_err(|e| open_err(&e))?;
-                let doc = Document::from_reader(value.value()).map_err(|e| Error::Corrupt {
-                    collection: name.clone(),
-                    key: key.value(),
-                    reason: e.to_string(),
-                })?;
-                collection.push_at(key.value(), doc);
+                let key = key.value();
+                collection
+                    .push_raw_at(key, Box::from(value.value()))
+                    .map_err(|e| Error::Corrupt {
+                        collection: name.clone(),
+                        key,
+                        reason: e.to_string(),
+                    })?;
             }
+            collection.shrink_to_fit();
             collections.set(&name, collection);
         }
         Ok(EmbeddedStore {
@@ -161,18 +172,9 @@ impl Store for EmbeddedStore {
         let Some(planned) = self.collections.plan(writes, deadline).await? else {
             return Ok(Vec::new());
         };
-        let mut encoded = Vec::new();
-        for step in &planned {
-            if let Planned::Changed { changes, .. } = step {
-                for change in changes {
-                    encoded.push(change.document.to_vec().map_err(storage)?);
-                }
-            }
-        }
         let (db, collections) = (self.db.clone(), self.collections.clone());
         durably(writer, move || {
             let txn = db.begin_write()?;
-            let mut bytes = encoded.iter();
             for step in &planned {
                 match step {
                     Planned::Changed {
@@ -181,8 +183,8 @@ impl Store for EmbeddedStore {
                         ..
                     } => {
                         let mut t = txn.open_table(table(collection))?;
-                        for (change, doc) in changes.iter().zip(bytes.by_ref()) {
-                            t.insert(change.seq, doc.as_slice())?;
+                        for change in changes {
+                            t.insert(change.seq, &*change.raw)?;
                         }
                     }
                     Planned::Removed { collection, rows } => {
@@ -227,7 +229,7 @@ impl EmbeddedStore {
             let documents: Vec<Document> = documents.into_iter().map(ensure_object_id).collect();
             let encoded = documents
                 .iter()
-                .map(|d| d.to_vec().map_err(storage))
+                .map(encode)
                 .collect::<spacejobs_core::Result<Vec<_>>>()?;
             prepared.push((name, documents, encoded));
         }
@@ -246,13 +248,13 @@ impl EmbeddedStore {
                     .entry(name.as_str())
                     .or_insert_with(|| collections.next_seq(name));
                 for bytes in encoded {
-                    t.insert(*key, bytes.as_slice())?;
+                    t.insert(*key, &**bytes)?;
                     *key += 1;
                 }
             }
             txn.commit()?;
-            for (name, documents, _) in prepared {
-                collections.append(&name, documents);
+            for (name, _, encoded) in prepared {
+                collections.append_encoded(&name, encoded);
             }
             Ok(())
         })

@@ -4,7 +4,7 @@
 //! each span is formatted once; spans that format alike (`%H` of different days) are merged.
 //! Anything else returns `None`, and the document engine answers, with the same results.
 
-use super::columns::{Cell, CellKey, Columns};
+use super::columns::{Cell, CellKey, Column, Columns};
 use super::group::Number;
 use crate::query::plan::{Accumulator, GroupSpec};
 use crate::time::DateFormat;
@@ -13,12 +13,12 @@ use std::collections::HashMap;
 
 /// Where a group key comes from.
 enum KeySource<'a> {
-    Plain(&'a [Cell]),
-    Dated(&'a [Cell], &'a DateFormat, i64),
+    Plain(&'a Column),
+    Dated(&'a Column, &'a DateFormat, i64),
 }
 
 impl KeySource<'_> {
-    fn cells(&self) -> &[Cell] {
+    fn cells(&self) -> &Column {
         match self {
             KeySource::Plain(cells) | KeySource::Dated(cells, ..) => cells,
         }
@@ -27,8 +27,8 @@ impl KeySource<'_> {
     /// The grouping cell of row `i`: the cell, or for a date the start of its span.
     fn key(&self, i: usize) -> CellKey {
         match self {
-            KeySource::Plain(cells) => CellKey(cells[i]),
-            KeySource::Dated(cells, _, span) => CellKey(match cells[i] {
+            KeySource::Plain(cells) => CellKey(cells.get(i)),
+            KeySource::Dated(cells, _, span) => CellKey(match cells.get(i) {
                 Cell::Date(ms) => Cell::Date(ms.div_euclid(*span) * span),
                 _ => Cell::Null,
             }),
@@ -49,8 +49,8 @@ impl KeySource<'_> {
 
 enum CellAccumulator<'a> {
     Count,
-    Sum(&'a [Cell]),
-    Average(&'a [Cell]),
+    Sum(&'a Column),
+    Average(&'a Column),
 }
 
 #[derive(Clone, Copy)]
@@ -133,7 +133,7 @@ pub fn group_cells(
             _ => return None,
         });
     }
-    let complex = |cells: &[Cell]| matched.iter().any(|&i| matches!(cells[i], Cell::Complex));
+    let complex = |cells: &Column| cells.any_complex(matched);
     let complex_input = accumulators.iter().any(|a| match a {
         CellAccumulator::Sum(c) | CellAccumulator::Average(c) => complex(c),
         CellAccumulator::Count => false,
@@ -165,12 +165,12 @@ pub fn group_cells(
         for (total, acc) in groups[slot].1.iter_mut().zip(&accumulators) {
             *total = match (acc, *total) {
                 (CellAccumulator::Count, t) => t.add(Total::Number(Number::Int(1))),
-                (CellAccumulator::Sum(cells), t) => match cells[i] {
+                (CellAccumulator::Sum(cells), t) => match cells.get(i) {
                     Cell::Int(v) => t.add(Total::Number(Number::Int(v))),
                     Cell::Double(v) => t.add(Total::Number(Number::Float(v))),
                     _ => t,
                 },
-                (CellAccumulator::Average(cells), Total::Average(sum, n)) => match cells[i] {
+                (CellAccumulator::Average(cells), Total::Average(sum, n)) => match cells.get(i) {
                     Cell::Int(v) => Total::Average(sum + v as f64, n + 1),
                     Cell::Double(v) => Total::Average(sum + v, n + 1),
                     _ => Total::Average(sum, n),

@@ -4,22 +4,22 @@
 //! answers are exactly those of [`super::list()`] and [`super::stat()`].
 
 use super::cell_group::group_cells;
-use super::columns::{Cell, CellKey, CellTest, Columns};
+use super::columns::{Cell, CellKey, CellTest, Column, Columns};
 use super::filter::condition_matches;
 use super::list::{list_matched, project, ListOutput};
 use super::stat::{distinct, paged, pipeline_within, rows_to_results, StatOutput};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exec::{Deadline, CHECK_EVERY};
 use crate::query::plan::{Condition, Filter, ListPlan, Stage, StatKind, StatPlan};
-use bson::Document;
+use bson::{Bson, Document, RawBsonRef, RawDocument};
 use std::borrow::Cow;
 
-/// Documents in insertion order with column cells for fast scans. Each document has a
-/// sequence number, given in insertion order and never reused, that a durable store uses
-/// as its key.
+/// Documents in insertion order, each kept once as its BSON bytes, with column cells for
+/// fast scans. Each document has a sequence number, given in insertion order and never
+/// reused, that a durable store uses as its key.
 #[derive(Debug, Default, Clone)]
 pub struct Collection {
-    docs: Vec<Document>,
+    raws: Vec<Box<[u8]>>,
     seqs: Vec<u64>,
     next_seq: u64,
     columns: Columns,
@@ -28,19 +28,68 @@ pub struct Collection {
 /// A filter condition bound to its column when the cells can answer it.
 struct Bound<'a> {
     condition: &'a Condition,
-    cells: Option<(&'a [Cell], CellTest<'a>)>,
+    /// The top-level field the condition reads.
+    field: &'a str,
+    cells: Option<(&'a Column, CellTest<'a>)>,
 }
 
 impl Bound<'_> {
-    fn test(&self, i: usize, doc: &Document) -> bool {
-        match &self.cells {
-            Some((cells, test)) => match cells.get(i) {
-                Some(Cell::Complex) | None => condition_matches(doc, self.condition),
-                Some(cell) => test.eval(*cell),
-            },
-            None => condition_matches(doc, self.condition),
+    fn test(&self, raws: &[Box<[u8]>], i: usize) -> bool {
+        if let Some((cells, test)) = &self.cells {
+            match cells.get(i) {
+                Cell::Complex => {}
+                cell => return test.eval(cell),
+            }
+        }
+        let raw = raws.get(i).and_then(|r| RawDocument::from_bytes(r).ok());
+        let doc = raw
+            .map(|r| field_document(r, self.field))
+            .unwrap_or_default();
+        condition_matches(&doc, self.condition)
+    }
+}
+
+/// A document holding only field `field` of `raw` (empty when `raw` lacks it): all a
+/// condition on a path under `field` reads.
+fn field_document(raw: &RawDocument, field: &str) -> Document {
+    let mut doc = Document::new();
+    if let Ok(Some(value)) = raw.get(field) {
+        if let Ok(value) = Bson::try_from(value) {
+            doc.insert(field, value);
         }
     }
+    doc
+}
+
+/// The BSON bytes a collection keeps for `doc`; refused when `doc` cannot be stored as BSON.
+pub fn encode(doc: &Document) -> Result<Box<[u8]>> {
+    doc.to_vec()
+        .map(Vec::into_boxed_slice)
+        .map_err(|e| Error::InvalidDocument(e.to_string()))
+}
+
+/// `bytes` as a document, once every element, nested ones included, is well-formed.
+pub fn validate(bytes: &[u8]) -> Result<&RawDocument> {
+    fn value(v: RawBsonRef<'_>) -> std::result::Result<(), bson::error::Error> {
+        match v {
+            RawBsonRef::Document(d) => document(d),
+            RawBsonRef::Array(a) => a.into_iter().try_for_each(|v| value(v?)),
+            _ => Ok(()),
+        }
+    }
+    fn document(d: &RawDocument) -> std::result::Result<(), bson::error::Error> {
+        d.into_iter().try_for_each(|e| value(e?.1))
+    }
+    let raw = RawDocument::from_bytes(bytes).map_err(|e| Error::InvalidDocument(e.to_string()))?;
+    document(raw).map_err(|e| Error::InvalidDocument(e.to_string()))?;
+    Ok(raw)
+}
+
+/// Parses stored bytes (validated when pushed) into a document.
+fn parse(bytes: &[u8]) -> Result<Document> {
+    RawDocument::from_bytes(bytes)
+        .and_then(Document::try_from)
+        .map_err(|e| Error::Internal(format!("stored document unreadable: {e}")))
 }
 
 impl Collection {
@@ -50,17 +99,34 @@ impl Collection {
     }
 
     /// Appends a document under the next sequence number.
-    pub fn push(&mut self, doc: Document) {
-        self.push_at(self.next_seq, doc);
+    pub fn push(&mut self, doc: &Document) -> Result<()> {
+        let raw = encode(doc)?;
+        self.push_trusted(self.next_seq, raw);
+        Ok(())
     }
 
-    /// Appends a document under sequence number `seq` (loading a durable store, whose keys
-    /// ascend).
-    pub fn push_at(&mut self, seq: u64, doc: Document) {
-        self.columns.push(&doc);
-        self.docs.push(doc);
+    /// Appends a document's BSON bytes under sequence number `seq` (loading a durable store,
+    /// whose keys ascend); refused, changing nothing, when the bytes are not a well-formed
+    /// document.
+    pub fn push_raw_at(&mut self, seq: u64, raw: Box<[u8]>) -> Result<()> {
+        validate(&raw)?;
+        self.push_trusted(seq, raw);
+        Ok(())
+    }
+
+    /// Appends bytes known to be well-formed (from [`encode`] or [`validate`]).
+    pub fn push_trusted(&mut self, seq: u64, raw: Box<[u8]>) {
+        self.columns.push(&raw);
+        self.raws.push(raw);
         self.seqs.push(seq);
         self.next_seq = self.next_seq.max(seq.saturating_add(1));
+    }
+
+    /// Gives back spare capacity (after a bulk load).
+    pub fn shrink_to_fit(&mut self) {
+        self.raws.shrink_to_fit();
+        self.seqs.shrink_to_fit();
+        self.columns.shrink_to_fit();
     }
 
     /// The sequence number the next pushed document gets.
@@ -73,17 +139,18 @@ impl Collection {
         self.seqs.get(index).copied()
     }
 
-    /// Replaces the document at `index` (an index past the end changes nothing).
-    pub fn replace(&mut self, index: usize, doc: Document) {
-        if index < self.docs.len() {
-            self.columns.set(index, &doc);
-            self.docs[index] = doc;
+    /// Replaces the document at `index` with well-formed bytes (from [`encode`]); an index
+    /// past the end changes nothing.
+    pub fn replace(&mut self, index: usize, raw: Box<[u8]>) {
+        if index < self.raws.len() {
+            self.columns.set(index, &raw);
+            self.raws[index] = raw;
         }
     }
 
     /// Removes the documents at `indices` (ascending or not), keeping the others in order.
     pub fn remove(&mut self, indices: &[usize]) {
-        let mut keep = vec![true; self.docs.len()];
+        let mut keep = vec![true; self.raws.len()];
         for &i in indices {
             if let Some(k) = keep.get_mut(i) {
                 *k = false;
@@ -91,24 +158,53 @@ impl Collection {
         }
         self.columns.retain(&keep);
         let mut flags = keep.iter();
-        self.docs.retain(|_| flags.next().copied().unwrap_or(true));
+        self.raws.retain(|_| flags.next().copied().unwrap_or(true));
         let mut flags = keep.iter();
         self.seqs.retain(|_| flags.next().copied().unwrap_or(true));
     }
 
-    /// The documents, in insertion order.
-    pub fn documents(&self) -> &[Document] {
-        &self.docs
+    /// The stored bytes of the document at `index`.
+    pub fn raw(&self, index: usize) -> Option<&RawDocument> {
+        self.raws
+            .get(index)
+            .and_then(|r| RawDocument::from_bytes(r).ok())
+    }
+
+    /// The stored bytes of every document, in order.
+    pub fn raw_documents(&self) -> impl Iterator<Item = &RawDocument> {
+        self.raws
+            .iter()
+            .filter_map(|r| RawDocument::from_bytes(r).ok())
+    }
+
+    /// The document at `index`, parsed.
+    pub fn document(&self, index: usize) -> Result<Document> {
+        match self.raws.get(index) {
+            Some(raw) => parse(raw),
+            None => Err(Error::Internal(format!("no document at {index}"))),
+        }
+    }
+
+    /// The documents at `indices`, parsed, checking `deadline` as it goes.
+    fn documents(&self, indices: &[usize], deadline: &Deadline) -> Result<Vec<Document>> {
+        let mut out = Vec::with_capacity(indices.len());
+        for chunk in indices.chunks(CHECK_EVERY) {
+            deadline.check()?;
+            for &i in chunk {
+                out.push(self.document(i)?);
+            }
+        }
+        Ok(out)
     }
 
     /// Number of documents.
     pub fn len(&self) -> usize {
-        self.docs.len()
+        self.raws.len()
     }
 
     /// True when there are no documents.
     pub fn is_empty(&self) -> bool {
-        self.docs.is_empty()
+        self.raws.is_empty()
     }
 
     fn bind<'a>(&'a self, conditions: &'a [Condition]) -> Vec<Bound<'a>> {
@@ -116,6 +212,7 @@ impl Collection {
             .iter()
             .map(|condition| Bound {
                 condition,
+                field: condition.path.parts().first().map_or("", String::as_str),
                 cells: self.columns.bind(condition).and_then(|test| {
                     let [field] = condition.path.parts() else {
                         return None;
@@ -132,13 +229,13 @@ impl Collection {
         let all = self.bind(&filter.all);
         let any = self.bind(&filter.any);
         let mut out = Vec::new();
-        for start in (0..self.docs.len()).step_by(CHECK_EVERY) {
+        let raws = &self.raws;
+        for start in (0..raws.len()).step_by(CHECK_EVERY) {
             deadline.check()?;
-            let end = (start + CHECK_EVERY).min(self.docs.len());
+            let end = (start + CHECK_EVERY).min(raws.len());
             out.extend((start..end).filter(|&i| {
-                let doc = &self.docs[i];
-                all.iter().all(|b| b.test(i, doc))
-                    && (any.is_empty() || any.iter().any(|b| b.test(i, doc)))
+                all.iter().all(|b| b.test(raws, i))
+                    && (any.is_empty() || any.iter().any(|b| b.test(raws, i)))
             }));
         }
         Ok(out)
@@ -154,11 +251,12 @@ impl Collection {
             });
         }
         if plan.unwind.is_none() {
-            if let Some(out) = self.page_by_cells(&matched, plan) {
+            if let Some(out) = self.page_by_cells(&matched, plan)? {
                 return Ok(out);
             }
         }
-        let docs: Vec<&Document> = matched.iter().map(|&i| &self.docs[i]).collect();
+        let docs = self.documents(&matched, deadline)?;
+        let docs: Vec<&Document> = docs.iter().collect();
         deadline.check()?;
         Ok(list_matched(&docs, plan))
     }
@@ -176,7 +274,7 @@ impl Collection {
         let cells = self.columns.column(field)?;
         let mut seen = std::collections::HashSet::new();
         for &i in matched {
-            match cells[i] {
+            match cells.get(i) {
                 Cell::Complex => return None,
                 Cell::Missing | Cell::Null => {}
                 cell => {
@@ -197,21 +295,23 @@ impl Collection {
     /// The sorted page of `matched` when every sort key is a top-level column of scalar
     /// cells: the first `skip + limit` rows are selected on the cells (ties in insertion
     /// order), and only the page's documents are read.
-    fn page_by_cells(&self, matched: &[usize], plan: &ListPlan) -> Option<ListOutput> {
+    fn page_by_cells(&self, matched: &[usize], plan: &ListPlan) -> Result<Option<ListOutput>> {
         let mut keys = Vec::with_capacity(plan.sort.len());
         for spec in &plan.sort {
             let [field] = spec.path.parts() else {
-                return None;
+                return Ok(None);
             };
-            let cells = self.columns.column(field)?;
-            if matched.iter().any(|&i| matches!(cells[i], Cell::Complex)) {
-                return None;
+            let Some(cells) = self.columns.column(field) else {
+                return Ok(None);
+            };
+            if cells.any_complex(matched) {
+                return Ok(None);
             }
             keys.push((cells, spec.desc));
         }
         let order = |a: &usize, b: &usize| {
             for (cells, desc) in &keys {
-                let o = self.columns.compare_cells(cells[*a], cells[*b]);
+                let o = self.columns.compare_cells(cells.get(*a), cells.get(*b));
                 let o = if *desc { o.reverse() } else { o };
                 if o != std::cmp::Ordering::Equal {
                     return o;
@@ -236,15 +336,18 @@ impl Collection {
         let documents = rows
             .into_iter()
             .skip(skip)
-            .map(|i| match &plan.projection {
-                Some(paths) => project(&self.docs[i], paths),
-                None => self.docs[i].clone(),
+            .map(|i| {
+                let doc = self.document(i)?;
+                Ok(match &plan.projection {
+                    Some(paths) => project(&doc, paths),
+                    None => doc,
+                })
             })
-            .collect();
-        Some(ListOutput {
+            .collect::<Result<_>>()?;
+        Ok(Some(ListOutput {
             documents,
             total_count: matched.len() as u64,
-        })
+        }))
     }
 
     /// Answers a stat plan, within `deadline`.
@@ -254,7 +357,7 @@ impl Collection {
         let results = match &plan.kind {
             StatKind::Distinct(path) => match self.distinct_cells(path, &matched) {
                 Some(values) => values,
-                None => distinct(matched.iter().map(|&i| &self.docs[i]), path),
+                None => distinct(self.documents(&matched, deadline)?.iter(), path),
             },
             StatKind::Aggregate(stages) => {
                 let rows = match stages.split_first() {
@@ -286,23 +389,16 @@ impl Collection {
         stages: &[Stage],
         deadline: &Deadline,
     ) -> Result<Vec<Document>> {
-        pipeline_within(
-            matched
-                .iter()
-                .map(|&i| Cow::Borrowed(&self.docs[i]))
-                .collect(),
-            stages,
-            deadline,
-        )
+        let docs = self.documents(matched, deadline)?;
+        pipeline_within(docs.into_iter().map(Cow::Owned).collect(), stages, deadline)
     }
-}
 
-impl FromIterator<Document> for Collection {
-    fn from_iter<I: IntoIterator<Item = Document>>(iter: I) -> Self {
+    /// A collection of `documents`, in order; refused when one cannot be stored as BSON.
+    pub fn from_documents(documents: impl IntoIterator<Item = Document>) -> Result<Self> {
         let mut collection = Collection::new();
-        for doc in iter {
-            collection.push(doc);
+        for doc in documents {
+            collection.push(&doc)?;
         }
-        collection
+        Ok(collection)
     }
 }

@@ -8,6 +8,7 @@ pub mod filter;
 pub mod group;
 pub mod list;
 pub mod stat;
+pub mod strings;
 
 pub use collection::Collection;
 pub use filter::matches;

@@ -5,11 +5,12 @@
 
 use super::public_id_field;
 use crate::error::{Error, Result};
+use crate::eval::collection::encode;
 use crate::eval::{Collection, ListOutput, StatOutput};
 use crate::exec::{run_cpu, Deadline};
 use crate::query::{ListPlan, StatPlan};
 use crate::write::{Write, Written};
-use bson::Document;
+use bson::{Document, RawDocument};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
@@ -22,6 +23,8 @@ pub struct Changed {
     pub seq: u64,
     /// The document after the change.
     pub document: Document,
+    /// Its BSON bytes.
+    pub raw: Box<[u8]>,
 }
 
 /// Named [`Collection`]s in memory: `list` and `stat` run on the rayon pool under a read
@@ -32,7 +35,7 @@ pub struct Changed {
 pub struct Collections {
     inner: Arc<RwLock<HashMap<String, Collection>>>,
     /// The public ids taken in each collection (see [`public_id_field`]).
-    ids: Arc<Mutex<HashMap<String, HashSet<String>>>>,
+    ids: Arc<Mutex<HashMap<String, HashSet<Box<str>>>>>,
 }
 
 impl Collections {
@@ -50,7 +53,7 @@ impl Collections {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<String>>> {
+    fn ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<Box<str>>>> {
         self.ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -105,7 +108,7 @@ impl Collections {
         Ok(())
     }
 
-    fn remember_ids<'a>(&self, name: &str, documents: impl Iterator<Item = &'a Document>) {
+    fn remember_ids<'a>(&self, name: &str, documents: impl Iterator<Item = &'a RawDocument>) {
         let Some(field) = public_id_field(name) else {
             return;
         };
@@ -114,24 +117,37 @@ impl Collections {
         taken.extend(
             documents
                 .filter_map(|d| d.get_str(field).ok())
-                .map(str::to_string),
+                .map(Box::from),
         );
     }
 
     /// Appends documents to collection `name`, in order; their sequence numbers follow the
-    /// collection's [`Collection::next_seq`].
-    pub fn append(&self, name: &str, documents: Vec<Document>) {
-        self.remember_ids(name, documents.iter());
+    /// collection's [`Collection::next_seq`]. Refused, appending none, when one cannot be
+    /// stored as BSON.
+    pub fn append(&self, name: &str, documents: Vec<Document>) -> Result<()> {
+        let encoded = documents.iter().map(encode).collect::<Result<Vec<_>>>()?;
+        self.append_encoded(name, encoded);
+        Ok(())
+    }
+
+    /// [`Collections::append`] of documents already encoded with [`encode`].
+    pub fn append_encoded(&self, name: &str, documents: Vec<Box<[u8]>>) {
+        self.remember_ids(
+            name,
+            documents
+                .iter()
+                .filter_map(|d| RawDocument::from_bytes(d).ok()),
+        );
         let mut map = self.write();
         let target = map.entry(name.to_string()).or_default();
         for doc in documents {
-            target.push(doc);
+            target.push_trusted(target.next_seq(), doc);
         }
     }
 
     /// Replaces collection `name` whole (used when loading a store).
     pub fn set(&self, name: &str, collection: Collection) {
-        self.remember_ids(name, collection.documents().iter());
+        self.remember_ids(name, collection.raw_documents());
         self.write().insert(name.to_string(), collection);
     }
 
@@ -194,10 +210,12 @@ impl Collections {
                         changes: matched
                             .into_iter()
                             .map(|index| {
+                                let document = update.apply(&collection.document(index)?)?;
                                 Ok(Changed {
                                     index,
                                     seq: seq(index),
-                                    document: update.apply(&collection.documents()[index])?,
+                                    raw: encode(&document)?,
+                                    document,
                                 })
                             })
                             .collect::<Result<_>>()?,
@@ -233,7 +251,7 @@ impl Collections {
                         });
                         if let Some(target) = map.get_mut(&collection) {
                             for change in changes {
-                                target.replace(change.index, change.document);
+                                target.replace(change.index, change.raw);
                             }
                         }
                     }
@@ -261,10 +279,7 @@ impl Collections {
             let mut ids = self.ids();
             if let Some(taken) = ids.get_mut(name) {
                 for &i in indices {
-                    let id = collection
-                        .documents()
-                        .get(i)
-                        .and_then(|d| d.get_str(field).ok());
+                    let id = collection.raw(i).and_then(|d| d.get_str(field).ok());
                     if let Some(id) = id {
                         taken.remove(id);
                     }

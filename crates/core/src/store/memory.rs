@@ -3,6 +3,7 @@
 
 use super::{ensure_object_id, Collections, Store};
 use crate::error::Result;
+use crate::eval::collection::encode;
 use crate::eval::{ListOutput, StatOutput};
 use crate::exec::Deadline;
 use crate::query::{ListPlan, StatPlan};
@@ -51,8 +52,7 @@ impl Store for MemoryStore {
         self.collections.append(
             collection,
             documents.into_iter().map(ensure_object_id).collect(),
-        );
-        Ok(())
+        )
     }
 
     async fn insert_together(
@@ -61,14 +61,17 @@ impl Store for MemoryStore {
         _deadline: &Deadline,
     ) -> Result<()> {
         let _writer = self.writer.lock().await;
-        for (collection, documents) in &batches {
-            self.collections.check_unique(collection, documents)?;
-        }
+        let mut encoded = Vec::with_capacity(batches.len());
         for (collection, documents) in batches {
-            self.collections.append(
-                &collection,
-                documents.into_iter().map(ensure_object_id).collect(),
-            );
+            self.collections.check_unique(&collection, &documents)?;
+            let documents = documents
+                .into_iter()
+                .map(|d| encode(&ensure_object_id(d)))
+                .collect::<Result<Vec<_>>>()?;
+            encoded.push((collection, documents));
+        }
+        for (collection, documents) in encoded {
+            self.collections.append_encoded(&collection, documents);
         }
         Ok(())
     }

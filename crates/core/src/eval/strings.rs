@@ -1,0 +1,97 @@
+//! [`Strings`]: the interned strings of a collection's cells, kept once in one arena (no
+//! allocation per string), found by a hash table of ids.
+
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+/// Interned strings: id `i` is the `i`-th distinct string seen. Ids are dense `u32`s.
+#[derive(Debug, Default, Clone)]
+pub struct Strings {
+    /// Every string, back to back.
+    text: String,
+    /// Where string `i` ends in `text` (it starts where string `i - 1` ends).
+    ends: Vec<u32>,
+    /// Ids, hashed by their string.
+    table: HashTable<u32>,
+    hasher: std::hash::RandomState,
+}
+
+impl Strings {
+    /// The string of `id` (empty for an id never given).
+    pub fn get(&self, id: u32) -> &str {
+        if id as usize >= self.ends.len() {
+            return "";
+        }
+        string_of(&self.text, &self.ends, id)
+    }
+
+    /// Number of distinct strings.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when nothing was interned.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The id of `s`, if interned.
+    pub fn find(&self, s: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(s);
+        self.table.find(hash, |&id| self.get(id) == s).copied()
+    }
+
+    /// The id of `s`, interning it when new; `None` once the arena is full (4 GiB of text or
+    /// 2³² − 1 strings).
+    pub fn intern(&mut self, s: &str) -> Option<u32> {
+        if let Some(id) = self.find(s) {
+            return Some(id);
+        }
+        let end = u32::try_from(self.text.len() + s.len()).ok()?;
+        let id = u32::try_from(self.ends.len())
+            .ok()
+            .filter(|&id| id < u32::MAX)?;
+        self.text.push_str(s);
+        self.ends.push(end);
+        let hash = self.hasher.hash_one(s);
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.table
+            .insert_unique(hash, id, |&id| hasher.hash_one(string_of(text, ends, id)));
+        Some(id)
+    }
+
+    /// Gives back the spare capacity of the arena (after a bulk load).
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.table
+            .shrink_to_fit(|&id| hasher.hash_one(string_of(text, ends, id)));
+    }
+}
+
+fn string_of<'a>(text: &'a str, ends: &[u32], id: u32) -> &'a str {
+    let i = id as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    text.get(start..ends[i] as usize).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interns_each_distinct_string_once() {
+        let mut s = Strings::default();
+        let a = s.intern("alpha").unwrap();
+        let b = s.intern("").unwrap();
+        let c = s.intern("beta").unwrap();
+        assert_eq!(s.intern("alpha"), Some(a));
+        assert_eq!((s.get(a), s.get(b), s.get(c)), ("alpha", "", "beta"));
+        assert_eq!(s.find("beta"), Some(c));
+        assert_eq!(s.find("gamma"), None);
+        assert_eq!(s.len(), 3);
+        s.shrink_to_fit();
+        assert_eq!(s.find("alpha"), Some(a));
+    }
+}
