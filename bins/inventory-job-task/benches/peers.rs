@@ -15,7 +15,9 @@
 //!
 //! Options (environment): `BENCH_DOCUMENTS` (comma-separated sizes, default `100000`),
 //! `BENCH_MONGOMOCK_MAX` (largest size given to mongomock, default 100000: it needs minutes
-//! beyond), `BENCH_SECONDS` (time per query and engine, default 1).
+//! beyond), `BENCH_SECONDS` (time per query and engine, default 1), `BENCH_ENGINE_ONLY=1`
+//! (time our engine in-process only, print its times and stop: for quick iterations),
+//! `BENCH_QUERY` (only the queries whose name contains it).
 
 use serde_json::{json, Value};
 use spacejobs_core::model::Service;
@@ -378,7 +380,11 @@ async fn main() {
     assert!(status.success(), "installing the peers failed");
     let work = root.join("target/bench-peers");
     std::fs::create_dir_all(&work).expect("work dir");
-    let specs = specs();
+    let only = std::env::var("BENCH_QUERY").unwrap_or_default();
+    let specs: Vec<Spec> = specs()
+        .into_iter()
+        .filter(|s| s.name.contains(only.as_str()))
+        .collect();
     let mut report = String::new();
 
     for &n in &sizes {
@@ -418,6 +424,12 @@ async fn main() {
             engine_ms.push(ms);
         }
         drop(engine);
+        if std::env::var("BENCH_ENGINE_ONLY").is_ok_and(|v| v == "1") {
+            for (spec, ms) in specs.iter().zip(&engine_ms) {
+                println!("{:<40} {ms:>9.2} ms", spec.name);
+            }
+            continue;
+        }
 
         // Our binary: import, reopen, memory, then gRPC and REST.
         let data_dir = work.join(format!("data-{n}"));
@@ -597,6 +609,9 @@ async fn main() {
          store translates it. Ratios are the peer's time divided by ours: above 1 we are \
          faster.\n\n{report}"
     );
+    if report.is_empty() {
+        return; // engine only: nothing to record
+    }
     std::fs::write(root.join("BENCHMARKS.md"), text).expect("BENCHMARKS.md");
     println!("wrote BENCHMARKS.md");
 }

@@ -5,6 +5,7 @@
 use crate::{Error, Result};
 use bson::{Bson, Document};
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
 use spacejobs_core::time::parse_iso;
 use spacejobs_core::{Service, Store};
 use std::collections::HashMap;
@@ -112,26 +113,34 @@ pub fn parse_line(service: Service, line: &str, number: usize) -> Result<Documen
 }
 
 /// Reads and checks every line of `reader`: the documents, and the line of each public id.
+/// Lines are parsed in parallel (rayon); the first bad line, in file order, is reported.
 pub fn parse_all(
     service: Service,
     reader: impl Read,
     progress: &ProgressBar,
 ) -> Result<(Vec<Document>, HashMap<String, usize>)> {
-    let mut docs = Vec::new();
-    let mut ids = HashMap::new();
+    let mut lines = Vec::new();
     for (i, line) in BufReader::new(reader).lines().enumerate() {
         let number = i + 1;
         let line = line.map_err(|e| Error::Import(format!("line {number}: {e}")))?;
         progress.inc(1);
-        if line.trim().is_empty() {
-            continue;
+        if !line.trim().is_empty() {
+            lines.push((number, line));
         }
-        let doc = parse_line(service, &line, number)?;
+    }
+    let parsed: Vec<Result<Document>> = lines
+        .par_iter()
+        .map(|(number, line)| parse_line(service, line, *number))
+        .collect();
+    let mut docs = Vec::with_capacity(parsed.len());
+    let mut ids = HashMap::with_capacity(parsed.len());
+    for ((number, _), doc) in lines.iter().zip(parsed) {
+        let doc = doc?;
         let id = doc
             .get_str(service.id_field())
             .unwrap_or_default()
             .to_string();
-        if let Some(first) = ids.insert(id.clone(), number) {
+        if let Some(first) = ids.insert(id.clone(), *number) {
             return Err(Error::Import(format!(
                 "line {number}: field '{}': '{id}' appears twice (first on line {first})",
                 service.id_field()

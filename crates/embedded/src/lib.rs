@@ -12,6 +12,7 @@
 
 use async_trait::async_trait;
 use bson::Document;
+use rayon::prelude::*;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use spacejobs_core::eval::collection::encode;
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
@@ -98,19 +99,16 @@ impl EmbeddedStore {
         for handle in read.list_tables().map_err(|e| open_err(&e))? {
             let name = handle.name().to_string();
             let t = read.open_table(table(&name)).map_err(|e| open_err(&e))?;
-            let mut collection = Collection::new();
+            let mut stored = Vec::new();
             for entry in t.iter().map_err(|e| open_err(&e))? {
                 let (key, value) = entry.map_err(|e| open_err(&e))?;
-                let key = key.value();
-                collection
-                    .push_raw_at(key, Box::from(value.value()))
-                    .map_err(|e| Error::Corrupt {
-                        collection: name.clone(),
-                        key,
-                        reason: e.to_string(),
-                    })?;
+                stored.push((key.value(), Box::<[u8]>::from(value.value())));
             }
-            collection.shrink_to_fit();
+            let collection = Collection::load(stored).map_err(|(key, e)| Error::Corrupt {
+                collection: name.clone(),
+                key,
+                reason: e.to_string(),
+            })?;
             collections.set(&name, collection);
         }
         Ok(EmbeddedStore {
@@ -202,6 +200,20 @@ impl Store for EmbeddedStore {
     }
 }
 
+/// Documents given their `_id` and encoded, on the rayon pool (a bulk import holds
+/// hundreds of thousands).
+fn prepare(documents: Vec<Document>) -> spacejobs_core::Result<(Vec<Document>, Vec<Encoded>)> {
+    let documents: Vec<Document> = documents.into_par_iter().map(ensure_object_id).collect();
+    let encoded = documents
+        .par_iter()
+        .map(encode)
+        .collect::<spacejobs_core::Result<_>>()?;
+    Ok((documents, encoded))
+}
+
+/// A document's BSON bytes.
+type Encoded = Box<[u8]>;
+
 /// Runs a commit and its mirror in memory on the blocking pool, holding the writer lock to
 /// the end: a caller that stops waiting cannot leave disk and memory apart.
 async fn durably<T: Send + 'static>(
@@ -226,11 +238,9 @@ impl EmbeddedStore {
     ) -> spacejobs_core::Result<()> {
         let mut prepared = Vec::with_capacity(batches.len());
         for (name, documents) in batches {
-            let documents: Vec<Document> = documents.into_iter().map(ensure_object_id).collect();
-            let encoded = documents
-                .iter()
-                .map(encode)
-                .collect::<spacejobs_core::Result<Vec<_>>>()?;
+            let (documents, encoded) = tokio::task::spawn_blocking(move || prepare(documents))
+                .await
+                .map_err(storage)??;
             prepared.push((name, documents, encoded));
         }
         let writer = self.writer.clone().lock_owned().await;

@@ -7,11 +7,14 @@ use super::cell_group::group_cells;
 use super::columns::{Cell, CellKey, CellTest, Column, Columns};
 use super::filter::condition_matches;
 use super::list::{list_matched, project, ListOutput};
+use super::raw_unwind::unwind_group;
+use super::reads::pipeline_reads;
 use super::stat::{distinct, paged, pipeline_within, rows_to_results, StatOutput};
 use crate::error::{Error, Result};
 use crate::exec::{Deadline, CHECK_EVERY};
 use crate::query::plan::{Condition, Filter, ListPlan, Stage, StatKind, StatPlan};
 use bson::{Bson, Document, RawBsonRef, RawDocument};
+use rayon::prelude::*;
 use std::borrow::Cow;
 
 /// Documents in insertion order, each kept once as its BSON bytes, with column cells for
@@ -53,12 +56,19 @@ impl Bound<'_> {
 /// condition on a path under `field` reads.
 fn field_document(raw: &RawDocument, field: &str) -> Document {
     let mut doc = Document::new();
-    if let Ok(Some(value)) = raw.get(field) {
-        if let Ok(value) = Bson::try_from(value) {
-            doc.insert(field, value);
-        }
+    if let Ok(Some(value)) = field_value(raw, field) {
+        doc.insert(field, value);
     }
     doc
+}
+
+/// Top-level field `field` of stored bytes (validated when pushed), parsed.
+fn field_value(raw: &RawDocument, field: &str) -> Result<Option<Bson>> {
+    let unreadable = |e: bson::error::Error| Error::Internal(format!("stored document: {e}"));
+    match raw.get(field).map_err(unreadable)? {
+        Some(value) => Bson::try_from(value).map(Some).map_err(unreadable),
+        None => Ok(None),
+    }
 }
 
 /// The BSON bytes a collection keeps for `doc`; refused when `doc` cannot be stored as BSON.
@@ -122,6 +132,27 @@ impl Collection {
         self.next_seq = self.next_seq.max(seq.saturating_add(1));
     }
 
+    /// A collection of stored documents `(sequence number, BSON bytes)` in ascending order,
+    /// each checked with [`validate`] (in parallel, on rayon); the first bad document, in
+    /// order, is refused with its sequence number.
+    pub fn load(stored: Vec<(u64, Box<[u8]>)>) -> std::result::Result<Self, (u64, Error)> {
+        let bad = stored
+            .par_iter()
+            .filter_map(|(seq, raw)| validate(raw).err().map(|e| (*seq, e)))
+            .min_by_key(|(seq, _)| *seq);
+        if let Some(bad) = bad {
+            return Err(bad);
+        }
+        let mut collection = Collection::new();
+        collection.raws.reserve_exact(stored.len());
+        collection.seqs.reserve_exact(stored.len());
+        for (seq, raw) in stored {
+            collection.push_trusted(seq, raw);
+        }
+        collection.shrink_to_fit();
+        Ok(collection)
+    }
+
     /// Gives back spare capacity (after a bulk load).
     pub fn shrink_to_fit(&mut self) {
         self.raws.shrink_to_fit();
@@ -170,6 +201,11 @@ impl Collection {
             .and_then(|r| RawDocument::from_bytes(r).ok())
     }
 
+    /// The column cells.
+    pub fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
     /// The stored bytes of every document, in order.
     pub fn raw_documents(&self) -> impl Iterator<Item = &RawDocument> {
         self.raws
@@ -192,6 +228,32 @@ impl Collection {
             deadline.check()?;
             for &i in chunk {
                 out.push(self.document(i)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The documents at `indices`, each holding only `fields` (those it has), checking
+    /// `deadline` as it goes.
+    fn documents_with(
+        &self,
+        indices: &[usize],
+        fields: &[String],
+        deadline: &Deadline,
+    ) -> Result<Vec<Document>> {
+        let mut out = Vec::with_capacity(indices.len());
+        for chunk in indices.chunks(CHECK_EVERY) {
+            deadline.check()?;
+            for &i in chunk {
+                let mut doc = Document::new();
+                if let Some(raw) = self.raw(i) {
+                    for field in fields {
+                        if let Some(value) = field_value(raw, field)? {
+                            doc.insert(field.clone(), value);
+                        }
+                    }
+                }
+                out.push(doc);
             }
         }
         Ok(out)
@@ -357,7 +419,15 @@ impl Collection {
         let results = match &plan.kind {
             StatKind::Distinct(path) => match self.distinct_cells(path, &matched) {
                 Some(values) => values,
-                None => distinct(self.documents(&matched, deadline)?.iter(), path),
+                None => {
+                    let docs = match path.parts().first() {
+                        Some(top) => {
+                            self.documents_with(&matched, std::slice::from_ref(top), deadline)?
+                        }
+                        None => self.documents(&matched, deadline)?,
+                    };
+                    distinct(docs.iter(), path)
+                }
             },
             StatKind::Aggregate(stages) => {
                 let rows = match stages.split_first() {
@@ -374,6 +444,19 @@ impl Collection {
                             None => self.pipeline(&matched, stages, deadline)?,
                         }
                     }
+                    Some((Stage::Unwind(path), rest)) => match rest.split_first() {
+                        Some((Stage::Group(spec), rest)) => {
+                            match unwind_group(self, &matched, path, spec, deadline)? {
+                                Some(grouped) => pipeline_within(
+                                    grouped.into_iter().map(Cow::Owned).collect(),
+                                    rest,
+                                    deadline,
+                                )?,
+                                None => self.pipeline(&matched, stages, deadline)?,
+                            }
+                        }
+                        _ => self.pipeline(&matched, stages, deadline)?,
+                    },
                     _ => self.pipeline(&matched, stages, deadline)?,
                 };
                 deadline.check()?;
@@ -389,7 +472,10 @@ impl Collection {
         stages: &[Stage],
         deadline: &Deadline,
     ) -> Result<Vec<Document>> {
-        let docs = self.documents(matched, deadline)?;
+        let docs = match pipeline_reads(stages) {
+            Some(fields) => self.documents_with(matched, &fields, deadline)?,
+            None => self.documents(matched, deadline)?,
+        };
         pipeline_within(docs.into_iter().map(Cow::Owned).collect(), stages, deadline)
     }
 

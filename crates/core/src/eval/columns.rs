@@ -11,8 +11,8 @@ use super::strings::Strings;
 use crate::query::plan::{Condition, Op, Pattern};
 use crate::value::type_rank;
 use bson::{Bson, RawBsonRef, RawDocument};
+use hashbrown::HashMap;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 /// One top-level field value of one document, in 16 bytes.
@@ -136,6 +136,8 @@ const TAG_STR: u8 = 4;
 const TAG_DATE: u8 = 5;
 const TAG_BOOL: u8 = 6;
 const TAG_COMPLEX: u8 = 7;
+/// The value bits of a [`Cell::Complex`] that is an empty array (others have 0).
+const EMPTY_ARRAY: u64 = 1;
 
 impl Column {
     fn missing(rows: usize) -> Self {
@@ -185,8 +187,16 @@ impl Column {
         }
     }
 
+    /// True when row `row` holds an empty array (a [`Cell::Complex`] that unwinds to no row).
+    pub fn is_empty_array(&self, row: usize) -> bool {
+        self.tags.get(row) == Some(&TAG_COMPLEX) && self.bits.get(row) == Some(&EMPTY_ARRAY)
+    }
+
     fn set(&mut self, row: usize, cell: Cell) {
-        let (tag, bits) = Self::encode(cell);
+        self.set_encoded(row, Self::encode(cell));
+    }
+
+    fn set_encoded(&mut self, row: usize, (tag, bits): (u8, u64)) {
         if let (Some(t), Some(b)) = (self.tags.get_mut(row), self.bits.get_mut(row)) {
             *t = tag;
             *b = bits;
@@ -232,7 +242,7 @@ impl Columns {
         for column in self.columns.values_mut() {
             column.push_missing();
         }
-        self.set(self.rows - 1, doc);
+        self.fill(self.rows - 1, doc);
     }
 
     /// Replaces the cells of row `row` with those of `doc` (BSON bytes; bytes that are not a
@@ -241,6 +251,11 @@ impl Columns {
         for column in self.columns.values_mut() {
             column.set(row, Cell::Missing);
         }
+        self.fill(row, doc);
+    }
+
+    /// Sets the cells of row `row` (all missing) from `doc`.
+    fn fill(&mut self, row: usize, doc: &[u8]) {
         let rows = self.rows;
         let Ok(doc) = RawDocument::from_bytes(doc) else {
             return;
@@ -249,7 +264,10 @@ impl Columns {
             let Ok((key, value)) = element else {
                 continue;
             };
-            let cell = self.cell_of(value);
+            let encoded = match value {
+                RawBsonRef::Array(a) if a.as_bytes().len() <= 5 => (TAG_COMPLEX, EMPTY_ARRAY),
+                value => Column::encode(self.cell_of(value)),
+            };
             let key = key.as_str();
             let column = match self.columns.get_mut(key) {
                 Some(column) => column,
@@ -258,7 +276,7 @@ impl Columns {
                     .entry(key.to_string())
                     .or_insert_with(|| Column::missing(rows)),
             };
-            column.set(row, cell);
+            column.set_encoded(row, encoded);
         }
     }
 

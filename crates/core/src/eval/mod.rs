@@ -7,6 +7,8 @@ pub mod columns;
 pub mod filter;
 pub mod group;
 pub mod list;
+pub mod raw_unwind;
+pub mod reads;
 pub mod stat;
 pub mod strings;
 

@@ -13,7 +13,7 @@ pub struct Strings {
     ends: Vec<u32>,
     /// Ids, hashed by their string.
     table: HashTable<u32>,
-    hasher: std::hash::RandomState,
+    hasher: hashbrown::DefaultHashBuilder,
 }
 
 impl Strings {

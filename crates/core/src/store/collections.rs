@@ -6,11 +6,12 @@
 use super::public_id_field;
 use crate::error::{Error, Result};
 use crate::eval::collection::encode;
+use crate::eval::columns::Cell;
 use crate::eval::{Collection, ListOutput, StatOutput};
 use crate::exec::{run_cpu, Deadline};
 use crate::query::{ListPlan, StatPlan};
 use crate::write::{Write, Written};
-use bson::{Document, RawDocument};
+use bson::Document;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
@@ -34,8 +35,9 @@ pub struct Changed {
 #[derive(Debug, Default, Clone)]
 pub struct Collections {
     inner: Arc<RwLock<HashMap<String, Collection>>>,
-    /// The public ids taken in each collection (see [`public_id_field`]).
-    ids: Arc<Mutex<HashMap<String, HashSet<Box<str>>>>>,
+    /// The public ids taken in each collection (see [`public_id_field`]), as the ids of their
+    /// interned strings in the collection's cells.
+    ids: Arc<Mutex<HashMap<String, hashbrown::HashSet<u32>>>>,
 }
 
 impl Collections {
@@ -53,7 +55,7 @@ impl Collections {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<Box<str>>>> {
+    fn ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, hashbrown::HashSet<u32>>> {
         self.ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -94,11 +96,16 @@ impl Collections {
         let Some(field) = public_id_field(name) else {
             return Ok(());
         };
+        let map = self.read();
+        let strings = map.get(name).map(|c| c.columns().strings());
         let ids = self.ids();
         let taken = ids.get(name);
         let mut batch = HashSet::new();
         for id in documents.iter().filter_map(|d| d.get_str(field).ok()) {
-            if taken.is_some_and(|t| t.contains(id)) || !batch.insert(id) {
+            let stored = strings
+                .and_then(|s| s.find(id))
+                .is_some_and(|sid| taken.is_some_and(|t| t.contains(&sid)));
+            if stored || !batch.insert(id) {
                 return Err(Error::NotUnique {
                     key: field.to_string(),
                     value: id.to_string(),
@@ -108,17 +115,21 @@ impl Collections {
         Ok(())
     }
 
-    fn remember_ids<'a>(&self, name: &str, documents: impl Iterator<Item = &'a RawDocument>) {
+    /// Takes note of the public ids of rows `rows` of `collection` (named `name`), by the
+    /// id of their interned string. Called with the collections' lock held.
+    fn remember_ids(&self, name: &str, collection: &Collection, rows: std::ops::Range<usize>) {
         let Some(field) = public_id_field(name) else {
+            return;
+        };
+        let Some(cells) = collection.columns().column(field) else {
             return;
         };
         let mut ids = self.ids();
         let taken = ids.entry(name.to_string()).or_default();
-        taken.extend(
-            documents
-                .filter_map(|d| d.get_str(field).ok())
-                .map(Box::from),
-        );
+        taken.extend(rows.filter_map(|i| match cells.get(i) {
+            Cell::Str(id) => Some(id),
+            _ => None,
+        }));
     }
 
     /// Appends documents to collection `name`, in order; their sequence numbers follow the
@@ -132,23 +143,21 @@ impl Collections {
 
     /// [`Collections::append`] of documents already encoded with [`encode`].
     pub fn append_encoded(&self, name: &str, documents: Vec<Box<[u8]>>) {
-        self.remember_ids(
-            name,
-            documents
-                .iter()
-                .filter_map(|d| RawDocument::from_bytes(d).ok()),
-        );
         let mut map = self.write();
         let target = map.entry(name.to_string()).or_default();
+        let first = target.len();
         for doc in documents {
             target.push_trusted(target.next_seq(), doc);
         }
+        self.remember_ids(name, target, first..target.len());
     }
 
     /// Replaces collection `name` whole (used when loading a store).
     pub fn set(&self, name: &str, collection: Collection) {
-        self.remember_ids(name, collection.raw_documents());
-        self.write().insert(name.to_string(), collection);
+        let mut map = self.write();
+        self.ids().remove(name);
+        self.remember_ids(name, &collection, 0..collection.len());
+        map.insert(name.to_string(), collection);
     }
 
     /// Number of documents in collection `name`.
@@ -275,14 +284,11 @@ impl Collections {
         let Some(collection) = map.get_mut(name) else {
             return;
         };
-        if let Some(field) = public_id_field(name) {
-            let mut ids = self.ids();
-            if let Some(taken) = ids.get_mut(name) {
-                for &i in indices {
-                    let id = collection.raw(i).and_then(|d| d.get_str(field).ok());
-                    if let Some(id) = id {
-                        taken.remove(id);
-                    }
+        let cells = public_id_field(name).and_then(|f| collection.columns().column(f));
+        if let (Some(cells), Some(taken)) = (cells, self.ids().get_mut(name)) {
+            for &i in indices {
+                if let Cell::Str(id) = cells.get(i) {
+                    taken.remove(&id);
                 }
             }
         }
