@@ -3,6 +3,7 @@
 
 pub mod cell_group;
 pub mod collection;
+pub mod column;
 pub mod columns;
 pub mod filter;
 pub mod group;
@@ -10,6 +11,7 @@ pub mod list;
 pub mod raw_unwind;
 pub mod reads;
 pub mod stat;
+pub mod stored;
 pub mod strings;
 
 pub use collection::Collection;

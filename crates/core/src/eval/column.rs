@@ -1,0 +1,110 @@
+//! [`Column`]: the cells of one field, packed, one per row of a collection.
+
+use super::columns::Cell;
+
+/// The cells of one field, one per row, packed as a type tag and 8 bytes of value (9 bytes a
+/// cell instead of the 16 of a [`Cell`]).
+#[derive(Debug, Default, Clone)]
+pub struct Column {
+    tags: Vec<u8>,
+    bits: Vec<u64>,
+}
+
+const TAG_MISSING: u8 = 0;
+const TAG_NULL: u8 = 1;
+const TAG_INT: u8 = 2;
+const TAG_DOUBLE: u8 = 3;
+const TAG_STR: u8 = 4;
+const TAG_DATE: u8 = 5;
+const TAG_BOOL: u8 = 6;
+pub(super) const TAG_COMPLEX: u8 = 7;
+/// The value bits of a [`Cell::Complex`] that is an empty array (others have 0).
+pub(super) const EMPTY_ARRAY: u64 = 1;
+
+impl Column {
+    pub(super) fn missing(rows: usize) -> Self {
+        Column {
+            tags: vec![TAG_MISSING; rows],
+            bits: vec![0; rows],
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.tags.len()
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
+
+    /// The cell of row `row` (Missing past the end).
+    pub fn get(&self, row: usize) -> Cell {
+        let (Some(&tag), Some(&bits)) = (self.tags.get(row), self.bits.get(row)) else {
+            return Cell::Missing;
+        };
+        match tag {
+            TAG_NULL => Cell::Null,
+            TAG_INT => Cell::Int(bits as i64),
+            TAG_DOUBLE => Cell::Double(f64::from_bits(bits)),
+            TAG_STR => Cell::Str(bits as u32),
+            TAG_DATE => Cell::Date(bits as i64),
+            TAG_BOOL => Cell::Bool(bits != 0),
+            TAG_COMPLEX => Cell::Complex,
+            _ => Cell::Missing,
+        }
+    }
+
+    pub(super) fn encode(cell: Cell) -> (u8, u64) {
+        match cell {
+            Cell::Missing => (TAG_MISSING, 0),
+            Cell::Null => (TAG_NULL, 0),
+            Cell::Int(i) => (TAG_INT, i as u64),
+            Cell::Double(d) => (TAG_DOUBLE, d.to_bits()),
+            Cell::Str(s) => (TAG_STR, u64::from(s)),
+            Cell::Date(d) => (TAG_DATE, d as u64),
+            Cell::Bool(b) => (TAG_BOOL, u64::from(b)),
+            Cell::Complex => (TAG_COMPLEX, 0),
+        }
+    }
+
+    /// True when row `row` holds an empty array (a [`Cell::Complex`] that unwinds to no row).
+    pub fn is_empty_array(&self, row: usize) -> bool {
+        self.tags.get(row) == Some(&TAG_COMPLEX) && self.bits.get(row) == Some(&EMPTY_ARRAY)
+    }
+
+    pub(super) fn set(&mut self, row: usize, cell: Cell) {
+        self.set_encoded(row, Self::encode(cell));
+    }
+
+    pub(super) fn set_encoded(&mut self, row: usize, (tag, bits): (u8, u64)) {
+        if let (Some(t), Some(b)) = (self.tags.get_mut(row), self.bits.get_mut(row)) {
+            *t = tag;
+            *b = bits;
+        }
+    }
+
+    pub(super) fn push_missing(&mut self) {
+        self.tags.push(TAG_MISSING);
+        self.bits.push(0);
+    }
+
+    /// True when any of `rows` holds [`Cell::Complex`].
+    pub fn any_complex(&self, rows: &[usize]) -> bool {
+        rows.iter()
+            .any(|&i| self.tags.get(i).is_some_and(|&t| t == TAG_COMPLEX))
+    }
+
+    pub(super) fn retain(&mut self, keep: &[bool]) {
+        let mut flags = keep.iter();
+        self.tags.retain(|_| flags.next().copied().unwrap_or(true));
+        let mut flags = keep.iter();
+        self.bits.retain(|_| flags.next().copied().unwrap_or(true));
+    }
+
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.tags.shrink_to_fit();
+        self.bits.shrink_to_fit();
+    }
+}
