@@ -235,7 +235,9 @@ async fn past_the_in_flight_cap_calls_are_refused_and_health_still_answers() {
 
 #[tokio::test]
 async fn health_answers_promptly_while_heavy_stats_saturate_the_workers() {
-    let addr = memory_server(200_000, Limits::default()).await;
+    // 16 heavy stats at once on 2 cores: each must still end inside the 30 s deadline in a
+    // debug build, now that the document engine reads its fields from stored bytes.
+    let addr = memory_server(50_000, Limits::default()).await;
     let channel = channel(addr).await;
     let stop = Instant::now() + Duration::from_secs(3);
     let load: Vec<_> = (0..16)
