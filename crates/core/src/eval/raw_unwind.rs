@@ -8,10 +8,11 @@
 use super::columns::Cell;
 use super::group::group;
 use super::list::set_path;
+use super::reads::accumulator_paths;
 use super::Collection;
 use crate::error::Result;
 use crate::exec::{Deadline, CHECK_EVERY};
-use crate::query::plan::{Accumulator, GroupSpec, PushSource};
+use crate::query::plan::GroupSpec;
 use crate::value::FieldPath;
 use bson::{Bson, Document, RawBsonRef, RawDocument};
 use std::borrow::Cow;
@@ -110,23 +111,7 @@ pub fn unwind_group(
 fn group_paths(spec: &GroupSpec) -> Vec<&FieldPath> {
     let mut paths: Vec<&FieldPath> = spec.keys.iter().map(|k| &k.path).collect();
     for (_, accumulator) in &spec.fields {
-        match accumulator {
-            Accumulator::Count(conditions) => paths.extend(conditions.iter().map(|c| &c.path)),
-            Accumulator::Sum(path, conditions) | Accumulator::Average(path, conditions) => {
-                paths.push(path);
-                paths.extend(conditions.iter().map(|c| &c.path));
-            }
-            Accumulator::Max(path)
-            | Accumulator::Min(path)
-            | Accumulator::First(path)
-            | Accumulator::Last(path)
-            | Accumulator::AddToSet(path)
-            | Accumulator::MergeObjects(path)
-            | Accumulator::Push(PushSource::Value(path)) => paths.push(path),
-            Accumulator::Push(PushSource::Object(fields)) => {
-                paths.extend(fields.iter().map(|(_, p)| p));
-            }
-        }
+        paths.extend(accumulator_paths(accumulator));
     }
     paths.sort_by(|a, b| a.parts().cmp(b.parts()));
     paths.dedup_by(|a, b| a.parts() == b.parts());

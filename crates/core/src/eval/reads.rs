@@ -52,6 +52,26 @@ pub fn pipeline_reads(stages: &[Stage]) -> Option<Vec<String>> {
     None
 }
 
+/// Every path an accumulator reads: its input and its conditions.
+pub fn accumulator_paths(accumulator: &Accumulator) -> Vec<&FieldPath> {
+    match accumulator {
+        Accumulator::Count(conditions) => conditions.iter().map(|c| &c.path).collect(),
+        Accumulator::Sum(path, conditions) | Accumulator::Average(path, conditions) => {
+            std::iter::once(path)
+                .chain(conditions.iter().map(|c| &c.path))
+                .collect()
+        }
+        Accumulator::Max(path)
+        | Accumulator::Min(path)
+        | Accumulator::First(path)
+        | Accumulator::Last(path)
+        | Accumulator::AddToSet(path)
+        | Accumulator::MergeObjects(path)
+        | Accumulator::Push(PushSource::Value(path)) => vec![path],
+        Accumulator::Push(PushSource::Object(fields)) => fields.iter().map(|(_, p)| p).collect(),
+    }
+}
+
 /// Fields read so far; `whole` once a path names no field (the whole document).
 #[derive(Default)]
 struct Reads {
@@ -72,22 +92,8 @@ impl Reads {
     }
 
     fn accumulator(&mut self, accumulator: &Accumulator) {
-        match accumulator {
-            Accumulator::Count(conditions) => conditions.iter().for_each(|c| self.add(&c.path)),
-            Accumulator::Sum(path, conditions) | Accumulator::Average(path, conditions) => {
-                self.add(path);
-                conditions.iter().for_each(|c| self.add(&c.path));
-            }
-            Accumulator::Max(path)
-            | Accumulator::Min(path)
-            | Accumulator::First(path)
-            | Accumulator::Last(path)
-            | Accumulator::AddToSet(path)
-            | Accumulator::MergeObjects(path)
-            | Accumulator::Push(PushSource::Value(path)) => self.add(path),
-            Accumulator::Push(PushSource::Object(fields)) => {
-                fields.iter().for_each(|(_, p)| self.add(p));
-            }
+        for path in accumulator_paths(accumulator) {
+            self.add(path);
         }
     }
 
