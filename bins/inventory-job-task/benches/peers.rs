@@ -15,7 +15,9 @@
 //!
 //! Options (environment): `BENCH_DOCUMENTS` (comma-separated sizes, default `100000`),
 //! `BENCH_MONGOMOCK_MAX` (largest size given to mongomock, default 100000: it needs minutes
-//! beyond), `BENCH_SECONDS` (time per query and engine, default 1), `BENCH_ENGINE_ONLY=1`
+//! beyond), `BENCH_SECONDS` (time per query and engine, default 1), `BENCH_RUNS` (most runs
+//! per query and engine, default 20; raise it with `BENCH_SECONDS` to profile one query),
+//! `BENCH_ENGINE_ONLY=1`
 //! (time our engine in-process only, print its times and stop: for quick iterations),
 //! `BENCH_QUERY` (only the queries whose name contains it).
 
@@ -212,7 +214,8 @@ fn median_ms(mut times: Vec<Duration>) -> f64 {
     times[times.len() / 2].as_secs_f64() * 1e3
 }
 
-/// Runs `once` until the budget is spent (at least 3 and at most 20 times); the median.
+/// Runs `once` until the budget is spent (at least 3 and at most `BENCH_RUNS`, default 20,
+/// times); the median.
 async fn timed<F, Fut>(budget: Duration, mut once: F) -> f64
 where
     F: FnMut() -> Fut,
@@ -220,8 +223,12 @@ where
 {
     once().await; // warm-up
     let start = Instant::now();
+    let most: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let mut times = Vec::new();
-    while times.len() < 3 || (start.elapsed() < budget && times.len() < 20) {
+    while times.len() < 3 || (start.elapsed() < budget && times.len() < most) {
         let t = Instant::now();
         once().await;
         times.push(t.elapsed());

@@ -62,6 +62,24 @@ fn collection() -> &'static eval::Collection {
     })
 }
 
+/// The dataset repeated past 40 k rows, so scans take their parallel, multi-block path.
+fn large_dataset() -> &'static Vec<bson::Document> {
+    static DOCS: OnceLock<Vec<bson::Document>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        let copies = 40_000 / dataset().len().max(1) + 1;
+        (0..copies)
+            .flat_map(|_| dataset().iter().cloned())
+            .collect()
+    })
+}
+
+fn large_collection() -> &'static eval::Collection {
+    static COLLECTION: OnceLock<eval::Collection> = OnceLock::new();
+    COLLECTION.get_or_init(|| {
+        eval::Collection::from_documents(large_dataset().iter().cloned()).expect("documents")
+    })
+}
+
 fn dataset() -> &'static Vec<bson::Document> {
     static DOCS: OnceLock<Vec<bson::Document>> = OnceLock::new();
     DOCS.get_or_init(|| {
@@ -314,5 +332,20 @@ proptest! {
         plan.page = None;
         let domains = eval::stat(dataset(), &plan).expect("distinct");
         prop_assert!(domains.results.iter().all(|d| d.as_str() == Some(domain.as_str())), "{:?}", domains.results);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Over a collection large enough to be scanned in parallel blocks, the columns still
+    /// answer exactly like the document engine.
+    #[test]
+    fn large_collections_answer_like_the_document_engine(request in list_request()) {
+        let Ok(parsed) = ListRequest::from_json(Service::Inventory, &request) else { return Ok(()) };
+        let Ok(query) = prepare_list(Service::Inventory, &parsed) else { return Ok(()) };
+        let Ok(plan) = compile::list(&query, Service::Inventory.minimal_fields(), now()) else { return Ok(()) };
+        let out = eval::list(large_dataset(), &plan);
+        prop_assert_eq!(&large_collection().list(&plan, &Default::default()), &Ok(out));
     }
 }

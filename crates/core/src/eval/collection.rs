@@ -4,14 +4,14 @@
 //! answers are exactly those of [`super::list()`] and [`super::stat()`].
 
 use super::cell_group::group_cells;
-use super::columns::{Cell, CellKey, CellTest, Column, Columns};
-use super::filter::condition_matches;
+use super::columns::{Cell, CellKey, Columns};
 use super::list::{list_matched, project, ListOutput};
 use super::raw_unwind::unwind_group;
 use super::reads::pipeline_reads;
+use super::scan::{self, Bound};
 use super::stat::{distinct, paged, pipeline_within, rows_to_results, StatOutput};
 pub use super::stored::{encode, validate};
-use super::stored::{field_document, field_value, parse};
+use super::stored::{field_value, parse};
 use crate::error::{Error, Result};
 use crate::exec::{Deadline, CHECK_EVERY};
 use crate::query::plan::{Condition, Filter, ListPlan, Stage, StatKind, StatPlan};
@@ -28,30 +28,6 @@ pub struct Collection {
     seqs: Vec<u64>,
     next_seq: u64,
     columns: Columns,
-}
-
-/// A filter condition bound to its column when the cells can answer it.
-struct Bound<'a> {
-    condition: &'a Condition,
-    /// The top-level field the condition reads.
-    field: &'a str,
-    cells: Option<(&'a Column, CellTest<'a>)>,
-}
-
-impl Bound<'_> {
-    fn test(&self, raws: &[Box<[u8]>], i: usize) -> bool {
-        if let Some((cells, test)) = &self.cells {
-            match cells.get(i) {
-                Cell::Complex => {}
-                cell => return test.eval(cell),
-            }
-        }
-        let raw = raws.get(i).and_then(|r| RawDocument::from_bytes(r).ok());
-        let doc = raw
-            .map(|r| field_document(r, self.field))
-            .unwrap_or_default();
-        condition_matches(&doc, self.condition)
-    }
 }
 
 impl Collection {
@@ -222,19 +198,13 @@ impl Collection {
     }
 
     fn bind<'a>(&'a self, conditions: &'a [Condition]) -> Vec<Bound<'a>> {
-        conditions
-            .iter()
-            .map(|condition| Bound {
-                condition,
-                field: condition.path.parts().first().map_or("", String::as_str),
-                cells: self.columns.bind(condition).and_then(|test| {
-                    let [field] = condition.path.parts() else {
-                        return None;
-                    };
-                    Some((self.columns.column(field)?, test))
-                }),
-            })
-            .collect()
+        Bound::all(conditions, |condition| {
+            let test = self.columns.bind(condition)?;
+            let [field] = condition.path.parts() else {
+                return None;
+            };
+            Some((self.columns.column(field)?, test))
+        })
     }
 
     /// Indices of the documents matching `filter`, in insertion order; stops with an error
@@ -242,17 +212,7 @@ impl Collection {
     pub fn matching(&self, filter: &Filter, deadline: &Deadline) -> Result<Vec<usize>> {
         let all = self.bind(&filter.all);
         let any = self.bind(&filter.any);
-        let mut out = Vec::new();
-        let raws = &self.raws;
-        for start in (0..raws.len()).step_by(CHECK_EVERY) {
-            deadline.check()?;
-            let end = (start + CHECK_EVERY).min(raws.len());
-            out.extend((start..end).filter(|&i| {
-                all.iter().all(|b| b.test(raws, i))
-                    && (any.is_empty() || any.iter().any(|b| b.test(raws, i)))
-            }));
-        }
-        Ok(out)
+        scan::matching(&self.raws, &all, &any, deadline)
     }
 
     /// Answers a list plan, within `deadline`.

@@ -14,9 +14,9 @@ const TAG_MISSING: u8 = 0;
 const TAG_NULL: u8 = 1;
 const TAG_INT: u8 = 2;
 const TAG_DOUBLE: u8 = 3;
-const TAG_STR: u8 = 4;
-const TAG_DATE: u8 = 5;
-const TAG_BOOL: u8 = 6;
+pub(super) const TAG_STR: u8 = 4;
+pub(super) const TAG_DATE: u8 = 5;
+pub(super) const TAG_BOOL: u8 = 6;
 pub(super) const TAG_COMPLEX: u8 = 7;
 /// The value bits of a [`Cell::Complex`] that is an empty array (others have 0).
 pub(super) const EMPTY_ARRAY: u64 = 1;
@@ -41,9 +41,24 @@ impl Column {
 
     /// The cell of row `row` (Missing past the end).
     pub fn get(&self, row: usize) -> Cell {
-        let (Some(&tag), Some(&bits)) = (self.tags.get(row), self.bits.get(row)) else {
-            return Cell::Missing;
-        };
+        match (self.tags.get(row), self.bits.get(row)) {
+            (Some(&tag), Some(&bits)) => Self::decode(tag, bits),
+            _ => Cell::Missing,
+        }
+    }
+
+    /// The packed tags, one per row.
+    pub(super) fn tags(&self) -> &[u8] {
+        &self.tags
+    }
+
+    /// The packed value bits, one per row.
+    pub(super) fn bits(&self) -> &[u64] {
+        &self.bits
+    }
+
+    /// The cell a tag and its value bits stand for.
+    pub(super) fn decode(tag: u8, bits: u64) -> Cell {
         match tag {
             TAG_NULL => Cell::Null,
             TAG_INT => Cell::Int(bits as i64),

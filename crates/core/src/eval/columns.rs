@@ -16,6 +16,7 @@ use bson::{Bson, RawBsonRef, RawDocument};
 use hashbrown::HashMap;
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 /// One top-level field value of one document, in 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -274,14 +275,16 @@ impl Columns {
             Op::In(vs) => CellTest::In(vs.iter().map(probe).collect::<Option<_>>()?, false),
             Op::NotIn(vs) => CellTest::In(vs.iter().map(probe).collect::<Option<_>>()?, true),
             Op::Exists(e) => CellTest::Exists(*e),
-            Op::Lt(v) => CellTest::Compare(ordered(v)?, |o| o == Ordering::Less),
-            Op::Lte(v) => CellTest::Compare(ordered(v)?, |o| o != Ordering::Greater),
-            Op::Gt(v) => CellTest::Compare(ordered(v)?, |o| o == Ordering::Greater),
-            Op::Gte(v) => CellTest::Compare(ordered(v)?, |o| o != Ordering::Less),
+            Op::Lt(v) => CellTest::Compare(ordered(v)?, Cmp::Lt),
+            Op::Lte(v) => CellTest::Compare(ordered(v)?, Cmp::Lte),
+            Op::Gt(v) => CellTest::Compare(ordered(v)?, Cmp::Gt),
+            Op::Gte(v) => CellTest::Compare(ordered(v)?, Cmp::Gte),
             Op::Matches(patterns) | Op::NotMatches(patterns) => CellTest::Matches {
                 patterns,
                 strings: &self.strings,
-                memo: vec![std::cell::Cell::new(UNTRIED); self.strings.len()],
+                memo: (0..self.strings.len())
+                    .map(|_| AtomicU8::new(UNTRIED))
+                    .collect(),
                 negate: matches!(condition.op, Op::NotMatches(_)),
             },
             _ => return None,
@@ -292,24 +295,50 @@ impl Columns {
 /// A memo slot of [`CellTest::Matches`] not tried yet.
 const UNTRIED: u8 = 0;
 
+/// The ordering a comparison accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    /// `lt`.
+    Lt,
+    /// `lte`.
+    Lte,
+    /// `gt`.
+    Gt,
+    /// `gte`.
+    Gte,
+}
+
+impl Cmp {
+    /// True when `o` (the cell against the value) is accepted.
+    pub fn accepts(self, o: Ordering) -> bool {
+        match self {
+            Cmp::Lt => o == Ordering::Less,
+            Cmp::Lte => o != Ordering::Greater,
+            Cmp::Gt => o == Ordering::Greater,
+            Cmp::Gte => o != Ordering::Less,
+        }
+    }
+}
+
 /// A condition answered from one cell (never called with [`Cell::Complex`]).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum CellTest<'a> {
     /// Equal to any of the values (null also matches Missing); negated when the flag is set.
     In(Vec<Cell>, bool),
     /// Present or absent.
     Exists(bool),
     /// Same type class and the ordering is accepted.
-    Compare(Cell, fn(Ordering) -> bool),
+    Compare(Cell, Cmp),
     /// A string matching any of the patterns (negated: none matching, or not a string).
-    /// Each distinct string is tried once per scan (`memo`: untried, 1 match, 2 no match).
+    /// Each distinct string is tried about once per scan (`memo`: untried, 1 match, 2 no
+    /// match; shared by the threads of a parallel scan).
     Matches {
         /// The patterns.
         patterns: &'a [Pattern],
         /// The interned strings, by id.
         strings: &'a Strings,
         /// What each string gave.
-        memo: Vec<std::cell::Cell<u8>>,
+        memo: Vec<AtomicU8>,
         /// `not_contain`: true when no pattern matches.
         negate: bool,
     },
@@ -318,6 +347,20 @@ pub enum CellTest<'a> {
 impl CellTest<'_> {
     /// Evaluates the test on a scalar cell.
     pub fn eval(&self, cell: Cell) -> bool {
+        self.eval_with(cell, None)
+    }
+
+    /// The patterns of a [`CellTest::Matches`].
+    pub fn patterns(&self) -> Option<&[Pattern]> {
+        match self {
+            CellTest::Matches { patterns, .. } => Some(patterns),
+            _ => None,
+        }
+    }
+
+    /// [`Self::eval`], with `local` copies of the patterns when given (a copied regex has its
+    /// own cache pool, fastest on the thread that uses it first).
+    pub fn eval_with(&self, cell: Cell, local: Option<&[Pattern]>) -> bool {
         match self {
             CellTest::In(values, negate) => {
                 let hit = values.iter().any(|v| match v {
@@ -327,8 +370,8 @@ impl CellTest<'_> {
                 hit != *negate
             }
             CellTest::Exists(expected) => !matches!(cell, Cell::Missing) == *expected,
-            CellTest::Compare(value, accept) => {
-                cell.rank() == value.rank() && accept(cell.order(*value))
+            CellTest::Compare(value, cmp) => {
+                cell.rank() == value.rank() && cmp.accepts(cell.order(*value))
             }
             CellTest::Matches {
                 patterns,
@@ -338,13 +381,16 @@ impl CellTest<'_> {
             } => {
                 let hit = match cell {
                     Cell::Str(id) => match memo.get(id as usize) {
-                        Some(slot) if slot.get() != UNTRIED => slot.get() == 1,
-                        Some(slot) => {
-                            let text = strings.get(id);
-                            let hit = patterns.iter().any(|p| p.regex.is_match(text));
-                            slot.set(if hit { 1 } else { 2 });
-                            hit
-                        }
+                        Some(slot) => match slot.load(Relaxed) {
+                            UNTRIED => {
+                                let text = strings.get(id);
+                                let patterns = local.unwrap_or(patterns);
+                                let hit = patterns.iter().any(|p| p.is_match(text));
+                                slot.store(if hit { 1 } else { 2 }, Relaxed);
+                                hit
+                            }
+                            tried => tried == 1,
+                        },
                         None => false,
                     },
                     _ => false,

@@ -67,7 +67,7 @@ fn compares(
 
 fn any_string_matches(doc: &Document, path: &FieldPath, patterns: &[Pattern]) -> bool {
     path.any(doc, &mut |x| match x {
-        Some(Bson::String(s)) => patterns.iter().any(|p| p.regex.is_match(s)),
+        Some(Bson::String(s)) => patterns.iter().any(|p| p.is_match(s)),
         _ => false,
     })
 }

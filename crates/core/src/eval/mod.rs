@@ -10,6 +10,7 @@ pub mod group;
 pub mod list;
 pub mod raw_unwind;
 pub mod reads;
+mod scan;
 pub mod stat;
 pub mod stored;
 pub mod strings;

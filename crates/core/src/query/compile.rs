@@ -99,12 +99,17 @@ pub fn bounded_pattern(source: &str, size_limit: usize) -> Result<Pattern> {
     Ok(Pattern {
         source: source.to_string(),
         regex,
+        ascii_literal: None,
     })
 }
 
 /// A pattern matching `text` literally, case-insensitively.
 pub fn literal_pattern(text: &str, size_limit: usize) -> Result<Pattern> {
-    bounded_pattern(&regex::escape(text), size_limit)
+    let mut pattern = bounded_pattern(&regex::escape(text), size_limit)?;
+    if text.is_ascii() {
+        pattern.ascii_literal = Some(text.to_ascii_lowercase().into_bytes().into());
+    }
+    Ok(pattern)
 }
 
 /// Compiles filter conditions; `param` names the list in errors (`filter`, `filter_or`, …).
@@ -657,6 +662,38 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         crate::time::parse_iso("2022-07-01T12:00:00Z").expect("valid")
+    }
+
+    #[test]
+    fn literal_patterns_match_like_their_regex() {
+        let texts = [
+            "",
+            "ab",
+            "AB1",
+            "xxAb1",
+            "a",
+            "aab1",
+            "ab1ab",
+            "ka",
+            "\u{212a}a",
+            "ſ",
+            "S",
+            "éab1",
+            "a.b",
+            "axb",
+            "Ab",
+        ];
+        for needle in ["ab1", "AB", "", "k", "s", "a.b", "é", "b"] {
+            let pattern = literal_pattern(needle, REGEX_SIZE_LIMIT).expect("pattern");
+            assert_eq!(pattern.ascii_literal.is_some(), needle.is_ascii());
+            for text in texts {
+                assert_eq!(
+                    pattern.is_match(text),
+                    pattern.regex.is_match(text),
+                    "{needle:?} in {text:?}"
+                );
+            }
+        }
     }
 
     fn list_error(query: Value) -> Error {

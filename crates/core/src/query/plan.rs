@@ -15,6 +15,39 @@ pub struct Pattern {
     pub source: String,
     /// The compiled linear-time regex (case-insensitive).
     pub regex: regex::Regex,
+    /// For a literal of ASCII text (`contain` and friends): the text lowercased, matched
+    /// without the regex on ASCII strings (where ASCII case folding is the regex's folding).
+    pub ascii_literal: Option<Box<[u8]>>,
+}
+
+impl Pattern {
+    /// True when the pattern matches somewhere in `text`.
+    pub fn is_match(&self, text: &str) -> bool {
+        match &self.ascii_literal {
+            Some(needle) if text.is_ascii() => contains_ignoring_case(text.as_bytes(), needle),
+            _ => self.regex.is_match(text),
+        }
+    }
+}
+
+/// True when `needle` (ASCII, lowercase) occurs in `haystack` ignoring ASCII case.
+fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(at) = haystack
+        .get(from..)
+        .and_then(|h| memchr::memchr2(first, first.to_ascii_uppercase(), h))
+    {
+        let start = from + at + 1;
+        match haystack.get(start..start + rest.len()) {
+            Some(tail) if tail.eq_ignore_ascii_case(rest) => return true,
+            Some(_) => from = start,
+            None => return false,
+        }
+    }
+    false
 }
 
 impl PartialEq for Pattern {

@@ -1,0 +1,233 @@
+//! Filter scans over column cells, a block of rows at a time: each condition a tight loop over
+//! the packed tags and value bits (exact tag-and-bits compares for strings, dates and
+//! booleans, the cell test otherwise), the document engine only for cells that are not plain
+//! scalars and for conditions no column answers. Blocks run in parallel (rayon) on large
+//! collections; the deadline is checked once a block.
+
+use super::column::{Column, TAG_BOOL, TAG_COMPLEX, TAG_DATE, TAG_STR};
+use super::columns::{Cell, CellTest, Cmp};
+use super::filter::condition_matches;
+use super::stored::field_document;
+use crate::error::Result;
+use crate::exec::Deadline;
+use crate::query::plan::{Condition, Pattern};
+use bson::RawDocument;
+use rayon::prelude::*;
+
+/// Rows in a block.
+const BLOCK: usize = 4096;
+/// Collections with at least this many rows are scanned on rayon's threads.
+const PARALLEL_ROWS: usize = 8 * BLOCK;
+
+/// A filter condition, bound to its column when the cells can answer it.
+pub(super) struct Bound<'a> {
+    condition: &'a Condition,
+    /// The top-level field the condition reads.
+    field: &'a str,
+    cells: Option<(&'a Column, Kernel<'a>)>,
+}
+
+/// How a bound condition tests a block of cells.
+enum Kernel<'a> {
+    /// The cell's tag and bits equal one of these (or, negated, none of them).
+    Exact(Vec<(u8, u64)>, bool),
+    /// A date cell compared with a date.
+    Dates(i64, Cmp),
+    /// Any other cell test, cell by cell.
+    Cells(CellTest<'a>),
+}
+
+impl<'a> Kernel<'a> {
+    fn of(test: CellTest<'a>) -> Self {
+        match &test {
+            CellTest::In(values, negate) => {
+                let exact: Option<Vec<(u8, u64)>> = values
+                    .iter()
+                    .map(|v| match *v {
+                        Cell::Str(id) => Some((TAG_STR, u64::from(id))),
+                        Cell::Date(d) => Some((TAG_DATE, d as u64)),
+                        Cell::Bool(b) => Some((TAG_BOOL, u64::from(b))),
+                        _ => None,
+                    })
+                    .collect();
+                match exact {
+                    Some(keys) => Kernel::Exact(keys, *negate),
+                    None => Kernel::Cells(test),
+                }
+            }
+            CellTest::Compare(Cell::Date(d), cmp) => Kernel::Dates(*d, *cmp),
+            _ => Kernel::Cells(test),
+        }
+    }
+
+    /// `out[j]` = the test on cell `j` (whatever for complex cells; false where the cell
+    /// test is costly and `!wanted(j)`).
+    fn fill(&self, tags: &[u8], bits: &[u64], out: &mut [bool], wanted: impl Fn(usize) -> bool) {
+        let cells = out.iter_mut().zip(tags.iter().zip(bits));
+        match self {
+            Kernel::Exact(keys, negate) => match keys.as_slice() {
+                [(tag, value)] => {
+                    for (o, (t, b)) in cells {
+                        *o = (*t == *tag && *b == *value) != *negate;
+                    }
+                }
+                keys => {
+                    for (o, (t, b)) in cells {
+                        *o = keys.iter().any(|(tag, value)| t == tag && b == value) != *negate;
+                    }
+                }
+            },
+            Kernel::Dates(date, cmp) => {
+                let date = *date;
+                let accept: fn(i64, i64) -> bool = match cmp {
+                    Cmp::Lt => |a, b| a < b,
+                    Cmp::Lte => |a, b| a <= b,
+                    Cmp::Gt => |a, b| a > b,
+                    Cmp::Gte => |a, b| a >= b,
+                };
+                for (o, (t, b)) in cells {
+                    *o = *t == TAG_DATE && accept(*b as i64, date);
+                }
+            }
+            Kernel::Cells(test) => {
+                let local = test.patterns().map(<[Pattern]>::to_vec);
+                for (j, (o, (t, b))) in cells.enumerate() {
+                    *o = *t != TAG_COMPLEX
+                        && wanted(j)
+                        && test.eval_with(Column::decode(*t, *b), local.as_deref());
+                }
+            }
+        }
+    }
+}
+
+impl<'a> Bound<'a> {
+    /// Binds each condition; the ones the cells answer come first (AND and OR do not depend
+    /// on the order, and the cheap tests then narrow the rows the document tests see).
+    pub(super) fn all(
+        conditions: &'a [Condition],
+        column: impl Fn(&'a Condition) -> Option<(&'a Column, CellTest<'a>)>,
+    ) -> Vec<Self> {
+        let mut bound: Vec<Bound<'a>> = conditions
+            .iter()
+            .map(|condition| Bound {
+                condition,
+                field: condition.path.parts().first().map_or("", String::as_str),
+                cells: column(condition).map(|(c, test)| (c, Kernel::of(test))),
+            })
+            .collect();
+        bound.sort_by_key(|b| b.cells.is_none());
+        bound
+    }
+
+    /// The condition on the document of row `i`.
+    fn on_document(&self, raws: &[Box<[u8]>], i: usize) -> bool {
+        let raw = raws.get(i).and_then(|r| RawDocument::from_bytes(r).ok());
+        let doc = raw
+            .map(|r| field_document(r, self.field))
+            .unwrap_or_default();
+        condition_matches(&doc, self.condition)
+    }
+
+    /// The cells of rows `start..start + n`, when the column has them all.
+    fn cells(&self, start: usize, n: usize) -> Option<(&Kernel<'a>, &[u8], &[u64])> {
+        let (column, kernel) = self.cells.as_ref()?;
+        let tags = column.tags().get(start..start + n)?;
+        let bits = column.bits().get(start..start + n)?;
+        Some((kernel, tags, bits))
+    }
+
+    /// `out[j]` = the condition on row `start + j`, for the rows where `wanted(j)`.
+    fn test(
+        &self,
+        raws: &[Box<[u8]>],
+        start: usize,
+        out: &mut [bool],
+        wanted: impl Fn(usize) -> bool,
+    ) {
+        match self.cells(start, out.len()) {
+            Some((kernel, tags, bits)) => {
+                kernel.fill(tags, bits, out, &wanted);
+                if tags.contains(&TAG_COMPLEX) {
+                    for (j, _) in tags.iter().enumerate().filter(|(_, t)| **t == TAG_COMPLEX) {
+                        out[j] = wanted(j) && self.on_document(raws, start + j);
+                    }
+                }
+            }
+            None => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = wanted(j) && self.on_document(raws, start + j);
+                }
+            }
+        }
+    }
+}
+
+/// Indices of the rows meeting `AND(all) AND OR(any)`, in order; stops with an error once
+/// `deadline` has passed or was cancelled.
+pub(super) fn matching(
+    raws: &[Box<[u8]>],
+    all: &[Bound<'_>],
+    any: &[Bound<'_>],
+    deadline: &Deadline,
+) -> Result<Vec<usize>> {
+    let blocks = raws.len().div_ceil(BLOCK);
+    let block = |b: usize| -> Result<Vec<usize>> {
+        deadline.check()?;
+        let start = b * BLOCK;
+        let end = (start + BLOCK).min(raws.len());
+        Ok(scan_block(raws, all, any, start, end - start))
+    };
+    if raws.len() < PARALLEL_ROWS {
+        let mut out = Vec::new();
+        for b in 0..blocks {
+            out.extend(block(b)?);
+        }
+        return Ok(out);
+    }
+    let parts: Vec<Vec<usize>> = (0..blocks)
+        .into_par_iter()
+        .map(block)
+        .collect::<Result<_>>()?;
+    Ok(parts.concat())
+}
+
+fn scan_block(
+    raws: &[Box<[u8]>],
+    all: &[Bound<'_>],
+    any: &[Bound<'_>],
+    start: usize,
+    n: usize,
+) -> Vec<usize> {
+    let mut alive = vec![true; n];
+    let mut hits = vec![false; n];
+    for bound in all {
+        bound.test(raws, start, &mut hits, |j| alive[j]);
+        let mut left = false;
+        for (a, h) in alive.iter_mut().zip(&hits) {
+            *a &= *h;
+            left |= *a;
+        }
+        if !left {
+            return Vec::new();
+        }
+    }
+    if !any.is_empty() {
+        let mut met = vec![false; n];
+        for bound in any {
+            bound.test(raws, start, &mut hits, |j| alive[j] && !met[j]);
+            for (m, h) in met.iter_mut().zip(&hits) {
+                *m |= *h;
+            }
+        }
+        for (a, m) in alive.iter_mut().zip(&met) {
+            *a &= *m;
+        }
+    }
+    alive
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| **a)
+        .map(|(j, _)| start + j)
+        .collect()
+}
