@@ -1,21 +1,23 @@
 //! `unwind` then `group`, answered from the stored BSON bytes: only the rows an array
 //! actually unwinds into are built, each holding just the paths the group reads, and the
-//! document engine's [`group`] makes the result (so it is exactly the engine's).
+//! document engine's [`group`] makes the result (so it is exactly the engine's); a group of
+//! plain counts by string keys is counted on the bytes themselves, building no row at all.
 //! Documents whose array is empty or missing cost one field lookup. Anything the bytes cannot
 //! give without the engine's array rules (a read path through another array, nested paths
 //! that overlap) returns `None`, and the caller evaluates the pipeline on documents.
 
 use super::columns::Cell;
-use super::group::group;
+use super::group::{group, Number};
 use super::list::set_path;
 use super::reads::accumulator_paths;
 use super::Collection;
 use crate::error::Result;
 use crate::exec::{Deadline, CHECK_EVERY};
-use crate::query::plan::GroupSpec;
+use crate::query::plan::{Accumulator, GroupSpec};
 use crate::value::FieldPath;
 use bson::{Bson, Document, RawBsonRef, RawDocument};
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// A path read by the group, split at the unwound field.
 enum Read<'a> {
@@ -54,11 +56,48 @@ pub fn unwind_group(
             _ => (*p, Read::Document(p.parts())),
         })
         .collect();
+    if let Some(counted) = count_group(collection, matched, top, &reads, spec, deadline)? {
+        return Ok(Some(counted));
+    }
+    let mut rows = Vec::new();
+    let complete = for_each_row(collection, matched, top, deadline, |raw, element| {
+        let mut row = Document::new();
+        for (path, read) in &reads {
+            let found = match read {
+                Read::Element([]) => Bson::try_from(element).ok().map(Some),
+                Read::Element(rest) => value_at(element, rest).ok(),
+                Read::Document(parts) => value_at(RawBsonRef::Document(raw), parts).ok(),
+            };
+            match found {
+                Some(Some(found)) => set_path(&mut row, path.parts(), found),
+                Some(None) => {}
+                None => return false,
+            }
+        }
+        rows.push(row);
+        true
+    })?;
+    if !complete {
+        return Ok(None);
+    }
+    deadline.check()?;
+    let rows: Vec<Cow<'_, Document>> = rows.into_iter().map(Cow::Owned).collect();
+    group(&rows, spec).map(Some)
+}
+
+/// Calls `each(document, element)` for every row `unwind <top>` makes of `matched`, in
+/// order; `Ok(false)` as soon as `each` returns false (the bytes cannot answer).
+fn for_each_row<'c>(
+    collection: &'c Collection,
+    matched: &[usize],
+    top: &str,
+    deadline: &Deadline,
+    mut each: impl FnMut(&'c RawDocument, RawBsonRef<'c>) -> bool,
+) -> Result<bool> {
     let cells = collection.columns().column(top);
     let unwinds_to_nothing = |i: usize| {
         cells.is_none_or(|c| c.is_empty_array(i) || matches!(c.get(i), Cell::Missing | Cell::Null))
     };
-    let mut rows = Vec::new();
     for chunk in matched.chunks(CHECK_EVERY) {
         deadline.check()?;
         for &i in chunk {
@@ -71,40 +110,138 @@ pub fn unwind_group(
             let Some(value) = raw.get(top).ok().flatten() else {
                 continue;
             };
-            let mut row_of = |element: RawBsonRef<'_>| -> Option<Document> {
-                let mut row = Document::new();
-                for (path, read) in &reads {
-                    let found = match read {
-                        Read::Element([]) => Some(Bson::try_from(element).ok()?),
-                        Read::Element(rest) => value_at(element, rest).ok()?,
-                        Read::Document(parts) => value_at(RawBsonRef::Document(raw), parts).ok()?,
-                    };
-                    if let Some(found) = found {
-                        set_path(&mut row, path.parts(), found);
-                    }
-                }
-                Some(row)
-            };
             match value {
                 RawBsonRef::Null => {}
                 RawBsonRef::Array(items) => {
                     for item in items {
-                        let Some(row) = item.ok().and_then(&mut row_of) else {
-                            return Ok(None);
-                        };
-                        rows.push(row);
+                        match item {
+                            Ok(element) if each(raw, element) => {}
+                            _ => return Ok(false),
+                        }
                     }
                 }
-                other => match row_of(other) {
-                    Some(row) => rows.push(row),
-                    None => return Ok(None),
-                },
+                other => {
+                    if !each(raw, other) {
+                        return Ok(false);
+                    }
+                }
             }
         }
     }
-    deadline.check()?;
-    let rows: Vec<Cow<'_, Document>> = rows.into_iter().map(Cow::Owned).collect();
-    group(&rows, spec).map(Some)
+    Ok(true)
+}
+
+/// A group key value the bytes compare exactly: absent, null, or a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum KeyPart<'a> {
+    Missing,
+    Null,
+    Str(&'a str),
+}
+
+/// Groups counted straight from the bytes, without a row document: when every accumulator
+/// is an unconditional `count` and every key (no date format) is a string, null or absent.
+/// Groups come in order of first appearance, as [`group`] gives them; `None` otherwise.
+fn count_group(
+    collection: &Collection,
+    matched: &[usize],
+    top: &str,
+    reads: &[(&FieldPath, Read<'_>)],
+    spec: &GroupSpec,
+    deadline: &Deadline,
+) -> Result<Option<Vec<Document>>> {
+    let counts_only = spec
+        .fields
+        .iter()
+        .all(|(_, acc)| matches!(acc, Accumulator::Count(conds) if conds.is_empty()));
+    if !counts_only || spec.keys.iter().any(|k| k.date_format.is_some()) {
+        return Ok(None);
+    }
+    let key_reads: Option<Vec<&Read<'_>>> = spec
+        .keys
+        .iter()
+        .map(|k| {
+            reads
+                .iter()
+                .find(|(p, _)| p.parts() == k.path.parts())
+                .map(|(_, r)| r)
+        })
+        .collect();
+    let Some(key_reads) = key_reads else {
+        return Ok(None);
+    };
+    let mut index: HashMap<Vec<KeyPart<'_>>, usize> = HashMap::new();
+    let mut groups: Vec<(Vec<KeyPart<'_>>, i64)> = Vec::new();
+    let mut key = Vec::with_capacity(key_reads.len());
+    let complete = for_each_row(collection, matched, top, deadline, |raw, element| {
+        key.clear();
+        for read in &key_reads {
+            let found = match read {
+                Read::Element(rest) => raw_value_at(element, rest),
+                Read::Document(parts) => raw_value_at(RawBsonRef::Document(raw), parts),
+            };
+            let part = match found {
+                Ok(None) => KeyPart::Missing,
+                Ok(Some(RawBsonRef::Null)) => KeyPart::Null,
+                Ok(Some(RawBsonRef::String(s))) => KeyPart::Str(s),
+                _ => return false,
+            };
+            key.push(part);
+        }
+        match index.get(key.as_slice()) {
+            Some(&slot) => groups[slot].1 += 1,
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((key.clone(), 1));
+            }
+        }
+        true
+    })?;
+    if !complete {
+        return Ok(None);
+    }
+    Ok(Some(
+        groups
+            .into_iter()
+            .map(|(key, n)| {
+                let mut out = Document::new();
+                for (k, part) in spec.keys.iter().zip(key) {
+                    match part {
+                        KeyPart::Missing => {}
+                        KeyPart::Null => {
+                            out.insert(k.name.clone(), Bson::Null);
+                        }
+                        KeyPart::Str(s) => {
+                            out.insert(k.name.clone(), s);
+                        }
+                    }
+                }
+                for (name, _) in &spec.fields {
+                    out.insert(name.clone(), Number::Int(n).to_bson());
+                }
+                out
+            })
+            .collect(),
+    ))
+}
+
+/// The bytes at `parts` under `value` (a leaf array whole): `Ok(None)` when missing,
+/// `Err(())` when the path goes through an array.
+fn raw_value_at<'a>(
+    value: RawBsonRef<'a>,
+    parts: &[String],
+) -> std::result::Result<Option<RawBsonRef<'a>>, ()> {
+    let Some((first, rest)) = parts.split_first() else {
+        return Ok(Some(value));
+    };
+    match value {
+        RawBsonRef::Document(doc) => match field(doc, first)? {
+            Some(inner) => raw_value_at(inner, rest),
+            None => Ok(None),
+        },
+        RawBsonRef::Array(_) => Err(()),
+        _ => Ok(None),
+    }
 }
 
 /// Every path the group stage reads.
@@ -121,16 +258,9 @@ fn group_paths(spec: &GroupSpec) -> Vec<&FieldPath> {
 /// The value at `parts` under `value` (a leaf array whole): `Ok(None)` when missing,
 /// `Err(())` when the path goes through an array (the engine's array rules apply there).
 fn value_at(value: RawBsonRef<'_>, parts: &[String]) -> std::result::Result<Option<Bson>, ()> {
-    let Some((first, rest)) = parts.split_first() else {
-        return Bson::try_from(value).map(Some).map_err(drop);
-    };
-    match value {
-        RawBsonRef::Document(doc) => match field(doc, first)? {
-            Some(inner) => value_at(inner, rest),
-            None => Ok(None),
-        },
-        RawBsonRef::Array(_) => Err(()),
-        _ => Ok(None),
+    match raw_value_at(value, parts)? {
+        Some(found) => Bson::try_from(found).map(Some).map_err(drop),
+        None => Ok(None),
     }
 }
 
