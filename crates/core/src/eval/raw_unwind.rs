@@ -6,16 +6,18 @@
 //! give without the engine's array rules (a read path through another array, nested paths
 //! that overlap) returns `None`, and the caller evaluates the pipeline on documents.
 
-use super::columns::Cell;
+use super::columns::{Cell, Column};
 use super::group::{group, Number};
 use super::list::set_path;
 use super::reads::accumulator_paths;
+use super::walk::{self, kind, Element};
 use super::Collection;
 use crate::error::Result;
 use crate::exec::{Deadline, CHECK_EVERY};
 use crate::query::plan::{Accumulator, GroupSpec};
 use crate::value::FieldPath;
 use bson::{Bson, Document, RawBsonRef, RawDocument};
+use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -95,13 +97,10 @@ fn for_each_row<'c>(
     mut each: impl FnMut(&'c RawDocument, RawBsonRef<'c>) -> bool,
 ) -> Result<bool> {
     let cells = collection.columns().column(top);
-    let unwinds_to_nothing = |i: usize| {
-        cells.is_none_or(|c| c.is_empty_array(i) || matches!(c.get(i), Cell::Missing | Cell::Null))
-    };
     for chunk in matched.chunks(CHECK_EVERY) {
         deadline.check()?;
         for &i in chunk {
-            if unwinds_to_nothing(i) {
+            if unwinds_to_nothing(cells, i) {
                 continue;
             }
             let Some(raw) = collection.raw(i) else {
@@ -131,6 +130,115 @@ fn for_each_row<'c>(
     Ok(true)
 }
 
+/// True when the cells tell that row `i` unwinds into no row (array empty, missing, null).
+fn unwinds_to_nothing(cells: Option<&Column>, i: usize) -> bool {
+    cells.is_none_or(|c| c.is_empty_array(i) || matches!(c.get(i), Cell::Missing | Cell::Null))
+}
+
+/// A whole document as an element, to walk paths from its top.
+fn document_element(bytes: &[u8]) -> Element<'_> {
+    Element {
+        key: b"",
+        kind: kind::DOCUMENT,
+        value: bytes,
+    }
+}
+
+/// The element at `parts` under `element` (a leaf array whole): `Ok(None)` when missing,
+/// `Err(())` when the path goes through an array.
+fn walk_path<'a>(
+    element: Element<'a>,
+    parts: &[String],
+) -> std::result::Result<Option<Element<'a>>, ()> {
+    let Some((first, rest)) = parts.split_first() else {
+        return Ok(Some(element));
+    };
+    match element.kind {
+        kind::DOCUMENT => match walk::find(element.value, first) {
+            Some(inner) => walk_path(inner, rest),
+            None => Ok(None),
+        },
+        kind::ARRAY => Err(()),
+        _ => Ok(None),
+    }
+}
+
+/// Matched rows a parallel task of [`count_group`] counts.
+const ROWS_A_TASK: usize = 4096;
+
+/// Counts by key, in order of first appearance.
+#[derive(Default)]
+struct Counts<'c> {
+    index: HashMap<Vec<KeyPart<'c>>, usize>,
+    groups: Vec<(Vec<KeyPart<'c>>, i64)>,
+}
+
+impl<'c> Counts<'c> {
+    fn add(&mut self, key: &[KeyPart<'c>], n: i64) {
+        match self.index.get(key) {
+            Some(&slot) => self.groups[slot].1 += n,
+            None => {
+                self.index.insert(key.to_vec(), self.groups.len());
+                self.groups.push((key.to_vec(), n));
+            }
+        }
+    }
+}
+
+/// The counts of the rows `unwind <top>` makes of `rows`; `None` when a key is not a
+/// string, null or absent.
+fn count_rows<'c>(
+    collection: &'c Collection,
+    rows: &[usize],
+    top: &str,
+    key_reads: &[&Read<'_>],
+) -> Option<Counts<'c>> {
+    let mut counts = Counts::default();
+    let mut key = Vec::with_capacity(key_reads.len());
+    let mut count = |document: &'c [u8], element: Element<'c>| -> bool {
+        key.clear();
+        for read in key_reads {
+            let found = match read {
+                Read::Element(rest) => walk_path(element, rest),
+                Read::Document(parts) => walk_path(document_element(document), parts),
+            };
+            let part = match found {
+                Ok(None) => KeyPart::Missing,
+                Ok(Some(e)) if e.kind == kind::NULL => KeyPart::Null,
+                Ok(Some(e)) => match e.str() {
+                    Some(s) => KeyPart::Str(s),
+                    None => return false,
+                },
+                Err(()) => return false,
+            };
+            key.push(part);
+        }
+        counts.add(&key, 1);
+        true
+    };
+    let cells = collection.columns().column(top);
+    for &i in rows {
+        if unwinds_to_nothing(cells, i) {
+            continue;
+        }
+        let Some(document) = collection.raw(i).map(RawDocument::as_bytes) else {
+            continue;
+        };
+        let Some(value) = walk::find(document, top) else {
+            continue;
+        };
+        let complete = match value.kind {
+            kind::NULL => true,
+            kind::ARRAY => walk::elements(value.value).all(|e| count(document, e)),
+            _ => count(document, value),
+        };
+        if !complete {
+            return None;
+        }
+    }
+    Some(counts)
+}
+
 /// A group key value the bytes compare exactly: absent, null, or a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum KeyPart<'a> {
@@ -142,8 +250,8 @@ enum KeyPart<'a> {
 /// Groups counted straight from the bytes, without a row document: when every accumulator
 /// is an unconditional `count` and every key (no date format) is a string, null or absent.
 /// Groups come in order of first appearance, as [`group`] gives them; `None` otherwise.
-fn count_group(
-    collection: &Collection,
+fn count_group<'c>(
+    collection: &'c Collection,
     matched: &[usize],
     top: &str,
     reads: &[(&FieldPath, Read<'_>)],
@@ -170,36 +278,23 @@ fn count_group(
     let Some(key_reads) = key_reads else {
         return Ok(None);
     };
-    let mut index: HashMap<Vec<KeyPart<'_>>, usize> = HashMap::new();
-    let mut groups: Vec<(Vec<KeyPart<'_>>, i64)> = Vec::new();
-    let mut key = Vec::with_capacity(key_reads.len());
-    let complete = for_each_row(collection, matched, top, deadline, |raw, element| {
-        key.clear();
-        for read in &key_reads {
-            let found = match read {
-                Read::Element(rest) => raw_value_at(element, rest),
-                Read::Document(parts) => raw_value_at(RawBsonRef::Document(raw), parts),
-            };
-            let part = match found {
-                Ok(None) => KeyPart::Missing,
-                Ok(Some(RawBsonRef::Null)) => KeyPart::Null,
-                Ok(Some(RawBsonRef::String(s))) => KeyPart::Str(s),
-                _ => return false,
-            };
-            key.push(part);
+    let chunks: Vec<Option<Counts<'c>>> = matched
+        .par_chunks(ROWS_A_TASK)
+        .map(|rows| {
+            deadline.check()?;
+            Ok(count_rows(collection, rows, top, &key_reads))
+        })
+        .collect::<Result<_>>()?;
+    let mut counts = Counts::default();
+    for chunk in chunks {
+        let Some(chunk) = chunk else {
+            return Ok(None);
+        };
+        for (key, n) in chunk.groups {
+            counts.add(&key, n);
         }
-        match index.get(key.as_slice()) {
-            Some(&slot) => groups[slot].1 += 1,
-            None => {
-                index.insert(key.clone(), groups.len());
-                groups.push((key.clone(), 1));
-            }
-        }
-        true
-    })?;
-    if !complete {
-        return Ok(None);
     }
+    let groups = counts.groups;
     Ok(Some(
         groups
             .into_iter()

@@ -1,0 +1,170 @@
+//! A lean walker over stored BSON bytes, for the hot loops (building column cells, counting
+//! unwound groups): the elements of a document as key bytes, type byte and value bytes,
+//! with bounds checks but none of the UTF-8 and structure checks the documents already
+//! passed when they were stored ([`super::stored::validate`]). Bytes it cannot walk end the
+//! walk early; callers then treat the rest as absent or fall back to the `bson` crate.
+
+/// The BSON type bytes the hot loops look at.
+pub mod kind {
+    /// double
+    pub const DOUBLE: u8 = 0x01;
+    /// UTF-8 string
+    pub const STRING: u8 = 0x02;
+    /// embedded document
+    pub const DOCUMENT: u8 = 0x03;
+    /// array
+    pub const ARRAY: u8 = 0x04;
+    /// undefined (deprecated)
+    pub const UNDEFINED: u8 = 0x06;
+    /// boolean
+    pub const BOOLEAN: u8 = 0x08;
+    /// UTC datetime
+    pub const DATETIME: u8 = 0x09;
+    /// null
+    pub const NULL: u8 = 0x0A;
+    /// int32
+    pub const INT32: u8 = 0x10;
+    /// int64
+    pub const INT64: u8 = 0x12;
+}
+
+/// One element of a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Element<'a> {
+    /// The key, as stored.
+    pub key: &'a [u8],
+    /// The BSON type byte.
+    pub kind: u8,
+    /// The value's bytes.
+    pub value: &'a [u8],
+}
+
+impl<'a> Element<'a> {
+    /// The text of a string value.
+    pub fn str(&self) -> Option<&'a str> {
+        if self.kind != kind::STRING {
+            return None;
+        }
+        let len = usize::try_from(i32_at(self.value, 0)?).ok()?;
+        std::str::from_utf8(self.value.get(4..(4 + len).checked_sub(1)?)?).ok()
+    }
+
+    /// The 8 little-endian bytes of a double, datetime or int64 value.
+    pub fn u64(&self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.value.get(..8)?.try_into().ok()?))
+    }
+
+    /// An int32 value.
+    pub fn i32(&self) -> Option<i32> {
+        i32_at(self.value, 0)
+    }
+}
+
+/// The elements of the document (or array) in `bytes`.
+pub fn elements(bytes: &[u8]) -> Elements<'_> {
+    Elements { bytes, pos: 4 }
+}
+
+/// The element `key` of the document in `bytes`.
+pub fn find<'a>(bytes: &'a [u8], key: &str) -> Option<Element<'a>> {
+    elements(bytes).find(|e| e.key == key.as_bytes())
+}
+
+/// Iterator over a document's elements.
+#[derive(Debug, Clone)]
+pub struct Elements<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Element<'a>;
+
+    fn next(&mut self) -> Option<Element<'a>> {
+        let bytes = self.bytes;
+        let kind = *bytes.get(self.pos)?;
+        if kind == 0 {
+            return None;
+        }
+        let key_start = self.pos + 1;
+        let key_len = memchr::memchr(0, bytes.get(key_start..)?)?;
+        let value_start = key_start + key_len + 1;
+        let Some(len) = value_len(kind, bytes.get(value_start..)?) else {
+            self.pos = bytes.len();
+            return None;
+        };
+        let value = bytes.get(value_start..value_start + len)?;
+        self.pos = value_start + len;
+        Some(Element {
+            key: &bytes[key_start..key_start + key_len],
+            kind,
+            value,
+        })
+    }
+}
+
+fn i32_at(bytes: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The length of a value of type `kind` at the start of `rest`.
+fn value_len(kind: u8, rest: &[u8]) -> Option<usize> {
+    let sized = |extra: usize| -> Option<usize> {
+        usize::try_from(i32_at(rest, 0)?).ok()?.checked_add(extra)
+    };
+    match kind {
+        0x06 | 0x0A | 0x7F | 0xFF => Some(0),
+        0x08 => Some(1),
+        0x10 => Some(4),
+        0x01 | 0x09 | 0x11 | 0x12 => Some(8),
+        0x07 => Some(12),
+        0x13 => Some(16),
+        0x02 | 0x0D | 0x0E => sized(4),
+        0x03 | 0x04 | 0x0F => sized(0),
+        0x05 => sized(5),
+        0x0C => sized(16),
+        0x0B => {
+            let first = memchr::memchr(0, rest)?;
+            let second = memchr::memchr(0, rest.get(first + 1..)?)?;
+            Some(first + second + 2)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{doc, Bson};
+
+    #[test]
+    fn walks_every_kind_of_element_like_the_bson_crate() {
+        let document = doc! {
+            "d": 1.5, "s": "héllo", "doc": {"a": 1}, "arr": [1, "x"], "bin": Bson::Binary(bson::Binary {
+                subtype: bson::spec::BinarySubtype::Generic, bytes: vec![1, 2, 3] }),
+            "oid": bson::oid::ObjectId::new(), "b": true, "dt": bson::DateTime::from_millis(7),
+            "n": Bson::Null, "re": Bson::RegularExpression(bson::Regex {
+                pattern: "a.*".try_into().expect("cstring"),
+                options: "i".try_into().expect("cstring"),
+            }),
+            "i": 3_i32, "ts": Bson::Timestamp(bson::Timestamp { time: 1, increment: 2 }),
+            "l": 4_i64, "dec": Bson::Decimal128(bson::Decimal128::from_bytes([0; 16])),
+            "min": Bson::MinKey, "max": Bson::MaxKey, "last": "end",
+        };
+        let bytes = super::super::stored::encode(&document).expect("encode");
+        let keys: Vec<&[u8]> = elements(&bytes).map(|e| e.key).collect();
+        let expected: Vec<&[u8]> = document.keys().map(|k| k.as_bytes()).collect();
+        assert_eq!(keys, expected);
+        assert_eq!(find(&bytes, "s").and_then(|e| e.str()), Some("héllo"));
+        assert_eq!(find(&bytes, "last").and_then(|e| e.str()), Some("end"));
+        assert_eq!(find(&bytes, "i").and_then(|e| e.i32()), Some(3));
+        assert_eq!(find(&bytes, "l").and_then(|e| e.u64()), Some(4));
+        let arr = find(&bytes, "arr").expect("array");
+        assert_eq!(elements(arr.value).count(), 2);
+        assert_eq!(find(&bytes, "missing"), None);
+        // Truncated bytes end the walk instead of panicking.
+        for cut in 0..bytes.len() {
+            let _ = elements(&bytes[..cut]).count();
+        }
+    }
+}
