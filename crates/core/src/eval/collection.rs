@@ -74,6 +74,7 @@ impl Collection {
         let mut collection = Collection::new();
         collection.raws.reserve_exact(stored.len());
         collection.seqs.reserve_exact(stored.len());
+        collection.columns.reserve(stored.len());
         for (seq, raw) in stored {
             collection.push_trusted(seq, raw);
         }

@@ -10,9 +10,10 @@
 pub use super::column::Column;
 use super::column::{EMPTY_ARRAY, TAG_COMPLEX};
 use super::strings::Strings;
+use super::walk::{self, kind, Element};
 use crate::query::plan::{Condition, Op, Pattern};
 use crate::value::type_rank;
-use bson::{Bson, RawBsonRef, RawDocument};
+use bson::Bson;
 use hashbrown::HashMap;
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
@@ -153,18 +154,15 @@ impl Columns {
     /// Sets the cells of row `row` (all missing) from `doc`.
     fn fill(&mut self, row: usize, doc: &[u8]) {
         let rows = self.rows;
-        let Ok(doc) = RawDocument::from_bytes(doc) else {
-            return;
-        };
-        for element in doc {
-            let Ok((key, value)) = element else {
+        for element in walk::elements(doc) {
+            let Ok(key) = std::str::from_utf8(element.key) else {
                 continue;
             };
-            let encoded = match value {
-                RawBsonRef::Array(a) if a.as_bytes().len() <= 5 => (TAG_COMPLEX, EMPTY_ARRAY),
-                value => Column::encode(self.cell_of(value)),
+            let encoded = if element.kind == kind::ARRAY && element.value.len() <= 5 {
+                (TAG_COMPLEX, EMPTY_ARRAY)
+            } else {
+                Column::encode(self.cell_of(element))
             };
-            let key = key.as_str();
             let column = match self.columns.get_mut(key) {
                 Some(column) => column,
                 None => self
@@ -182,6 +180,12 @@ impl Columns {
             column.retain(keep);
         }
         self.rows = keep.iter().filter(|k| **k).count() + self.rows.saturating_sub(keep.len());
+    }
+
+    /// Makes room for about `rows` more rows (before a bulk load): their distinct strings,
+    /// counted as two a row (ids that differ in every document), are hashed only once.
+    pub fn reserve(&mut self, rows: usize) {
+        self.strings.reserve(rows.saturating_mul(2));
     }
 
     /// Gives back spare capacity (after a bulk load).
@@ -230,15 +234,22 @@ impl Columns {
         })
     }
 
-    fn cell_of(&mut self, value: RawBsonRef<'_>) -> Cell {
-        match value {
-            RawBsonRef::Null | RawBsonRef::Undefined => Cell::Null,
-            RawBsonRef::Int32(i) => Cell::Int(i64::from(i)),
-            RawBsonRef::Int64(i) => Cell::Int(i),
-            RawBsonRef::Double(d) => Cell::Double(d),
-            RawBsonRef::DateTime(d) => Cell::Date(d.timestamp_millis()),
-            RawBsonRef::Boolean(b) => Cell::Bool(b),
-            RawBsonRef::String(s) => self.strings.intern(s).map_or(Cell::Complex, Cell::Str),
+    /// The cell of an element (interning a string).
+    fn cell_of(&mut self, element: Element<'_>) -> Cell {
+        let bits = |e: Element<'_>| e.u64().unwrap_or_default();
+        match element.kind {
+            kind::NULL | kind::UNDEFINED => Cell::Null,
+            kind::INT32 => element
+                .i32()
+                .map_or(Cell::Complex, |i| Cell::Int(i64::from(i))),
+            kind::INT64 => Cell::Int(bits(element) as i64),
+            kind::DOUBLE => Cell::Double(f64::from_bits(bits(element))),
+            kind::DATETIME => Cell::Date(bits(element) as i64),
+            kind::BOOLEAN => Cell::Bool(element.value.first().is_some_and(|b| *b != 0)),
+            kind::STRING => element
+                .str()
+                .and_then(|s| self.strings.intern(s))
+                .map_or(Cell::Complex, Cell::Str),
             _ => Cell::Complex,
         }
     }

@@ -44,20 +44,32 @@ impl Strings {
     /// The id of `s`, interning it when new; `None` once the arena is full (4 GiB of text or
     /// 2³² − 1 strings).
     pub fn intern(&mut self, s: &str) -> Option<u32> {
-        if let Some(id) = self.find(s) {
-            return Some(id);
-        }
+        let hash = self.hasher.hash_one(s);
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        let entry = self.table.entry(
+            hash,
+            |&id| string_of(text, ends, id) == s,
+            |&id| hasher.hash_one(string_of(text, ends, id)),
+        );
+        let vacant = match entry {
+            hashbrown::hash_table::Entry::Occupied(found) => return Some(*found.get()),
+            hashbrown::hash_table::Entry::Vacant(vacant) => vacant,
+        };
         let end = u32::try_from(self.text.len() + s.len()).ok()?;
         let id = u32::try_from(self.ends.len())
             .ok()
             .filter(|&id| id < u32::MAX)?;
+        vacant.insert(id);
         self.text.push_str(s);
         self.ends.push(end);
-        let hash = self.hasher.hash_one(s);
+        Some(id)
+    }
+
+    /// Makes room for `strings` more strings in the table (before a bulk load).
+    pub fn reserve(&mut self, strings: usize) {
         let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
         self.table
-            .insert_unique(hash, id, |&id| hasher.hash_one(string_of(text, ends, id)));
-        Some(id)
+            .reserve(strings, |&id| hasher.hash_one(string_of(text, ends, id)));
     }
 
     /// Gives back the spare capacity of the arena (after a bulk load).
