@@ -247,13 +247,17 @@ impl Collection {
             return None;
         };
         let cells = self.columns.column(field)?;
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = hashbrown::HashSet::new();
+        let mut last = Cell::Missing;
         for &i in matched {
             match cells.get(i) {
                 Cell::Complex => return None,
                 Cell::Missing | Cell::Null => {}
+                // Runs of one value (rows of one project, one status) are looked up once.
+                cell if cell == last => {}
                 cell => {
                     seen.insert(CellKey(cell));
+                    last = cell;
                 }
             }
         }
