@@ -1,13 +1,16 @@
 //! [`Column`]: the cells of one field, packed, one per row of a collection.
 
 use super::columns::Cell;
+use super::value_index::ValueIndex;
 
 /// The cells of one field, one per row, packed as a type tag and 8 bytes of value (9 bytes a
-/// cell instead of the 16 of a [`Cell`]).
+/// cell instead of the 16 of a [`Cell`]), with the rows of each string while the column has
+/// few distinct strings.
 #[derive(Debug, Default, Clone)]
 pub struct Column {
     tags: Vec<u8>,
     bits: Vec<u64>,
+    index: Option<Box<ValueIndex>>,
 }
 
 const TAG_MISSING: u8 = 0;
@@ -26,6 +29,44 @@ impl Column {
         Column {
             tags: vec![TAG_MISSING; rows],
             bits: vec![0; rows],
+            index: Some(Box::default()),
+        }
+    }
+
+    /// The rows of each string, while the column has few distinct strings.
+    pub fn index(&self) -> Option<&ValueIndex> {
+        self.index.as_deref()
+    }
+
+    /// Records cell `(tag, bits)` at `row` in the index (dropping an index that grew too
+    /// large to be worth it).
+    fn index_cell(&mut self, row: usize, tag: u8, bits: u64) {
+        let Some(index) = self.index.as_deref_mut() else {
+            return;
+        };
+        let kept = match (u32::try_from(row), tag) {
+            (Ok(row), TAG_STR) => index.add_string(row, bits as u32),
+            (Ok(row), TAG_COMPLEX) => {
+                index.add_complex(row);
+                true
+            }
+            (Ok(_), _) => true,
+            (Err(_), _) => false,
+        };
+        if !kept {
+            self.index = None;
+        }
+    }
+
+    /// Removes cell `(tag, bits)` at `row` from the index.
+    fn unindex_cell(&mut self, row: usize, tag: u8, bits: u64) {
+        let (Some(index), Ok(row)) = (self.index.as_deref_mut(), u32::try_from(row)) else {
+            return;
+        };
+        match tag {
+            TAG_STR => index.remove(row, Some(bits as u32)),
+            TAG_COMPLEX => index.remove(row, None),
+            _ => {}
         }
     }
 
@@ -94,10 +135,16 @@ impl Column {
     }
 
     pub(super) fn set_encoded(&mut self, row: usize, (tag, bits): (u8, u64)) {
-        if let (Some(t), Some(b)) = (self.tags.get_mut(row), self.bits.get_mut(row)) {
-            *t = tag;
-            *b = bits;
+        let (Some(&old_tag), Some(&old_bits)) = (self.tags.get(row), self.bits.get(row)) else {
+            return;
+        };
+        if (old_tag, old_bits) == (tag, bits) {
+            return;
         }
+        self.unindex_cell(row, old_tag, old_bits);
+        self.index_cell(row, tag, bits);
+        self.tags[row] = tag;
+        self.bits[row] = bits;
     }
 
     pub(super) fn push_missing(&mut self) {
@@ -116,10 +163,19 @@ impl Column {
         self.tags.retain(|_| flags.next().copied().unwrap_or(true));
         let mut flags = keep.iter();
         self.bits.retain(|_| flags.next().copied().unwrap_or(true));
+        if self.index.is_some() {
+            self.index = Some(Box::default());
+            for row in 0..self.tags.len() {
+                self.index_cell(row, self.tags[row], self.bits[row]);
+            }
+        }
     }
 
     pub(super) fn shrink_to_fit(&mut self) {
         self.tags.shrink_to_fit();
         self.bits.shrink_to_fit();
+        if let Some(index) = self.index.as_deref_mut() {
+            index.shrink_to_fit();
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! the packed tags and value bits (exact tag-and-bits compares for strings, dates and
 //! booleans, the cell test otherwise), the document engine only for cells that are not plain
 //! scalars and for conditions no column answers. Blocks run in parallel (rayon) on large
-//! collections; the deadline is checked once a block.
+//! collections; the deadline is checked once a block. `eq`/`in` of strings on a column with
+//! a value index intersect its bitmaps first, and then no scan is needed when every
+//! condition was indexed or few rows are left to test one by one.
 
 use super::column::{Column, TAG_BOOL, TAG_COMPLEX, TAG_DATE, TAG_STR};
 use super::columns::{Cell, CellTest, Cmp};
@@ -13,6 +15,7 @@ use crate::exec::Deadline;
 use crate::query::plan::{Condition, Pattern};
 use bson::RawDocument;
 use rayon::prelude::*;
+use roaring::RoaringBitmap;
 
 /// Rows in a block.
 const BLOCK: usize = 4096;
@@ -57,6 +60,15 @@ impl<'a> Kernel<'a> {
             }
             CellTest::Compare(Cell::Date(d), cmp) => Kernel::Dates(*d, *cmp),
             _ => Kernel::Cells(test),
+        }
+    }
+
+    /// The test on one scalar cell.
+    fn one(&self, tag: u8, bits: u64) -> bool {
+        match self {
+            Kernel::Exact(keys, negate) => keys.contains(&(tag, bits)) != *negate,
+            Kernel::Dates(date, cmp) => tag == TAG_DATE && cmp.accepts((bits as i64).cmp(date)),
+            Kernel::Cells(test) => test.eval(Column::decode(tag, bits)),
         }
     }
 
@@ -129,6 +141,40 @@ impl<'a> Bound<'a> {
         condition_matches(&doc, self.condition)
     }
 
+    /// The condition on row `i`.
+    fn test_one(&self, raws: &[Box<[u8]>], i: usize) -> bool {
+        if let Some((column, kernel)) = &self.cells {
+            if let (Some(&tag), Some(&bits)) = (column.tags().get(i), column.bits().get(i)) {
+                if tag != TAG_COMPLEX {
+                    return kernel.one(tag, bits);
+                }
+            }
+        }
+        self.on_document(raws, i)
+    }
+
+    /// For `eq`/`in` (and `ne`/`not_in`) of strings on an indexed column: the rows where the
+    /// condition holds for sure, and the rows it cannot tell (cells that are not plain
+    /// scalars).
+    fn indexed(&self, rows: usize) -> Option<(RoaringBitmap, &RoaringBitmap)> {
+        let Some((column, Kernel::Exact(keys, negate))) = &self.cells else {
+            return None;
+        };
+        let index = column.index()?;
+        if keys.iter().any(|(tag, _)| *tag != TAG_STR) {
+            return None;
+        }
+        let holding = index.rows_of(keys.iter().map(|(_, id)| *id as u32));
+        if !negate {
+            return Some((holding, index.complex()));
+        }
+        let mut others = RoaringBitmap::new();
+        others.insert_range(0..u32::try_from(rows).ok()?);
+        others -= holding;
+        others -= index.complex();
+        Some((others, index.complex()))
+    }
+
     /// The cells of rows `start..start + n`, when the column has them all.
     fn cells(&self, start: usize, n: usize) -> Option<(&Kernel<'a>, &[u8], &[u64])> {
         let (column, kernel) = self.cells.as_ref()?;
@@ -171,6 +217,9 @@ pub(super) fn matching(
     any: &[Bound<'_>],
     deadline: &Deadline,
 ) -> Result<Vec<usize>> {
+    if let Some(rows) = by_index(raws, all, any, deadline)? {
+        return Ok(rows);
+    }
     let blocks = raws.len().div_ceil(BLOCK);
     let block = |b: usize| -> Result<Vec<usize>> {
         deadline.check()?;
@@ -190,6 +239,87 @@ pub(super) fn matching(
         .map(block)
         .collect::<Result<_>>()?;
     Ok(parts.concat())
+}
+
+/// The matching rows from the value indexes, when every condition is indexed or the indexed
+/// ones leave few rows to test one by one; `None` to scan instead.
+fn by_index(
+    raws: &[Box<[u8]>],
+    all: &[Bound<'_>],
+    any: &[Bound<'_>],
+    deadline: &Deadline,
+) -> Result<Option<Vec<usize>>> {
+    let mut sure: Option<RoaringBitmap> = None;
+    let mut unsure = RoaringBitmap::new();
+    let mut rest: Vec<&Bound<'_>> = Vec::new();
+    for bound in all {
+        match bound.indexed(raws.len()) {
+            Some((rows, complex)) => {
+                sure = Some(match sure {
+                    None => rows,
+                    Some(sure) => sure & rows,
+                });
+                unsure |= complex;
+            }
+            None => rest.push(bound),
+        }
+    }
+    let Some(mut sure) = sure else {
+        return Ok(None);
+    };
+    let any_indexed: Option<Vec<_>> = any.iter().map(|b| b.indexed(raws.len())).collect();
+    let any_left: &[Bound<'_>] = match any_indexed {
+        Some(indexed) if !indexed.is_empty() => {
+            let mut either = RoaringBitmap::new();
+            for (rows, complex) in indexed {
+                either |= rows;
+                unsure |= complex;
+            }
+            sure &= either;
+            &[]
+        }
+        _ => any,
+    };
+    let selective = sure.len().saturating_mul(8) <= raws.len() as u64;
+    let all_indexed = rest.is_empty() && any_left.is_empty();
+    if !all_indexed && !selective {
+        return Ok(None);
+    }
+    let meets = |i: usize, all: &[&Bound<'_>], any: &[Bound<'_>]| {
+        all.iter().all(|b| b.test_one(raws, i))
+            && (any.is_empty() || any.iter().any(|b| b.test_one(raws, i)))
+    };
+    let mut out = Vec::with_capacity(sure.len() as usize);
+    let rows = sure
+        .iter()
+        .map(|row| row as usize)
+        .filter(|&i| i < raws.len());
+    if all_indexed {
+        out.extend(rows);
+    } else {
+        for (n, i) in rows.enumerate() {
+            if n % BLOCK == 0 {
+                deadline.check()?;
+            }
+            if meets(i, &rest, any_left) {
+                out.push(i);
+            }
+        }
+    }
+    // Rows whose cell is not a scalar in an indexed column: every condition, on the row.
+    if !unsure.is_empty() {
+        deadline.check()?;
+        let every: Vec<&Bound<'_>> = all.iter().collect();
+        out.extend(
+            unsure
+                .iter()
+                .map(|row| row as usize)
+                .filter(|&i| i < raws.len() && meets(i, &every, any)),
+        );
+        out.sort_unstable();
+        out.dedup();
+    }
+    Ok(Some(out))
 }
 
 fn scan_block(

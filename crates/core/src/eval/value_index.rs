@@ -1,0 +1,184 @@
+//! [`ValueIndex`]: for a column of few distinct strings (status, provider, domain_id,
+//! project_id …), the rows holding each string as a compressed bitmap, plus the rows whose
+//! cell is not a plain scalar. `eq`/`in` filters on such columns then intersect bitmaps
+//! instead of scanning every row. A column whose strings turn out to be many (ids) drops
+//! its index for good.
+
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+
+/// Distinct strings past which a column is not indexed.
+const MOST_VALUES: usize = 1024;
+
+/// The rows of each string of one column, and its complex rows.
+#[derive(Debug, Default, Clone)]
+pub struct ValueIndex {
+    by_string: HashMap<u32, RoaringBitmap>,
+    complex: RoaringBitmap,
+}
+
+impl ValueIndex {
+    /// Records that `row` holds string `id`; false once the column has too many strings to
+    /// be worth indexing (the caller drops the index).
+    pub fn add_string(&mut self, row: u32, id: u32) -> bool {
+        if !self.by_string.contains_key(&id) && self.by_string.len() >= MOST_VALUES {
+            return false;
+        }
+        self.by_string.entry(id).or_default().insert(row);
+        true
+    }
+
+    /// Records that `row` holds a cell the bitmaps cannot answer.
+    pub fn add_complex(&mut self, row: u32) {
+        self.complex.insert(row);
+    }
+
+    /// Forgets what `row` held.
+    pub fn remove(&mut self, row: u32, id: Option<u32>) {
+        match id {
+            Some(id) => {
+                if let Some(rows) = self.by_string.get_mut(&id) {
+                    rows.remove(row);
+                    if rows.is_empty() {
+                        self.by_string.remove(&id);
+                    }
+                }
+            }
+            None => {
+                self.complex.remove(row);
+            }
+        }
+    }
+
+    /// The rows holding any of `ids`.
+    pub fn rows_of(&self, ids: impl IntoIterator<Item = u32>) -> RoaringBitmap {
+        let mut rows = RoaringBitmap::new();
+        for id in ids {
+            if let Some(found) = self.by_string.get(&id) {
+                rows |= found;
+            }
+        }
+        rows
+    }
+
+    /// The rows whose cell is not a plain scalar.
+    pub fn complex(&self) -> &RoaringBitmap {
+        &self.complex
+    }
+
+    /// Gives back spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.by_string.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::eval::{matches, Collection};
+    use crate::query::plan::{Condition, Filter, Op};
+    use crate::value::FieldPath;
+    use bson::{doc, Bson, Document};
+
+    fn eq(field: &str, value: &str) -> Condition {
+        Condition {
+            path: FieldPath::new(field),
+            op: Op::Eq(Bson::String(value.into())),
+        }
+    }
+
+    fn within(field: &str, values: &[&str]) -> Condition {
+        Condition {
+            path: FieldPath::new(field),
+            op: Op::In(values.iter().map(|v| Bson::String((*v).into())).collect()),
+        }
+    }
+
+    fn not(condition: Condition) -> Condition {
+        let op = match condition.op {
+            Op::Eq(v) => Op::Ne(v),
+            Op::In(vs) => Op::NotIn(vs),
+            other => other,
+        };
+        Condition { op, ..condition }
+    }
+
+    /// What the document engine says, row by row.
+    fn expected(docs: &[Document], filter: &Filter) -> Vec<usize> {
+        (0..docs.len())
+            .filter(|&i| matches(&docs[i], filter))
+            .collect()
+    }
+
+    #[test]
+    fn indexed_filters_answer_like_the_document_engine_through_changes() {
+        let mut docs: Vec<Document> = (0..200)
+            .map(|i| match i % 7 {
+                0 => doc! {"tag": "a", "kind": "x"},
+                1 => doc! {"tag": ["a", "b"], "kind": "y"},
+                2 => doc! {"tag": "b", "kind": ["x", "y"]},
+                3 => doc! {"tag": {"a": 1}, "kind": "x"},
+                4 => doc! {"kind": "y"},
+                5 => doc! {"tag": Bson::Null, "kind": "x"},
+                _ => doc! {"tag": "c", "kind": "z"},
+            })
+            .collect();
+        let mut collection = Collection::from_documents(docs.clone()).expect("documents");
+        let filters = [
+            Filter {
+                all: vec![eq("tag", "a")],
+                any: vec![],
+            },
+            Filter {
+                all: vec![within("tag", &["a", "c"]), eq("kind", "x")],
+                any: vec![],
+            },
+            Filter {
+                all: vec![eq("kind", "y")],
+                any: vec![eq("tag", "b"), eq("tag", "zz")],
+            },
+            Filter {
+                all: vec![eq("tag", "nowhere")],
+                any: vec![],
+            },
+            Filter {
+                all: vec![not(within("tag", &["a", "c"])), eq("kind", "x")],
+                any: vec![],
+            },
+            Filter {
+                all: vec![within("tag", &["a", "b", "c"])],
+                any: vec![not(within("kind", &["x"])), eq("tag", "c")],
+            },
+        ];
+        let check = |collection: &Collection, docs: &[Document]| {
+            for filter in &filters {
+                let got = collection
+                    .matching(filter, &Default::default())
+                    .expect("matching");
+                assert_eq!(got, expected(docs, filter), "{filter:?}");
+            }
+        };
+        check(&collection, &docs);
+        // Replaced documents move between bitmaps (a string becomes an array and back).
+        for i in (0..200).step_by(3) {
+            let replacement = if i % 2 == 0 {
+                doc! {"tag": ["c", "a"], "kind": "x"}
+            } else {
+                doc! {"tag": "a", "kind": "z"}
+            };
+            collection.replace(
+                i,
+                crate::eval::stored::encode(&replacement).expect("encode"),
+            );
+            docs[i] = replacement;
+        }
+        check(&collection, &docs);
+        // Removed rows shift every later row.
+        let gone: Vec<usize> = (0..200).filter(|i| i % 5 == 0).collect();
+        collection.remove(&gone);
+        let docs: Vec<Document> = (0..200)
+            .filter(|i| i % 5 != 0)
+            .map(|i| docs[i].clone())
+            .collect();
+        check(&collection, &docs);
+    }
+}
