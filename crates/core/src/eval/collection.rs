@@ -75,9 +75,11 @@ impl Collection {
         collection.raws.reserve_exact(stored.len());
         collection.seqs.reserve_exact(stored.len());
         collection.columns.reserve(stored.len());
+        collection.columns.pause_indexes();
         for (seq, raw) in stored {
             collection.push_trusted(seq, raw);
         }
+        collection.columns.resume_indexes();
         collection.shrink_to_fit();
         Ok(collection)
     }

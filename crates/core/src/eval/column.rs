@@ -1,7 +1,7 @@
 //! [`Column`]: the cells of one field, packed, one per row of a collection.
 
 use super::columns::Cell;
-use super::value_index::ValueIndex;
+use super::value_index::{ValueIndex, MOST_VALUES};
 
 /// The cells of one field, one per row, packed as a type tag and 8 bytes of value (9 bytes a
 /// cell instead of the 16 of a [`Cell`]), with the rows of each string while the column has
@@ -25,12 +25,42 @@ pub(super) const TAG_COMPLEX: u8 = 7;
 pub(super) const EMPTY_ARRAY: u64 = 1;
 
 impl Column {
-    pub(super) fn missing(rows: usize) -> Self {
+    /// `rows` missing cells, with a value index when `indexed`.
+    pub(super) fn missing(rows: usize, indexed: bool) -> Self {
         Column {
             tags: vec![TAG_MISSING; rows],
             bits: vec![0; rows],
-            index: Some(Box::default()),
+            index: indexed.then(Box::default),
         }
+    }
+
+    /// Drops the value index (before a bulk load; [`Self::rebuild_index`] makes it again).
+    pub(super) fn drop_index(&mut self) {
+        self.index = None;
+    }
+
+    /// Builds the value index from the cells, unless the column has too many strings.
+    pub(super) fn rebuild_index(&mut self) {
+        self.index = None;
+        let mut by_string: hashbrown::HashMap<u32, Vec<u32>> = hashbrown::HashMap::new();
+        let mut complex = Vec::new();
+        for (row, (&tag, &bits)) in self.tags.iter().zip(&self.bits).enumerate() {
+            let Ok(row) = u32::try_from(row) else {
+                return;
+            };
+            match tag {
+                TAG_STR => {
+                    let id = bits as u32;
+                    if by_string.len() >= MOST_VALUES && !by_string.contains_key(&id) {
+                        return;
+                    }
+                    by_string.entry(id).or_default().push(row);
+                }
+                TAG_COMPLEX => complex.push(row),
+                _ => {}
+            }
+        }
+        self.index = Some(Box::new(ValueIndex::from_rows(by_string, complex)));
     }
 
     /// The rows of each string, while the column has few distinct strings.
@@ -164,10 +194,7 @@ impl Column {
         let mut flags = keep.iter();
         self.bits.retain(|_| flags.next().copied().unwrap_or(true));
         if self.index.is_some() {
-            self.index = Some(Box::default());
-            for row in 0..self.tags.len() {
-                self.index_cell(row, self.tags[row], self.bits[row]);
-            }
+            self.rebuild_index();
         }
     }
 

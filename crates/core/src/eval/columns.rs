@@ -9,7 +9,7 @@
 
 pub use super::column::Column;
 use super::column::{EMPTY_ARRAY, TAG_COMPLEX};
-use super::strings::Strings;
+use super::strings::{Recent, Strings};
 use super::walk::{self, kind, Element};
 use crate::query::plan::{Condition, Op, Pattern};
 use crate::value::type_rank;
@@ -128,15 +128,24 @@ impl Hash for CellKey {
 #[derive(Debug, Default, Clone)]
 pub struct Columns {
     strings: Strings,
-    columns: HashMap<String, Column>,
+    columns: Vec<Column>,
+    /// Where each field's column is in `columns`.
+    names: HashMap<String, usize>,
+    /// The key met at each position of the last documents, and its column: documents of one
+    /// shape find their columns by comparing key bytes, without hashing.
+    hints: Vec<(Box<[u8]>, usize)>,
+    /// The strings each column interned lately (by position in `columns`).
+    recent: Vec<Recent>,
     rows: usize,
+    /// Value indexes are paused (during a bulk load).
+    unindexed: bool,
 }
 
 impl Columns {
     /// Appends the cells of one more document, given as its BSON bytes.
     pub fn push(&mut self, doc: &[u8]) {
         self.rows += 1;
-        for column in self.columns.values_mut() {
+        for column in self.columns.iter_mut() {
             column.push_missing();
         }
         self.fill(self.rows - 1, doc);
@@ -145,7 +154,7 @@ impl Columns {
     /// Replaces the cells of row `row` with those of `doc` (BSON bytes; bytes that are not a
     /// document leave every cell missing).
     pub fn set(&mut self, row: usize, doc: &[u8]) {
-        for column in self.columns.values_mut() {
+        for column in self.columns.iter_mut() {
             column.set(row, Cell::Missing);
         }
         self.fill(row, doc);
@@ -153,30 +162,50 @@ impl Columns {
 
     /// Sets the cells of row `row` (all missing) from `doc`.
     fn fill(&mut self, row: usize, doc: &[u8]) {
-        let rows = self.rows;
-        for element in walk::elements(doc) {
-            let Ok(key) = std::str::from_utf8(element.key) else {
-                continue;
+        for (position, element) in walk::elements(doc).enumerate() {
+            let slot = match self.hints.get(position) {
+                Some((key, slot)) if **key == *element.key => *slot,
+                _ => {
+                    let Ok(key) = std::str::from_utf8(element.key) else {
+                        continue;
+                    };
+                    let slot = self.slot(key);
+                    let hint = (Box::from(element.key), slot);
+                    let known = self.hints.len();
+                    match self.hints.get_mut(position) {
+                        Some(old) => *old = hint,
+                        None if position == known => self.hints.push(hint),
+                        None => {}
+                    }
+                    slot
+                }
             };
             let encoded = if element.kind == kind::ARRAY && element.value.len() <= 5 {
                 (TAG_COMPLEX, EMPTY_ARRAY)
             } else {
-                Column::encode(self.cell_of(element))
+                Column::encode(self.cell_of(element, slot))
             };
-            let column = match self.columns.get_mut(key) {
-                Some(column) => column,
-                None => self
-                    .columns
-                    .entry(key.to_string())
-                    .or_insert_with(|| Column::missing(rows)),
-            };
-            column.set_encoded(row, encoded);
+            if let Some(column) = self.columns.get_mut(slot) {
+                column.set_encoded(row, encoded);
+            }
         }
+    }
+
+    /// The position of the column of `field`, made (all missing) when new.
+    fn slot(&mut self, field: &str) -> usize {
+        if let Some(&slot) = self.names.get(field) {
+            return slot;
+        }
+        self.columns
+            .push(Column::missing(self.rows, !self.unindexed));
+        self.recent.push(Recent::default());
+        self.names.insert(field.to_string(), self.columns.len() - 1);
+        self.columns.len() - 1
     }
 
     /// Keeps the rows whose flag in `keep` is true (one flag per row), in order.
     pub fn retain(&mut self, keep: &[bool]) {
-        for column in self.columns.values_mut() {
+        for column in self.columns.iter_mut() {
             column.retain(keep);
         }
         self.rows = keep.iter().filter(|k| **k).count() + self.rows.saturating_sub(keep.len());
@@ -188,17 +217,38 @@ impl Columns {
         self.strings.reserve(rows.saturating_mul(2));
     }
 
+    /// Stops keeping value indexes, until [`Self::resume_indexes`] (a bulk load then builds
+    /// each index once, in parallel, instead of row by row).
+    pub fn pause_indexes(&mut self) {
+        self.unindexed = true;
+        for column in self.columns.iter_mut() {
+            column.drop_index();
+        }
+    }
+
+    /// Builds every column's value index again (on rayon, a column a task) and keeps them
+    /// from now on.
+    pub fn resume_indexes(&mut self) {
+        use rayon::prelude::*;
+        self.unindexed = false;
+        self.columns
+            .par_iter_mut()
+            .for_each(|column| column.rebuild_index());
+    }
+
     /// Gives back spare capacity (after a bulk load).
     pub fn shrink_to_fit(&mut self) {
         self.strings.shrink_to_fit();
-        for column in self.columns.values_mut() {
+        for column in self.columns.iter_mut() {
             column.shrink_to_fit();
         }
     }
 
     /// The column of a top-level field, if any document has it.
     pub fn column(&self, field: &str) -> Option<&Column> {
-        self.columns.get(field)
+        self.names
+            .get(field)
+            .and_then(|&slot| self.columns.get(slot))
     }
 
     /// The interned strings.
@@ -234,8 +284,8 @@ impl Columns {
         })
     }
 
-    /// The cell of an element (interning a string).
-    fn cell_of(&mut self, element: Element<'_>) -> Cell {
+    /// The cell of an element of the column at `slot` (interning a string).
+    fn cell_of(&mut self, element: Element<'_>, slot: usize) -> Cell {
         let bits = |e: Element<'_>| e.u64().unwrap_or_default();
         match element.kind {
             kind::NULL | kind::UNDEFINED => Cell::Null,
@@ -246,10 +296,14 @@ impl Columns {
             kind::DOUBLE => Cell::Double(f64::from_bits(bits(element))),
             kind::DATETIME => Cell::Date(bits(element) as i64),
             kind::BOOLEAN => Cell::Bool(element.value.first().is_some_and(|b| *b != 0)),
-            kind::STRING => element
-                .str()
-                .and_then(|s| self.strings.intern(s))
-                .map_or(Cell::Complex, Cell::Str),
+            kind::STRING => {
+                let interned = match (element.str(), self.recent.get_mut(slot)) {
+                    (Some(s), Some(recent)) => self.strings.intern_recent(s, recent),
+                    (Some(s), None) => self.strings.intern(s),
+                    (None, _) => None,
+                };
+                interned.map_or(Cell::Complex, Cell::Str)
+            }
             _ => Cell::Complex,
         }
     }

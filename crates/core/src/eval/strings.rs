@@ -45,6 +45,27 @@ impl Strings {
     /// 2³² − 1 strings).
     pub fn intern(&mut self, s: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(s);
+        self.intern_hashed(s, hash)
+    }
+
+    /// [`Self::intern`], trying first the strings `recent` saw (the values one column
+    /// repeats, found without a probe of the whole table).
+    pub fn intern_recent(&mut self, s: &str, recent: &mut Recent) -> Option<u32> {
+        let hash = self.hasher.hash_one(s);
+        let slot = (hash >> 56) as usize % RECENT_SLOTS;
+        if let Some(&(seen, id)) = recent.slots.get(slot) {
+            if seen == hash && id != u32::MAX && self.get(id) == s {
+                return Some(id);
+            }
+        }
+        let id = self.intern_hashed(s, hash)?;
+        if let Some(entry) = recent.slots.get_mut(slot) {
+            *entry = (hash, id);
+        }
+        Some(id)
+    }
+
+    fn intern_hashed(&mut self, s: &str, hash: u64) -> Option<u32> {
         let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
         let entry = self.table.entry(
             hash,
@@ -79,6 +100,24 @@ impl Strings {
         let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
         self.table
             .shrink_to_fit(|&id| hasher.hash_one(string_of(text, ends, id)));
+    }
+}
+
+/// Slots of a [`Recent`].
+const RECENT_SLOTS: usize = 128;
+
+/// The strings one column interned lately, by hash (a slot holds `(hash, id)`; id `u32::MAX`
+/// is empty).
+#[derive(Debug, Clone)]
+pub struct Recent {
+    slots: Box<[(u64, u32)]>,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            slots: vec![(0, u32::MAX); RECENT_SLOTS].into(),
+        }
     }
 }
 

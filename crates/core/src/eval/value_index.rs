@@ -4,11 +4,11 @@
 //! instead of scanning every row. A column whose strings turn out to be many (ids) drops
 //! its index for good.
 
+use hashbrown::HashMap;
 use roaring::RoaringBitmap;
-use std::collections::HashMap;
 
 /// Distinct strings past which a column is not indexed.
-const MOST_VALUES: usize = 1024;
+pub(super) const MOST_VALUES: usize = 1024;
 
 /// The rows of each string of one column, and its complex rows.
 #[derive(Debug, Default, Clone)]
@@ -18,19 +18,40 @@ pub struct ValueIndex {
 }
 
 impl ValueIndex {
+    /// An index of the rows of each string (ascending) and of the complex rows (ascending).
+    pub fn from_rows(by_string: HashMap<u32, Vec<u32>>, complex: Vec<u32>) -> Self {
+        let bitmap = |rows: Vec<u32>| {
+            RoaringBitmap::from_sorted_iter(rows.iter().copied())
+                .unwrap_or_else(|_| rows.into_iter().collect())
+        };
+        ValueIndex {
+            by_string: by_string
+                .into_iter()
+                .map(|(id, rows)| (id, bitmap(rows)))
+                .collect(),
+            complex: bitmap(complex),
+        }
+    }
+
     /// Records that `row` holds string `id`; false once the column has too many strings to
     /// be worth indexing (the caller drops the index).
     pub fn add_string(&mut self, row: u32, id: u32) -> bool {
         if !self.by_string.contains_key(&id) && self.by_string.len() >= MOST_VALUES {
             return false;
         }
-        self.by_string.entry(id).or_default().insert(row);
+        let rows = self.by_string.entry(id).or_default();
+        // Rows mostly come in ascending order (loads, appends): push is the fast path.
+        if !rows.push(row) {
+            rows.insert(row);
+        }
         true
     }
 
     /// Records that `row` holds a cell the bitmaps cannot answer.
     pub fn add_complex(&mut self, row: u32) {
-        self.complex.insert(row);
+        if !self.complex.push(row) {
+            self.complex.insert(row);
+        }
     }
 
     /// Forgets what `row` held.
