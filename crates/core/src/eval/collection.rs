@@ -4,7 +4,8 @@
 //! answers are exactly those of [`super::list()`] and [`super::stat()`].
 
 use super::cell_group::group_cells;
-use super::columns::{Cell, CellKey, Columns};
+use super::column::{TAG_DATE, TAG_INT};
+use super::columns::{Cell, CellKey, Column, Columns};
 use super::list::{list_matched, project, ListOutput};
 use super::raw_unwind::unwind_group;
 use super::reads::pipeline_reads;
@@ -220,6 +221,16 @@ impl Collection {
 
     /// Answers a list plan, within `deadline`.
     pub fn list(&self, plan: &ListPlan, deadline: &Deadline) -> Result<ListOutput> {
+        if plan.count_only && plan.unwind.is_none() {
+            let all = self.bind(&plan.filter.all);
+            let any = self.bind(&plan.filter.any);
+            if let Some(total_count) = scan::count_by_index(self.raws.len(), &all, &any) {
+                return Ok(ListOutput {
+                    documents: Vec::new(),
+                    total_count,
+                });
+            }
+        }
         let matched = self.matching(&plan.filter, deadline)?;
         if plan.count_only && plan.unwind.is_none() {
             return Ok(ListOutput {
@@ -306,14 +317,21 @@ impl Collection {
             .limit
             .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         let needed = skip.saturating_add(limit).min(matched.len());
-        let mut rows = matched.to_vec();
-        if needed == 0 {
-            rows.clear();
-        } else if needed < rows.len() {
-            rows.select_nth_unstable_by(needed - 1, order);
-            rows.truncate(needed);
-        }
-        rows.sort_unstable_by(order);
+        let rows = match keys.as_slice() {
+            [(cells, desc)] => top_by_number(cells, matched, *desc, needed),
+            _ => None,
+        };
+        let rows = rows.unwrap_or_else(|| {
+            let mut rows = matched.to_vec();
+            if needed == 0 {
+                rows.clear();
+            } else if needed < rows.len() {
+                rows.select_nth_unstable_by(needed - 1, order);
+                rows.truncate(needed);
+            }
+            rows.sort_unstable_by(order);
+            rows
+        });
         let documents = rows
             .into_iter()
             .skip(skip)
@@ -406,4 +424,38 @@ impl Collection {
         }
         Ok(collection)
     }
+}
+
+/// The first `needed` of `matched` in the order of one column whose cells there are all dates
+/// or all integers (ties in row order), selected on plain `(key, row)` pairs; `None` for other
+/// columns.
+fn top_by_number(
+    cells: &Column,
+    matched: &[usize],
+    desc: bool,
+    needed: usize,
+) -> Option<Vec<usize>> {
+    let (tags, bits) = (cells.tags(), cells.bits());
+    let tag = *tags.get(*matched.first()?)?;
+    if tag != TAG_DATE && tag != TAG_INT {
+        return None;
+    }
+    let mut keyed: Vec<(i64, u32)> = Vec::with_capacity(matched.len());
+    for &i in matched {
+        if tags.get(i) != Some(&tag) {
+            return None;
+        }
+        let key = *bits.get(i)? as i64;
+        // `!key` orders the keys the other way round, without overflow.
+        keyed.push((if desc { !key } else { key }, u32::try_from(i).ok()?));
+    }
+    if needed == 0 {
+        return Some(Vec::new());
+    }
+    if needed < keyed.len() {
+        keyed.select_nth_unstable(needed - 1);
+        keyed.truncate(needed);
+    }
+    keyed.sort_unstable();
+    Some(keyed.into_iter().map(|(_, i)| i as usize).collect())
 }

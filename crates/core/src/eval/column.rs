@@ -15,7 +15,7 @@ pub struct Column {
 
 const TAG_MISSING: u8 = 0;
 const TAG_NULL: u8 = 1;
-const TAG_INT: u8 = 2;
+pub(super) const TAG_INT: u8 = 2;
 const TAG_DOUBLE: u8 = 3;
 pub(super) const TAG_STR: u8 = 4;
 pub(super) const TAG_DATE: u8 = 5;

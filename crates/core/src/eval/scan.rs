@@ -241,6 +241,69 @@ pub(super) fn matching(
     Ok(parts.concat())
 }
 
+/// What the value indexes tell of a filter.
+struct IndexAnswer<'b, 'a> {
+    /// Rows meeting every indexed condition for sure.
+    sure: RoaringBitmap,
+    /// Rows an indexed column cannot tell (not plain scalars): every condition, row by row.
+    unsure: RoaringBitmap,
+    /// The AND-ed conditions left to test on `sure`.
+    rest: Vec<&'b Bound<'a>>,
+    /// The OR-ed conditions left to test on `sure` (none when all were indexed).
+    any_left: &'b [Bound<'a>],
+}
+
+/// The value indexes' answer to `AND(all) AND OR(any)`; `None` when no AND-ed condition is
+/// indexed.
+fn index_answer<'b, 'a>(
+    rows: usize,
+    all: &'b [Bound<'a>],
+    any: &'b [Bound<'a>],
+) -> Option<IndexAnswer<'b, 'a>> {
+    let mut sure: Option<RoaringBitmap> = None;
+    let mut unsure = RoaringBitmap::new();
+    let mut rest = Vec::new();
+    for bound in all {
+        match bound.indexed(rows) {
+            Some((matching, complex)) => {
+                sure = Some(match sure {
+                    None => matching,
+                    Some(sure) => sure & matching,
+                });
+                unsure |= complex;
+            }
+            None => rest.push(bound),
+        }
+    }
+    let mut sure = sure?;
+    let any_indexed: Option<Vec<_>> = any.iter().map(|b| b.indexed(rows)).collect();
+    let any_left: &[Bound<'_>] = match any_indexed {
+        Some(indexed) if !indexed.is_empty() => {
+            let mut either = RoaringBitmap::new();
+            for (matching, complex) in indexed {
+                either |= matching;
+                unsure |= complex;
+            }
+            sure &= either;
+            &[]
+        }
+        _ => any,
+    };
+    Some(IndexAnswer {
+        sure,
+        unsure,
+        rest,
+        any_left,
+    })
+}
+
+/// The number of rows meeting the filter, when the value indexes alone tell it.
+pub(super) fn count_by_index(rows: usize, all: &[Bound<'_>], any: &[Bound<'_>]) -> Option<u64> {
+    let answer = index_answer(rows, all, any)?;
+    let complete = answer.rest.is_empty() && answer.any_left.is_empty() && answer.unsure.is_empty();
+    complete.then(|| answer.sure.len())
+}
+
 /// The matching rows from the value indexes, when every condition is indexed or the indexed
 /// ones leave few rows to test one by one; `None` to scan instead.
 fn by_index(
@@ -249,36 +312,14 @@ fn by_index(
     any: &[Bound<'_>],
     deadline: &Deadline,
 ) -> Result<Option<Vec<usize>>> {
-    let mut sure: Option<RoaringBitmap> = None;
-    let mut unsure = RoaringBitmap::new();
-    let mut rest: Vec<&Bound<'_>> = Vec::new();
-    for bound in all {
-        match bound.indexed(raws.len()) {
-            Some((rows, complex)) => {
-                sure = Some(match sure {
-                    None => rows,
-                    Some(sure) => sure & rows,
-                });
-                unsure |= complex;
-            }
-            None => rest.push(bound),
-        }
-    }
-    let Some(mut sure) = sure else {
+    let Some(IndexAnswer {
+        sure,
+        unsure,
+        rest,
+        any_left,
+    }) = index_answer(raws.len(), all, any)
+    else {
         return Ok(None);
-    };
-    let any_indexed: Option<Vec<_>> = any.iter().map(|b| b.indexed(raws.len())).collect();
-    let any_left: &[Bound<'_>] = match any_indexed {
-        Some(indexed) if !indexed.is_empty() => {
-            let mut either = RoaringBitmap::new();
-            for (rows, complex) in indexed {
-                either |= rows;
-                unsure |= complex;
-            }
-            sure &= either;
-            &[]
-        }
-        _ => any,
     };
     let selective = sure.len().saturating_mul(8) <= raws.len() as u64;
     let all_indexed = rest.is_empty() && any_left.is_empty();
