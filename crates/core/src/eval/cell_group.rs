@@ -148,20 +148,28 @@ pub fn group_cells(
             _ => Total::Number(Number::Int(0)),
         })
         .collect();
-    let mut index: HashMap<Box<[CellKey]>, usize> = HashMap::new();
+    let mut index: hashbrown::HashMap<Box<[CellKey]>, usize> = hashbrown::HashMap::new();
     let mut groups: Vec<(Box<[CellKey]>, Vec<Total>)> = Vec::new();
     let mut key: Vec<CellKey> = Vec::with_capacity(keys.len());
+    // The previous row's key and group: runs of one key skip the hash table.
+    let (mut last_key, mut last_slot): (Vec<Cell>, Option<usize>) = (Vec::new(), None);
     for &i in matched {
         key.clear();
         key.extend(keys.iter().map(|k| k.key(i)));
-        let slot = match index.get(key.as_slice()) {
-            Some(&slot) => slot,
+        let repeated = last_slot.filter(|_| last_key.iter().zip(&key).all(|(a, b)| *a == b.0));
+        let slot = match repeated.or_else(|| index.get(key.as_slice()).copied()) {
+            Some(slot) => slot,
             None => {
                 groups.push((key.clone().into_boxed_slice(), initial.clone()));
                 index.insert(key.clone().into_boxed_slice(), groups.len() - 1);
                 groups.len() - 1
             }
         };
+        if repeated.is_none() {
+            last_key.clear();
+            last_key.extend(key.iter().map(|k| k.0));
+            last_slot = Some(slot);
+        }
         for (total, acc) in groups[slot].1.iter_mut().zip(&accumulators) {
             *total = match (acc, *total) {
                 (CellAccumulator::Count, t) => t.add(Total::Number(Number::Int(1))),
