@@ -666,6 +666,8 @@ mod tests {
 
     #[test]
     fn literal_patterns_match_like_their_regex() {
+        let long = format!("{}Ab1", "xa".repeat(40));
+        let long_miss = "ka".repeat(40);
         let texts = [
             "",
             "ab",
@@ -682,6 +684,11 @@ mod tests {
             "a.b",
             "axb",
             "Ab",
+            &long,
+            &long_miss,
+            "xa@b1",
+            "a`b1",
+            "A@B1",
         ];
         for needle in ["ab1", "AB", "", "k", "s", "a.b", "é", "b"] {
             let pattern = literal_pattern(needle, REGEX_SIZE_LIMIT).expect("pattern");

@@ -32,20 +32,32 @@ impl Pattern {
 
 /// True when `needle` (ASCII, lowercase) occurs in `haystack` ignoring ASCII case.
 fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
+    let Some(&first) = needle.first() else {
         return true;
     };
+    let Some(last_start) = haystack.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    let upper = first.to_ascii_uppercase();
+    let matches_at =
+        |start: usize| haystack[start..start + needle.len()].eq_ignore_ascii_case(needle);
+    // Short strings (ids, names): a plain loop beats setting up a vectorized search.
+    if haystack.len() < 64 {
+        return (0..=last_start).any(|i| {
+            let b = haystack[i];
+            (b == first || b == upper) && matches_at(i)
+        });
+    }
     let mut from = 0;
     while let Some(at) = haystack
-        .get(from..)
-        .and_then(|h| memchr::memchr2(first, first.to_ascii_uppercase(), h))
+        .get(from..=last_start)
+        .and_then(|h| memchr::memchr2(first, upper, h))
     {
-        let start = from + at + 1;
-        match haystack.get(start..start + rest.len()) {
-            Some(tail) if tail.eq_ignore_ascii_case(rest) => return true,
-            Some(_) => from = start,
-            None => return false,
+        let start = from + at;
+        if matches_at(start) {
+            return true;
         }
+        from = start + 1;
     }
     false
 }
