@@ -102,6 +102,108 @@ fn span(format: &DateFormat) -> i64 {
     }
 }
 
+/// A group: its key cells and its totals, one per accumulator.
+type Group = (Box<[CellKey]>, Vec<Total>);
+
+/// Groups and their counts from the value index of a single plain key, when every
+/// accumulator is a count and every matched row holds a string of the key: each group's
+/// count is the size of its rows among `matched`, in order of first appearance.
+fn counts_by_index(
+    keys: &[KeySource<'_>],
+    accumulators: &[CellAccumulator<'_>],
+    matched: &[usize],
+) -> Option<Vec<Group>> {
+    let [KeySource::Plain(cells)] = keys else {
+        return None;
+    };
+    if !accumulators
+        .iter()
+        .all(|a| matches!(a, CellAccumulator::Count))
+    {
+        return None;
+    }
+    let index = cells.index()?;
+    let rows = roaring::RoaringBitmap::from_sorted_iter(
+        matched
+            .iter()
+            .map(|&i| u32::try_from(i).unwrap_or(u32::MAX)),
+    )
+    .ok()?;
+    let mut found: Vec<(u32, u32, u64)> = index
+        .strings()
+        .filter_map(|(id, holding)| {
+            let among = holding & &rows;
+            Some((among.min()?, id, among.len()))
+        })
+        .collect();
+    // Rows holding no string of the key (absent, null, other types) take the slow path.
+    if found.iter().map(|(_, _, n)| n).sum::<u64>() != rows.len() {
+        return None;
+    }
+    found.sort_unstable();
+    Some(
+        found
+            .into_iter()
+            .map(|(_, id, n)| {
+                let count = Total::Number(Number::Int(i64::try_from(n).unwrap_or(i64::MAX)));
+                (
+                    vec![CellKey(Cell::Str(id))].into_boxed_slice(),
+                    vec![count; accumulators.len()],
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Groups by the key cells and their totals, row by row, in order of first appearance.
+fn accumulate(
+    keys: &[KeySource<'_>],
+    accumulators: &[CellAccumulator<'_>],
+    initial: &[Total],
+    matched: &[usize],
+) -> Vec<Group> {
+    let mut index: hashbrown::HashMap<Box<[CellKey]>, usize> = hashbrown::HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut key: Vec<CellKey> = Vec::with_capacity(keys.len());
+    // The previous row's key and group: runs of one key skip the hash table.
+    let (mut last_key, mut last_slot): (Vec<Cell>, Option<usize>) = (Vec::new(), None);
+    for &i in matched {
+        key.clear();
+        key.extend(keys.iter().map(|k| k.key(i)));
+        let repeated = last_slot.filter(|_| last_key.iter().zip(&key).all(|(a, b)| *a == b.0));
+        let slot = match repeated.or_else(|| index.get(key.as_slice()).copied()) {
+            Some(slot) => slot,
+            None => {
+                groups.push((key.clone().into_boxed_slice(), initial.to_vec()));
+                index.insert(key.clone().into_boxed_slice(), groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        if repeated.is_none() {
+            last_key.clear();
+            last_key.extend(key.iter().map(|k| k.0));
+            last_slot = Some(slot);
+        }
+        for (total, acc) in groups[slot].1.iter_mut().zip(accumulators) {
+            *total = match (acc, *total) {
+                (CellAccumulator::Count, t) => t.add(Total::Number(Number::Int(1))),
+                (CellAccumulator::Sum(cells), t) => match cells.get(i) {
+                    Cell::Int(v) => t.add(Total::Number(Number::Int(v))),
+                    Cell::Double(v) => t.add(Total::Number(Number::Float(v))),
+                    _ => t,
+                },
+                (CellAccumulator::Average(cells), Total::Average(sum, n)) => match cells.get(i) {
+                    Cell::Int(v) => Total::Average(sum + v as f64, n + 1),
+                    Cell::Double(v) => Total::Average(sum + v, n + 1),
+                    _ => Total::Average(sum, n),
+                },
+                (_, t) => t,
+            };
+        }
+    }
+    groups
+}
+
 /// Answers `spec` over the rows `matched` from `columns`, or `None` when the cells cannot.
 pub fn group_cells(
     columns: &Columns,
@@ -148,45 +250,8 @@ pub fn group_cells(
             _ => Total::Number(Number::Int(0)),
         })
         .collect();
-    let mut index: hashbrown::HashMap<Box<[CellKey]>, usize> = hashbrown::HashMap::new();
-    let mut groups: Vec<(Box<[CellKey]>, Vec<Total>)> = Vec::new();
-    let mut key: Vec<CellKey> = Vec::with_capacity(keys.len());
-    // The previous row's key and group: runs of one key skip the hash table.
-    let (mut last_key, mut last_slot): (Vec<Cell>, Option<usize>) = (Vec::new(), None);
-    for &i in matched {
-        key.clear();
-        key.extend(keys.iter().map(|k| k.key(i)));
-        let repeated = last_slot.filter(|_| last_key.iter().zip(&key).all(|(a, b)| *a == b.0));
-        let slot = match repeated.or_else(|| index.get(key.as_slice()).copied()) {
-            Some(slot) => slot,
-            None => {
-                groups.push((key.clone().into_boxed_slice(), initial.clone()));
-                index.insert(key.clone().into_boxed_slice(), groups.len() - 1);
-                groups.len() - 1
-            }
-        };
-        if repeated.is_none() {
-            last_key.clear();
-            last_key.extend(key.iter().map(|k| k.0));
-            last_slot = Some(slot);
-        }
-        for (total, acc) in groups[slot].1.iter_mut().zip(&accumulators) {
-            *total = match (acc, *total) {
-                (CellAccumulator::Count, t) => t.add(Total::Number(Number::Int(1))),
-                (CellAccumulator::Sum(cells), t) => match cells.get(i) {
-                    Cell::Int(v) => t.add(Total::Number(Number::Int(v))),
-                    Cell::Double(v) => t.add(Total::Number(Number::Float(v))),
-                    _ => t,
-                },
-                (CellAccumulator::Average(cells), Total::Average(sum, n)) => match cells.get(i) {
-                    Cell::Int(v) => Total::Average(sum + v as f64, n + 1),
-                    Cell::Double(v) => Total::Average(sum + v, n + 1),
-                    _ => Total::Average(sum, n),
-                },
-                (_, t) => t,
-            };
-        }
-    }
+    let groups = counts_by_index(&keys, &accumulators, matched)
+        .unwrap_or_else(|| accumulate(&keys, &accumulators, &initial, matched));
     // Render the keys; spans of a date that render alike become one group, in first order.
     let mut rows: Vec<(Vec<Option<Bson>>, Vec<Total>)> = Vec::with_capacity(groups.len());
     let mut rendered: HashMap<String, usize> = HashMap::new();

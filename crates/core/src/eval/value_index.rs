@@ -82,6 +82,11 @@ impl ValueIndex {
         rows
     }
 
+    /// Each indexed string with its rows.
+    pub fn strings(&self) -> impl Iterator<Item = (u32, &RoaringBitmap)> {
+        self.by_string.iter().map(|(id, rows)| (*id, rows))
+    }
+
     /// The rows whose cell is not a plain scalar.
     pub fn complex(&self) -> &RoaringBitmap {
         &self.complex
