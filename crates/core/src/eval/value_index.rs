@@ -1,8 +1,9 @@
 //! [`ValueIndex`]: for a column of few distinct strings (status, provider, domain_id,
 //! project_id …), the rows holding each string as a compressed bitmap, plus the rows whose
-//! cell is not a plain scalar. `eq`/`in` filters on such columns then intersect bitmaps
-//! instead of scanning every row. A column whose strings turn out to be many (ids) drops
-//! its index for good.
+//! cell is not a plain scalar. `eq`/`in`/`ne`/`not_in` filters on such columns then
+//! intersect bitmaps instead of scanning every row, and a group by such a column that only
+//! counts reads the bitmaps' sizes. A column whose strings turn out to be many (ids) drops
+//! its index (a bulk load tries again, and stops as soon as the strings are too many).
 
 use hashbrown::HashMap;
 use roaring::RoaringBitmap;
