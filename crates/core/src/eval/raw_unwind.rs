@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::exec::{Deadline, CHECK_EVERY};
 use crate::query::plan::{Accumulator, GroupSpec};
 use crate::value::FieldPath;
-use bson::{Bson, Document, RawBsonRef, RawDocument};
+use bson::{Bson, Document, RawDocument};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -62,72 +62,62 @@ pub fn unwind_group(
         return Ok(Some(counted));
     }
     let mut rows = Vec::new();
-    let complete = for_each_row(collection, matched, top, deadline, |raw, element| {
-        let mut row = Document::new();
-        for (path, read) in &reads {
-            let found = match read {
-                Read::Element([]) => Bson::try_from(element).ok().map(Some),
-                Read::Element(rest) => value_at(element, rest).ok(),
-                Read::Document(parts) => value_at(RawBsonRef::Document(raw), parts).ok(),
-            };
-            match found {
-                Some(Some(found)) => set_path(&mut row, path.parts(), found),
-                Some(None) => {}
-                None => return false,
+    for chunk in matched.chunks(CHECK_EVERY) {
+        deadline.check()?;
+        let complete = for_each_row(collection, chunk, top, |document, element| {
+            let mut row = Document::new();
+            for (path, read) in &reads {
+                let found = match read {
+                    Read::Element(rest) => walk_path(element, rest),
+                    Read::Document(parts) => walk_path(document_element(document), parts),
+                };
+                match found.map(|found| found.map(|e| e.to_bson())) {
+                    Ok(Some(Some(value))) => set_path(&mut row, path.parts(), value),
+                    Ok(None) => {}
+                    Ok(Some(None)) | Err(()) => return false,
+                }
             }
+            rows.push(row);
+            true
+        });
+        if !complete {
+            return Ok(None);
         }
-        rows.push(row);
-        true
-    })?;
-    if !complete {
-        return Ok(None);
     }
     deadline.check()?;
     let rows: Vec<Cow<'_, Document>> = rows.into_iter().map(Cow::Owned).collect();
     group(&rows, spec).map(Some)
 }
 
-/// Calls `each(document, element)` for every row `unwind <top>` makes of `matched`, in
-/// order; `Ok(false)` as soon as `each` returns false (the bytes cannot answer).
+/// Calls `each(document, element)` for every row `unwind <top>` makes of `rows`, in order;
+/// false as soon as `each` returns false (the bytes cannot answer).
 fn for_each_row<'c>(
     collection: &'c Collection,
-    matched: &[usize],
+    rows: &[usize],
     top: &str,
-    deadline: &Deadline,
-    mut each: impl FnMut(&'c RawDocument, RawBsonRef<'c>) -> bool,
-) -> Result<bool> {
+    mut each: impl FnMut(&'c [u8], Element<'c>) -> bool,
+) -> bool {
     let cells = collection.columns().column(top);
-    for chunk in matched.chunks(CHECK_EVERY) {
-        deadline.check()?;
-        for &i in chunk {
-            if unwinds_to_nothing(cells, i) {
-                continue;
-            }
-            let Some(raw) = collection.raw(i) else {
-                continue;
-            };
-            let Some(value) = raw.get(top).ok().flatten() else {
-                continue;
-            };
-            match value {
-                RawBsonRef::Null => {}
-                RawBsonRef::Array(items) => {
-                    for item in items {
-                        match item {
-                            Ok(element) if each(raw, element) => {}
-                            _ => return Ok(false),
-                        }
-                    }
-                }
-                other => {
-                    if !each(raw, other) {
-                        return Ok(false);
-                    }
-                }
-            }
+    for &i in rows {
+        if unwinds_to_nothing(cells, i) {
+            continue;
+        }
+        let Some(document) = collection.raw(i).map(RawDocument::as_bytes) else {
+            continue;
+        };
+        let Some(value) = walk::find(document, top) else {
+            continue;
+        };
+        let complete = match value.kind {
+            kind::NULL => true,
+            kind::ARRAY => walk::elements(value.value).all(|e| each(document, e)),
+            _ => each(document, value),
+        };
+        if !complete {
+            return false;
         }
     }
-    Ok(true)
+    true
 }
 
 /// True when the cells tell that row `i` unwinds into no row (array empty, missing, null).
@@ -216,27 +206,7 @@ fn count_rows<'c>(
         counts.add(&key, 1);
         true
     };
-    let cells = collection.columns().column(top);
-    for &i in rows {
-        if unwinds_to_nothing(cells, i) {
-            continue;
-        }
-        let Some(document) = collection.raw(i).map(RawDocument::as_bytes) else {
-            continue;
-        };
-        let Some(value) = walk::find(document, top) else {
-            continue;
-        };
-        let complete = match value.kind {
-            kind::NULL => true,
-            kind::ARRAY => walk::elements(value.value).all(|e| count(document, e)),
-            _ => count(document, value),
-        };
-        if !complete {
-            return None;
-        }
-    }
-    Some(counts)
+    for_each_row(collection, rows, top, &mut count).then_some(counts)
 }
 
 /// A group key value the bytes compare exactly: absent, null, or a string.
@@ -320,25 +290,6 @@ fn count_group<'c>(
     ))
 }
 
-/// The bytes at `parts` under `value` (a leaf array whole): `Ok(None)` when missing,
-/// `Err(())` when the path goes through an array.
-fn raw_value_at<'a>(
-    value: RawBsonRef<'a>,
-    parts: &[String],
-) -> std::result::Result<Option<RawBsonRef<'a>>, ()> {
-    let Some((first, rest)) = parts.split_first() else {
-        return Ok(Some(value));
-    };
-    match value {
-        RawBsonRef::Document(doc) => match field(doc, first)? {
-            Some(inner) => raw_value_at(inner, rest),
-            None => Ok(None),
-        },
-        RawBsonRef::Array(_) => Err(()),
-        _ => Ok(None),
-    }
-}
-
 /// Every path the group stage reads.
 fn group_paths(spec: &GroupSpec) -> Vec<&FieldPath> {
     let mut paths: Vec<&FieldPath> = spec.keys.iter().map(|k| &k.path).collect();
@@ -348,17 +299,4 @@ fn group_paths(spec: &GroupSpec) -> Vec<&FieldPath> {
     paths.sort_by(|a, b| a.parts().cmp(b.parts()));
     paths.dedup_by(|a, b| a.parts() == b.parts());
     paths
-}
-
-/// The value at `parts` under `value` (a leaf array whole): `Ok(None)` when missing,
-/// `Err(())` when the path goes through an array (the engine's array rules apply there).
-fn value_at(value: RawBsonRef<'_>, parts: &[String]) -> std::result::Result<Option<Bson>, ()> {
-    match raw_value_at(value, parts)? {
-        Some(found) => Bson::try_from(found).map(Some).map_err(drop),
-        None => Ok(None),
-    }
-}
-
-fn field<'a>(doc: &'a RawDocument, name: &str) -> std::result::Result<Option<RawBsonRef<'a>>, ()> {
-    doc.get(name).map_err(drop)
 }

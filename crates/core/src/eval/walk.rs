@@ -4,6 +4,8 @@
 //! passed when they were stored ([`super::stored::validate`]). Bytes it cannot walk end the
 //! walk early; callers then treat the rest as absent or fall back to the `bson` crate.
 
+use bson::{Bson, RawDocument};
+
 /// The BSON type bytes the hot loops look at.
 pub mod kind {
     /// double
@@ -52,6 +54,20 @@ impl<'a> Element<'a> {
     /// The 8 little-endian bytes of a double, datetime or int64 value.
     pub fn u64(&self) -> Option<u64> {
         Some(u64::from_le_bytes(self.value.get(..8)?.try_into().ok()?))
+    }
+
+    /// The value as a [`Bson`] (read by the `bson` crate, with all its checks).
+    pub fn to_bson(&self) -> Option<Bson> {
+        // A one-element document around the value: length, type, empty key, value, end.
+        let len = 4 + 1 + 1 + self.value.len() + 1;
+        let mut bytes = Vec::with_capacity(len);
+        bytes.extend_from_slice(&i32::try_from(len).ok()?.to_le_bytes());
+        bytes.extend_from_slice(&[self.kind, 0]);
+        bytes.extend_from_slice(self.value);
+        bytes.push(0);
+        let document = RawDocument::from_bytes(&bytes).ok()?;
+        let (_, value) = document.iter().next()?.ok()?;
+        Bson::try_from(value).ok()
     }
 
     /// An int32 value.
@@ -159,6 +175,9 @@ mod tests {
         assert_eq!(find(&bytes, "last").and_then(|e| e.str()), Some("end"));
         assert_eq!(find(&bytes, "i").and_then(|e| e.i32()), Some(3));
         assert_eq!(find(&bytes, "l").and_then(|e| e.u64()), Some(4));
+        for (element, (_, value)) in elements(&bytes).zip(&document) {
+            assert_eq!(element.to_bson().as_ref(), Some(value));
+        }
         let arr = find(&bytes, "arr").expect("array");
         assert_eq!(elements(arr.value).count(), 2);
         assert_eq!(find(&bytes, "missing"), None);
