@@ -221,23 +221,19 @@ impl Collection {
 
     /// Answers a list plan, within `deadline`.
     pub fn list(&self, plan: &ListPlan, deadline: &Deadline) -> Result<ListOutput> {
+        let all = self.bind(&plan.filter.all);
+        let any = self.bind(&plan.filter.any);
         if plan.count_only && plan.unwind.is_none() {
-            let all = self.bind(&plan.filter.all);
-            let any = self.bind(&plan.filter.any);
-            if let Some(total_count) = scan::count_by_index(self.raws.len(), &all, &any) {
-                return Ok(ListOutput {
-                    documents: Vec::new(),
-                    total_count,
-                });
-            }
-        }
-        let matched = self.matching(&plan.filter, deadline)?;
-        if plan.count_only && plan.unwind.is_none() {
+            let total_count = match scan::count_by_index(self.raws.len(), &all, &any) {
+                Some(n) => n,
+                None => scan::matching(&self.raws, &all, &any, deadline)?.len() as u64,
+            };
             return Ok(ListOutput {
                 documents: Vec::new(),
-                total_count: matched.len() as u64,
+                total_count,
             });
         }
+        let matched = scan::matching(&self.raws, &all, &any, deadline)?;
         if plan.unwind.is_none() {
             if let Some(out) = self.page_by_cells(&matched, plan)? {
                 return Ok(out);
