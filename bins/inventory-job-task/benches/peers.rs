@@ -2,7 +2,8 @@
 //!
 //! Generates JobTasks with a fixed seed (dated in the 30 days before 2026-01-01), then runs
 //! the same queries on the same documents with:
-//! - our engine in-process (`JobService` over the memory store: compile, evaluate, render);
+//! - our engine in-process (`JobService` over the memory store: compile, evaluate, render
+//!   the response's JSON body: `list_json_body` and `stat_json`);
 //! - our release binary on the embedded store, over gRPC and over REST (loopback);
 //! - mingo (npm, pinned in `bench/peers`) in node, in-process;
 //! - mongomock (PyPI, pinned, `.venv-bench`) in Python, in-process.
@@ -423,7 +424,7 @@ async fn main() {
             let req = request(spec);
             let ms = timed(budget, || async {
                 match spec.method {
-                    Method::List => engine.list_json(&req).await.map(drop).expect("list"),
+                    Method::List => engine.list_json_body(&req).await.map(drop).expect("list"),
                     Method::Stat => engine.stat_json(&req).await.map(drop).expect("stat"),
                 }
             })
@@ -610,7 +611,7 @@ async fn main() {
     let text = format!(
         "# Benchmarks\n\nThe last run of `cargo bench -p inventory-job-task --bench peers`, on {date}: \
          {cores} cores ({cpu}). Medians of at least 3 runs. \"engine\" is our service logic \
-         in-process over the memory store (compile, evaluate, render); gRPC and REST are the \
+         in-process over the memory store (compile, evaluate, render the JSON body); gRPC and REST are the \
          release binary on its embedded store over loopback; mingo 7.2.7 (node) and mongomock \
          4.3.0 (Python) run in-process on the same documents with each query as our MongoDB \
          store translates it. Ratios are the peer's time divided by ours: above 1 we are \

@@ -19,8 +19,9 @@
 //!     "filter": [{"k": "status", "v": "SUCCESS", "o": "eq"}]
 //! })).unwrap();
 //! let plan = compile::list(&query, &[], SystemClock.now()).unwrap();
-//! let out = eval::list(&docs, &plan);
+//! let out = eval::list(&docs, &plan).unwrap();
 //! assert_eq!(out.total_count, 1);
+//! assert_eq!(out.documents[0].get_str("job_id").unwrap(), "job-000000000001");
 //! ```
 
 pub mod auth;

@@ -414,12 +414,24 @@ impl JobTask {
         bson::deserialize_from_document(doc)
             .map_err(|e| crate::Error::Internal(format!("unreadable job_task document: {e}")))
     }
+
+    /// [`Self::from_document`], read straight from the document's BSON bytes.
+    pub fn from_raw(raw: &bson::RawDocument) -> crate::Result<Self> {
+        bson::deserialize_from_slice(raw.as_bytes())
+            .map_err(|e| crate::Error::Internal(format!("unreadable job_task document: {e}")))
+    }
 }
 
 impl Job {
     /// Reads a stored document (tolerant of missing fields and nulls).
     pub fn from_document(doc: Document) -> crate::Result<Self> {
         bson::deserialize_from_document(doc)
+            .map_err(|e| crate::Error::Internal(format!("unreadable job document: {e}")))
+    }
+
+    /// [`Self::from_document`], read straight from the document's BSON bytes.
+    pub fn from_raw(raw: &bson::RawDocument) -> crate::Result<Self> {
+        bson::deserialize_from_slice(raw.as_bytes())
             .map_err(|e| crate::Error::Internal(format!("unreadable job document: {e}")))
     }
 }
@@ -442,12 +454,17 @@ mod tests {
 
     #[test]
     fn python_written_documents_with_nulls_and_extra_fields_are_read() {
-        let task = JobTask::from_document(doc! {
+        let stored = doc! {
             "job_task_id": "job-task-0123456789ab", "status": "SUCCESS", "secret_id": null,
             "errors": [{"error_code": "E", "message": null}], "finished_at": null,
             "created_at": DateTime::from_millis(1_655_452_800_680), "_cls": "JobTask",
-        })
-        .expect("readable");
+        };
+        let task = JobTask::from_document(stored.clone()).expect("readable");
+        let bytes = bson::RawDocumentBuf::try_from(&stored).expect("bytes");
+        assert_eq!(
+            JobTask::from_raw(&bytes).expect("readable from bytes"),
+            task
+        );
         assert_eq!(task.status, JobTaskStatus::Success);
         assert_eq!(task.secret_id, "");
         assert_eq!(task.errors[0].error_code, "E");
@@ -455,9 +472,11 @@ mod tests {
             task.created_at,
             Some(DateTime::from_millis(1_655_452_800_680))
         );
-        let job = Job::from_document(doc! {"job_id": "job-0123456789ab", "status": "TIMEOUT",
-        "controller": {"controller_id": "ctl-1", "plugin_info": {"plugin_id": "p"}}})
-        .expect("readable");
+        let stored = doc! {"job_id": "job-0123456789ab", "status": "TIMEOUT",
+        "controller": {"controller_id": "ctl-1", "plugin_info": {"plugin_id": "p"}}};
+        let job = Job::from_document(stored.clone()).expect("readable");
+        let bytes = bson::RawDocumentBuf::try_from(&stored).expect("bytes");
+        assert_eq!(Job::from_raw(&bytes).expect("readable from bytes"), job);
         assert_eq!(
             job.controller.map(|c| c.plugin_info.plugin_id),
             Some("p".to_string())

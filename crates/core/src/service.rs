@@ -175,6 +175,13 @@ impl<S: Store + ?Sized> JobService<S> {
         Ok(crate::render::list_response(&self.list(&request).await?))
     }
 
+    /// [`Self::list_json`] answered as the JSON body's bytes, written straight from the
+    /// listed documents' BSON (no tree of JSON values in between).
+    pub async fn list_json_body(&self, request: &serde_json::Value) -> Result<Vec<u8>> {
+        let request = ListRequest::from_json(self.service, request)?;
+        Ok(crate::render::list_body(&self.list(&request).await?))
+    }
+
     /// `stat` of a request in its proto3 JSON form, answered as the response Struct's JSON.
     pub async fn stat_json(&self, request: &serde_json::Value) -> Result<serde_json::Value> {
         let request = StatRequest::from_json(request)?;

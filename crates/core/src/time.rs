@@ -88,9 +88,32 @@ pub fn parse_iso(text: &str) -> Option<DateTime<Utc>> {
 
 /// Renders an instant as the wire's ISO 8601 form: UTC, milliseconds, `Z`.
 pub fn format_iso(dt: bson::DateTime) -> String {
-    match Utc.timestamp_millis_opt(dt.timestamp_millis()).single() {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        None => dt.timestamp_millis().to_string(),
+    IsoTime(dt).to_string()
+}
+
+/// An instant displayed in the wire's ISO 8601 form (what [`format_iso`] returns), written
+/// without an intermediate string.
+pub struct IsoTime(pub bson::DateTime);
+
+impl std::fmt::Display for IsoTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.timestamp_millis();
+        match Utc.timestamp_millis_opt(ms).single() {
+            // Four-digit years: the digits written directly (no format string to parse).
+            Some(t) if (0..=9999).contains(&t.year()) => write!(
+                f,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                ms.rem_euclid(1000)
+            ),
+            Some(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ")),
+            None => write!(f, "{ms}"),
+        }
     }
 }
 
@@ -297,5 +320,15 @@ mod tests {
         );
         assert!(DateFormat::parse("%B").is_err());
         assert_eq!(format_iso(dt), "2022-06-17T08:09:10.680Z");
+    }
+
+    #[test]
+    fn iso_rendering_covers_early_late_and_out_of_range_instants() {
+        let iso = |ms: i64| format_iso(bson::DateTime::from_millis(ms));
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(iso(-62_167_219_200_000), "0000-01-01T00:00:00.000Z");
+        assert_eq!(iso(253_402_300_800_000), "+10000-01-01T00:00:00.000Z");
+        assert_eq!(iso(i64::MAX), i64::MAX.to_string());
     }
 }

@@ -4,11 +4,11 @@ use crate::error::{is_max_time_expired, storage_error, Error, Result};
 use crate::filter::filter;
 use crate::pipeline;
 use async_trait::async_trait;
-use bson::{doc, Bson, Document};
+use bson::{doc, Bson, Document, RawDocumentBuf};
 use futures_util::TryStreamExt;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
-use spacejobs_core::eval::{ListOutput, StatOutput};
+use spacejobs_core::eval::{to_raw, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, StatPlan};
 use spacejobs_core::store::ensure_object_id;
 use spacejobs_core::write::{Write, Written};
@@ -212,9 +212,12 @@ impl MongoStore {
                     total_count,
                 });
             }
-            let (documents, total_count) = rows_and_total(out)?;
+            let (rows, total_count) = rows_and_total(out)?;
             return Ok(ListOutput {
-                documents,
+                documents: rows
+                    .iter()
+                    .map(to_raw)
+                    .collect::<spacejobs_core::Result<_>>()?,
                 total_count,
             });
         }
@@ -231,7 +234,9 @@ impl MongoStore {
                 total_count,
             });
         }
-        let mut find = coll
+        // The page comes back as the server's BSON bytes, handed over without a parse.
+        let raw = coll.clone_with_type::<RawDocumentBuf>();
+        let mut find = raw
             .find(query)
             .sort(pipeline::sort(&plan.sort, &["_id"]))
             .skip(plan.slice.skip)

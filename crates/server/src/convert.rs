@@ -335,9 +335,11 @@ fn status_number(name: &str, service: Service) -> i32 {
 
 /// The status enum number of a stored document; 0 (the proto default) when the document,
 /// or its projection, has none.
-fn wire_status(doc: &bson::Document, service: Service) -> i32 {
-    doc.get_str("status")
-        .map_or(0, |s| status_number(s, service))
+fn wire_status(doc: &bson::RawDocument, service: Service) -> i32 {
+    match doc.get_str("status") {
+        Ok(s) => status_number(s, service),
+        Err(_) => 0,
+    }
 }
 
 /// Stored errors as a service's `ErrorInfo` messages (three packages, one shape).
@@ -352,9 +354,9 @@ fn error_infos<T>(
 }
 
 /// A stored JobTask as `JobTaskInfo`.
-pub fn job_task_info(doc: bson::Document) -> Result<inventory::JobTaskInfo> {
-    let status = wire_status(&doc, Service::Inventory);
-    let t = model::JobTask::from_document(doc)?;
+pub fn job_task_info(doc: &bson::RawDocument) -> Result<inventory::JobTaskInfo> {
+    let status = wire_status(doc, Service::Inventory);
+    let t = model::JobTask::from_raw(doc)?;
     Ok(inventory::JobTaskInfo {
         job_task_id: t.job_task_id,
         status,
@@ -383,9 +385,9 @@ pub fn job_task_info(doc: bson::Document) -> Result<inventory::JobTaskInfo> {
 }
 
 /// A stored spot_automation Job as `JobInfo`.
-pub fn spot_job_info(doc: bson::Document) -> Result<spot_automation::JobInfo> {
-    let status = wire_status(&doc, Service::SpotAutomation);
-    let j = model::Job::from_document(doc)?;
+pub fn spot_job_info(doc: &bson::RawDocument) -> Result<spot_automation::JobInfo> {
+    let status = wire_status(doc, Service::SpotAutomation);
+    let j = model::Job::from_raw(doc)?;
     Ok(spot_automation::JobInfo {
         job_id: j.job_id,
         status,
@@ -409,9 +411,9 @@ pub fn spot_job_info(doc: bson::Document) -> Result<spot_automation::JobInfo> {
 
 /// A stored power_scheduler Job as `JobInfo` (timestamps, and `controller_info` from the
 /// embedded controller).
-pub fn power_job_info(doc: bson::Document) -> Result<power_scheduler::JobInfo> {
-    let status = wire_status(&doc, Service::PowerScheduler);
-    let j = model::Job::from_document(doc)?;
+pub fn power_job_info(doc: &bson::RawDocument) -> Result<power_scheduler::JobInfo> {
+    let status = wire_status(doc, Service::PowerScheduler);
+    let j = model::Job::from_raw(doc)?;
     Ok(power_scheduler::JobInfo {
         job_id: j.job_id,
         status,
@@ -643,8 +645,8 @@ pub fn job_tasks_info(out: ListOutput) -> Result<inventory::JobTasksInfo> {
     Ok(inventory::JobTasksInfo {
         results: out
             .documents
-            .into_iter()
-            .map(job_task_info)
+            .iter()
+            .map(|d| job_task_info(d))
             .collect::<Result<_>>()?,
         total_count,
     })
@@ -656,8 +658,8 @@ pub fn spot_jobs_info(out: ListOutput) -> Result<spot_automation::JobsInfo> {
     Ok(spot_automation::JobsInfo {
         results: out
             .documents
-            .into_iter()
-            .map(spot_job_info)
+            .iter()
+            .map(|d| spot_job_info(d))
             .collect::<Result<_>>()?,
         total_count,
     })
@@ -669,8 +671,8 @@ pub fn power_jobs_info(out: ListOutput) -> Result<power_scheduler::JobsInfo> {
     Ok(power_scheduler::JobsInfo {
         results: out
             .documents
-            .into_iter()
-            .map(power_job_info)
+            .iter()
+            .map(|d| power_job_info(d))
             .collect::<Result<_>>()?,
         total_count,
     })

@@ -6,7 +6,7 @@
 use super::cell_group::group_cells;
 use super::column::{TAG_DATE, TAG_INT};
 use super::columns::{Cell, CellKey, Column, Columns};
-use super::list::{list_matched, project, ListOutput};
+use super::list::{list_matched, project, to_raw, ListOutput};
 use super::raw_unwind::unwind_group;
 use super::reads::pipeline_reads;
 use super::scan::{self, Bound};
@@ -16,7 +16,7 @@ use super::stored::{field_value, parse};
 use crate::error::{Error, Result};
 use crate::exec::{Deadline, CHECK_EVERY};
 use crate::query::plan::{Condition, Filter, ListPlan, Stage, StatKind, StatPlan};
-use bson::{Document, RawDocument};
+use bson::{Document, RawDocument, RawDocumentBuf};
 use rayon::prelude::*;
 use std::borrow::Cow;
 
@@ -153,6 +153,16 @@ impl Collection {
         }
     }
 
+    /// A copy of the stored bytes of document `index`.
+    fn raw_copy(&self, index: usize) -> Result<RawDocumentBuf> {
+        let bytes = self
+            .raws
+            .get(index)
+            .ok_or_else(|| Error::Internal(format!("no document at {index}")))?;
+        RawDocumentBuf::from_bytes(bytes.to_vec())
+            .map_err(|e| Error::Internal(format!("stored document unreadable: {e}")))
+    }
+
     /// The documents at `indices`, parsed, checking `deadline` as it goes.
     fn documents(&self, indices: &[usize], deadline: &Deadline) -> Result<Vec<Document>> {
         let mut out = Vec::with_capacity(indices.len());
@@ -242,7 +252,7 @@ impl Collection {
         let docs = self.documents(&matched, deadline)?;
         let docs: Vec<&Document> = docs.iter().collect();
         deadline.check()?;
-        Ok(list_matched(&docs, plan))
+        list_matched(&docs, plan)
     }
 
     /// The distinct values of a top-level column of scalar cells among `matched` (null and
@@ -331,12 +341,9 @@ impl Collection {
         let documents = rows
             .into_iter()
             .skip(skip)
-            .map(|i| {
-                let doc = self.document(i)?;
-                Ok(match &plan.projection {
-                    Some(paths) => project(&doc, paths),
-                    None => doc,
-                })
+            .map(|i| match &plan.projection {
+                Some(paths) => to_raw(&project(&self.document(i)?, paths)),
+                None => self.raw_copy(i),
             })
             .collect::<Result<_>>()?;
         Ok(Some(ListOutput {

@@ -2,22 +2,46 @@
 //! projection.
 
 use super::filter::{condition_matches, matches};
+use crate::error::{Error, Result};
 use crate::query::plan::{ListPlan, SortSpec};
 use crate::value::{compare, FieldPath};
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawDocumentBuf};
 use std::cmp::Ordering;
 
-/// The answer of a `list`: the page of documents and the number of matches before paging.
+/// The answer of a `list`: the page of documents, as BSON bytes (a store hands over what it
+/// holds or what the server sent, and each transport renders straight from the bytes), and
+/// the number of matches before paging.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListOutput {
     /// The documents of the page (projected when the plan asks).
-    pub documents: Vec<Document>,
+    pub documents: Vec<RawDocumentBuf>,
     /// Matching documents (or unwound rows), ignoring the page.
     pub total_count: u64,
 }
 
+impl ListOutput {
+    /// The documents of the page, parsed.
+    pub fn parsed(&self) -> Result<Vec<Document>> {
+        self.documents
+            .iter()
+            .map(|raw| {
+                Document::try_from(raw.as_ref())
+                    .map_err(|e| Error::Internal(format!("listed document unreadable: {e}")))
+            })
+            .collect()
+    }
+}
+
+/// `doc` as BSON bytes; refused when it cannot be written as BSON.
+pub fn to_raw(doc: &Document) -> Result<RawDocumentBuf> {
+    RawDocumentBuf::try_from(doc).map_err(|e| Error::InvalidDocument(e.to_string()))
+}
+
 /// Evaluates a list plan over documents given in insertion order (their identity order).
-pub fn list<'a>(docs: impl IntoIterator<Item = &'a Document>, plan: &ListPlan) -> ListOutput {
+pub fn list<'a>(
+    docs: impl IntoIterator<Item = &'a Document>,
+    plan: &ListPlan,
+) -> Result<ListOutput> {
     let matched: Vec<&Document> = docs
         .into_iter()
         .filter(|d| matches(d, &plan.filter))
@@ -27,32 +51,35 @@ pub fn list<'a>(docs: impl IntoIterator<Item = &'a Document>, plan: &ListPlan) -
 
 /// The rest of a list once the filter has chosen `matched` (in insertion order): unwind,
 /// count, sort, page, projection.
-pub fn list_matched(matched: &[&Document], plan: &ListPlan) -> ListOutput {
+pub fn list_matched(matched: &[&Document], plan: &ListPlan) -> Result<ListOutput> {
     match &plan.unwind {
-        None => finish(matched, plan),
+        None => finish(matched, plan, |_| {}),
         Some(unwind) => {
             let rows: Vec<Document> = matched
                 .iter()
                 .flat_map(|doc| unwind_rows(doc, &unwind.path))
                 .filter(|row| unwind.filter.iter().all(|c| condition_matches(row, c)))
                 .collect();
-            let mut out = finish(&rows.iter().collect::<Vec<_>>(), plan);
             // On the wire the array field holds just its one element.
-            for doc in &mut out.documents {
-                wrap_in_array(doc, unwind.path.parts());
-            }
-            out
+            finish(&rows.iter().collect::<Vec<_>>(), plan, |doc| {
+                wrap_in_array(doc, unwind.path.parts())
+            })
         }
     }
 }
 
-fn finish(rows: &[&Document], plan: &ListPlan) -> ListOutput {
+/// Counts, sorts, pages and projects `rows`; `shape` amends each listed document.
+fn finish(
+    rows: &[&Document],
+    plan: &ListPlan,
+    shape: impl Fn(&mut Document),
+) -> Result<ListOutput> {
     let total_count = rows.len() as u64;
     if plan.count_only {
-        return ListOutput {
+        return Ok(ListOutput {
             documents: Vec::new(),
             total_count,
-        };
+        });
     }
     let skip = usize::try_from(plan.slice.skip).unwrap_or(usize::MAX);
     let limit = plan
@@ -64,15 +91,19 @@ fn finish(rows: &[&Document], plan: &ListPlan) -> ListOutput {
         .into_iter()
         .skip(skip)
         .take(limit)
-        .map(|i| match &plan.projection {
-            Some(paths) => project(rows[i], paths),
-            None => rows[i].clone(),
+        .map(|i| {
+            let mut doc = match &plan.projection {
+                Some(paths) => project(rows[i], paths),
+                None => rows[i].clone(),
+            };
+            shape(&mut doc);
+            to_raw(&doc)
         })
-        .collect();
-    ListOutput {
+        .collect::<Result<_>>()?;
+    Ok(ListOutput {
         documents,
         total_count,
-    }
+    })
 }
 
 /// Indices of the first `needed` rows in sort order; ties keep the input (insertion) order.

@@ -19,5 +19,5 @@ pub mod walk;
 
 pub use collection::Collection;
 pub use filter::matches;
-pub use list::{list, ListOutput};
+pub use list::{list, to_raw, ListOutput};
 pub use stat::{stat, StatOutput};

@@ -137,7 +137,7 @@ pub trait Store: Send + Sync + 'static {
         deadline: &Deadline,
     ) -> Result<Vec<Document>> {
         let plan = ListPlan::matching(filter.clone());
-        Ok(self.list(collection, &plan, deadline).await?.documents)
+        self.list(collection, &plan, deadline).await?.parsed()
     }
 }
 

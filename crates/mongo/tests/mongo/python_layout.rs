@@ -47,7 +47,7 @@ async fn python_written_documents_are_read() {
     let tasks: Vec<JobTask> = listed
         .documents
         .into_iter()
-        .map(|d| JobTask::from_document(d).expect("model"))
+        .map(|d| JobTask::from_raw(&d).expect("model"))
         .collect();
     assert_eq!(tasks[0].status, JobTaskStatus::Success);
     assert_eq!(tasks[0].secret_id, "");
@@ -82,8 +82,7 @@ async fn python_written_documents_are_read() {
         )
         .await
         .expect("list");
-    let job =
-        Job::from_document(listed.documents.into_iter().next().expect("one job")).expect("model");
+    let job = Job::from_raw(listed.documents.first().expect("one job")).expect("model");
     assert_eq!(
         job.controller.map(|c| c.controller_id),
         Some("ctl-1".to_string())
