@@ -100,7 +100,51 @@ pub fn bounded_pattern(source: &str, size_limit: usize) -> Result<Pattern> {
         source: source.to_string(),
         regex,
         ascii_literal: None,
+        anchors: anchors(source),
     })
+}
+
+/// The literal starts and ends an anchored regex's matches must have (none known: empty).
+fn anchors(source: &str) -> Anchors {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    use regex_syntax::hir::Look;
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .case_insensitive(true)
+        .build()
+        .parse(source)
+    else {
+        return Anchors::default();
+    };
+    let props = hir.properties();
+    let ends = |kind: ExtractKind, anchored: bool| -> Vec<Box<[u8]>> {
+        if !anchored {
+            return Vec::new();
+        }
+        let seq = Extractor::new().kind(kind).extract(&hir);
+        let Some(literals) = seq.literals() else {
+            return Vec::new();
+        };
+        let mut folded: Vec<Box<[u8]>> = literals
+            .iter()
+            .map(|l| l.as_bytes().to_ascii_lowercase().into())
+            .collect();
+        if folded.is_empty() || folded.iter().any(|l| l.is_empty()) {
+            return Vec::new();
+        }
+        folded.sort();
+        folded.dedup();
+        folded
+    };
+    Anchors {
+        prefixes: ends(
+            ExtractKind::Prefix,
+            props.look_set_prefix().contains(Look::Start),
+        ),
+        suffixes: ends(
+            ExtractKind::Suffix,
+            props.look_set_suffix().contains(Look::End),
+        ),
+    }
 }
 
 /// A pattern matching `text` literally, case-insensitively.
@@ -665,10 +709,75 @@ mod tests {
     }
 
     #[test]
+    fn anchored_regexes_filter_by_their_literal_ends_like_the_regex() {
+        let secret = pattern("^secret-[0-7].*f$").expect("pattern");
+        assert_eq!(secret.anchors.suffixes, vec![Box::from(*b"f")]);
+        assert!(!secret.anchors.prefixes.is_empty());
+        let sources = [
+            "^secret-[0-7].*f$",
+            "^ab",
+            "cd$",
+            "^(ab|cd)x$",
+            "(?m)^a",
+            "^a|b$",
+            "^k",
+            "k$",
+            "^$",
+            "^.*$",
+            r"^\d+$",
+            "^(?-i:Ab)c",
+            "^é",
+            "^a?b",
+        ];
+        let texts = [
+            "",
+            "secret-1abf",
+            "SECRET-7xF",
+            "secret-8abf",
+            "secret-1abe",
+            "ab",
+            "xab",
+            "ABc",
+            "abcd",
+            "cdx",
+            "abx",
+            "x\na",
+            "b",
+            "a",
+            "\u{212a}",
+            "K",
+            "xk",
+            "123",
+            "12a",
+            "Abc",
+            "abc",
+            "é",
+            "É",
+            "bcd",
+        ];
+        for source in sources {
+            let p = pattern(source).expect("pattern");
+            for text in texts {
+                assert_eq!(
+                    p.is_match(text),
+                    p.regex.is_match(text),
+                    "{source:?} on {text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn literal_patterns_match_like_their_regex() {
         let long = format!("{}Ab1", "xa".repeat(40));
         let long_miss = "ka".repeat(40);
+        // 64 bytes, the longest text compared in 8-byte windows, with the needle at its end.
+        let edge = format!("{}ab1XYZ12", "z".repeat(55));
         let texts = [
+            &edge,
+            &edge[1..],
+            "job-task-ABCDEFGH",
+            "xyz12",
             "",
             "ab",
             "AB1",
@@ -690,7 +799,21 @@ mod tests {
             "a`b1",
             "A@B1",
         ];
-        for needle in ["ab1", "AB", "", "k", "s", "a.b", "é", "b"] {
+        let needles = [
+            "ab1",
+            "AB",
+            "",
+            "k",
+            "s",
+            "a.b",
+            "é",
+            "b",
+            "abcdefgh",
+            "xyz12",
+            "ab1xyz12",
+            "task-abcdefgh",
+        ];
+        for needle in needles {
             let pattern = literal_pattern(needle, REGEX_SIZE_LIMIT).expect("pattern");
             assert_eq!(pattern.ascii_literal.is_some(), needle.is_ascii());
             for text in texts {

@@ -18,6 +18,9 @@ pub struct Pattern {
     /// For a literal of ASCII text (`contain` and friends): the text lowercased, matched
     /// without the regex on ASCII strings (where ASCII case folding is the regex's folding).
     pub ascii_literal: Option<Box<[u8]>>,
+    /// Texts every match of an anchored regex must start or end with (a string failing
+    /// them is rejected without running the regex).
+    pub anchors: Anchors,
 }
 
 impl Pattern {
@@ -25,8 +28,37 @@ impl Pattern {
     pub fn is_match(&self, text: &str) -> bool {
         match &self.ascii_literal {
             Some(needle) if text.is_ascii() => contains_ignoring_case(text.as_bytes(), needle),
-            _ => self.regex.is_match(text),
+            _ => self.anchors.admit(text.as_bytes()) && self.regex.is_match(text),
         }
+    }
+}
+
+/// Literal starts and ends that every match of a regex anchored at the start (`^…`) or end
+/// (`…$`) has, lowercased, compared ignoring ASCII case: a necessary condition only.
+#[derive(Debug, Clone, Default)]
+pub struct Anchors {
+    /// A matching text starts with one of these (no condition when empty).
+    pub prefixes: Vec<Box<[u8]>>,
+    /// A matching text ends with one of these (no condition when empty).
+    pub suffixes: Vec<Box<[u8]>>,
+}
+
+impl Anchors {
+    /// False when `text` cannot match.
+    pub fn admit(&self, text: &[u8]) -> bool {
+        let starts = |p: &[u8]| {
+            text.get(..p.len())
+                .is_some_and(|t| t.eq_ignore_ascii_case(p))
+        };
+        let ends = |p: &[u8]| {
+            text.len()
+                .checked_sub(p.len())
+                .and_then(|at| text.get(at..))
+                .is_some_and(|t| t.eq_ignore_ascii_case(p))
+        };
+        // Ends first: ids and names share their starts more often than their ends.
+        (self.suffixes.is_empty() || self.suffixes.iter().any(|p| ends(p)))
+            && (self.prefixes.is_empty() || self.prefixes.iter().any(|p| starts(p)))
     }
 }
 
@@ -38,16 +70,13 @@ fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
     let Some(last_start) = haystack.len().checked_sub(needle.len()) else {
         return false;
     };
+    // Short strings (ids, names) and needles: compare 8-byte windows of a lowercased copy.
+    if haystack.len() <= SHORT && needle.len() <= 8 && !needle.contains(&0) {
+        return contains_short(haystack, needle);
+    }
     let upper = first.to_ascii_uppercase();
     let matches_at =
         |start: usize| haystack[start..start + needle.len()].eq_ignore_ascii_case(needle);
-    // Short strings (ids, names): a plain loop beats setting up a vectorized search.
-    if haystack.len() < 64 {
-        return (0..=last_start).any(|i| {
-            let b = haystack[i];
-            (b == first || b == upper) && matches_at(i)
-        });
-    }
     let mut from = 0;
     while let Some(at) = haystack
         .get(from..=last_start)
@@ -60,6 +89,53 @@ fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
         from = start + 1;
     }
     false
+}
+
+/// Longest haystack [`contains_short`] takes.
+const SHORT: usize = 64;
+
+/// [`contains_ignoring_case`] of an ASCII haystack of at most [`SHORT`] bytes and a needle
+/// of one to eight bytes: the haystack as lowercased 8-byte words, every window start
+/// compared as a masked word (no branch per candidate byte). Windows running past the end
+/// see zero bytes, which a needle without a zero byte never matches.
+fn contains_short(haystack: &[u8], needle: &[u8]) -> bool {
+    // Words built in registers (a byte copy into a buffer read back as words stalls).
+    let word_of = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .rev()
+            .fold(0u64, |w, &b| (w << 8) | u64::from(b))
+    };
+    let mut words = [0u64; SHORT / 8 + 1];
+    for (word, chunk) in words.iter_mut().zip(haystack.chunks(8)) {
+        *word = lowercase_ascii_word(match <[u8; 8]>::try_from(chunk) {
+            Ok(full) => u64::from_le_bytes(full),
+            Err(_) => word_of(chunk),
+        });
+    }
+    let key = word_of(needle);
+    let mask = u64::MAX >> (8 * (8 - needle.len()));
+    words
+        .windows(2)
+        .take(haystack.len().div_ceil(8))
+        .any(|pair| {
+            let (low, high) = (pair[0], pair[1]);
+            let mut found = low & mask == key;
+            for shift in (8..64).step_by(8) {
+                found |= ((low >> shift) | (high << (64 - shift))) & mask == key;
+            }
+            found
+        })
+}
+
+/// The ASCII letters of a word of eight ASCII bytes lowercased, all at once.
+fn lowercase_ascii_word(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // A byte below 0x80 plus 0x3f reaches 0x80 from 'A' on, plus 0x25 from past 'Z' on.
+    let from_a = word.wrapping_add(0x3f * ONES);
+    let past_z = word.wrapping_add(0x25 * ONES);
+    let upper = from_a & !past_z & (0x80 * ONES);
+    word | (upper >> 2)
 }
 
 impl PartialEq for Pattern {
