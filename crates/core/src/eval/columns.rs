@@ -10,6 +10,7 @@
 pub use super::column::Column;
 use super::column::{EMPTY_ARRAY, TAG_COMPLEX};
 use super::strings::{Recent, Strings};
+use super::text_search;
 use super::walk::{self, kind, Element};
 use crate::query::plan::{Condition, Op, Pattern};
 use crate::value::type_rank;
@@ -344,21 +345,90 @@ impl Columns {
             Op::Lte(v) => CellTest::Compare(ordered(v)?, Cmp::Lte),
             Op::Gt(v) => CellTest::Compare(ordered(v)?, Cmp::Gt),
             Op::Gte(v) => CellTest::Compare(ordered(v)?, Cmp::Gte),
-            Op::Matches(patterns) | Op::NotMatches(patterns) => CellTest::Matches {
-                patterns,
-                strings: &self.strings,
-                memo: (0..self.strings.len())
-                    .map(|_| AtomicU8::new(UNTRIED))
-                    .collect(),
-                negate: matches!(condition.op, Op::NotMatches(_)),
-            },
+            Op::Matches(patterns) | Op::NotMatches(patterns) => {
+                let negate = matches!(condition.op, Op::NotMatches(_));
+                self.bind_patterns(field, patterns, negate)
+            }
             _ => return None,
         })
     }
 }
 
+impl Columns {
+    /// The test of a string column against `patterns`: on a column with a value index, the
+    /// patterns tried once on each of its strings (few matching: equality to those, which
+    /// the index answers); else each row's string, remembering what each distinct string
+    /// gave when a pattern needs the regex (literal searches are cheaper than the memo).
+    fn bind_patterns<'a>(
+        &'a self,
+        field: &str,
+        patterns: &'a [Pattern],
+        negate: bool,
+    ) -> CellTest<'a> {
+        let matches = |id: u32| patterns.iter().any(|p| p.is_match(self.strings.get(id)));
+        let index = self.column(field).and_then(Column::index);
+        let memo = if let Some(index) = index {
+            let (hits, misses): (Vec<u32>, Vec<u32>) = index
+                .strings()
+                .map(|(id, _)| id)
+                .partition(|&id| matches(id));
+            if hits.len() <= MOST_EQUAL {
+                return CellTest::In(hits.into_iter().map(Cell::Str).collect(), negate);
+            }
+            let memo = self.untried_memo();
+            for (ids, tried) in [(hits, MATCH), (misses, NO_MATCH)] {
+                for id in ids {
+                    if let Some(slot) = memo.get(id as usize) {
+                        slot.store(tried, Relaxed);
+                    }
+                }
+            }
+            memo
+        } else {
+            let needles: Option<Vec<&[u8]>> = patterns
+                .iter()
+                .map(|p| p.ascii_literal.as_deref())
+                .collect();
+            let rows = self.column(field).map_or(0, Column::len);
+            let (text, _) = self.strings.arena();
+            match needles {
+                // Literals, and an arena not much larger than the rows' strings: one pass
+                // over the arena instead of a search per row.
+                Some(needles) if text.len() <= rows.saturating_mul(ARENA_BYTES_PER_ROW) => {
+                    text_search::search(&self.strings, &needles).unwrap_or_default()
+                }
+                Some(_) => Vec::new(),
+                None => self.untried_memo(),
+            }
+        };
+        CellTest::Matches {
+            patterns,
+            strings: &self.strings,
+            memo,
+            negate,
+        }
+    }
+
+    fn untried_memo(&self) -> Vec<AtomicU8> {
+        (0..self.strings.len())
+            .map(|_| AtomicU8::new(UNTRIED))
+            .collect()
+    }
+}
+
+/// Largest arena, per row of the column, that a literal search covers in one pass (a row's
+/// own search costs about as much as a pass over a few hundred arena bytes).
+const ARENA_BYTES_PER_ROW: usize = 128;
+
+/// Most strings a pattern test on an indexed column becomes equality to.
+const MOST_EQUAL: usize = 64;
+
 /// A memo slot of [`CellTest::Matches`] not tried yet.
-const UNTRIED: u8 = 0;
+pub(super) const UNTRIED: u8 = 0;
+/// A memo slot of a string some pattern matches.
+pub(super) const MATCH: u8 = 1;
+/// A memo slot of a string no pattern matches.
+pub(super) const NO_MATCH: u8 = 2;
 
 /// The ordering a comparison accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -395,8 +465,9 @@ pub enum CellTest<'a> {
     /// Same type class and the ordering is accepted.
     Compare(Cell, Cmp),
     /// A string matching any of the patterns (negated: none matching, or not a string).
-    /// Each distinct string is tried about once per scan (`memo`: untried, 1 match, 2 no
-    /// match; shared by the threads of a parallel scan).
+    /// With a `memo`, each distinct string is tried about once per scan (untried, 1 match,
+    /// 2 no match; shared by the threads of a parallel scan); without one (empty), each
+    /// row's string is tried.
     Matches {
         /// The patterns.
         patterns: &'a [Pattern],
@@ -445,19 +516,23 @@ impl CellTest<'_> {
                 negate,
             } => {
                 let hit = match cell {
-                    Cell::Str(id) => match memo.get(id as usize) {
-                        Some(slot) => match slot.load(Relaxed) {
-                            UNTRIED => {
-                                let text = strings.get(id);
-                                let patterns = local.unwrap_or(patterns);
-                                let hit = patterns.iter().any(|p| p.is_match(text));
-                                slot.store(if hit { 1 } else { 2 }, Relaxed);
-                                hit
-                            }
-                            tried => tried == 1,
-                        },
-                        None => false,
-                    },
+                    Cell::Str(id) => {
+                        let tried = || {
+                            let text = strings.get(id);
+                            local.unwrap_or(patterns).iter().any(|p| p.is_match(text))
+                        };
+                        match memo.get(id as usize) {
+                            Some(slot) => match slot.load(Relaxed) {
+                                UNTRIED => {
+                                    let hit = tried();
+                                    slot.store(if hit { MATCH } else { NO_MATCH }, Relaxed);
+                                    hit
+                                }
+                                seen => seen == MATCH,
+                            },
+                            None => tried(),
+                        }
+                    }
                     _ => false,
                 };
                 hit != *negate

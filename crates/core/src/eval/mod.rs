@@ -14,6 +14,7 @@ mod scan;
 pub mod stat;
 pub mod stored;
 pub mod strings;
+mod text_search;
 pub mod value_index;
 pub mod walk;
 

@@ -7,7 +7,7 @@
 //! condition was indexed or few rows are left to test one by one.
 
 use super::column::{Column, TAG_BOOL, TAG_COMPLEX, TAG_DATE, TAG_STR};
-use super::columns::{Cell, CellTest, Cmp};
+use super::columns::{Cell, CellTest, Cmp, MATCH, NO_MATCH};
 use super::filter::condition_matches;
 use super::stored::field_document;
 use crate::error::Result;
@@ -16,6 +16,7 @@ use crate::query::plan::{Condition, Pattern};
 use bson::RawDocument;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Rows in a block.
 const BLOCK: usize = 4096;
@@ -36,6 +37,8 @@ enum Kernel<'a> {
     Exact(Vec<(u8, u64)>, bool),
     /// A date cell compared with a date.
     Dates(i64, Cmp),
+    /// A pattern test whose memo already holds what most strings give.
+    Memo(CellTest<'a>),
     /// Any other cell test, cell by cell.
     Cells(CellTest<'a>),
 }
@@ -59,6 +62,7 @@ impl<'a> Kernel<'a> {
                 }
             }
             CellTest::Compare(Cell::Date(d), cmp) => Kernel::Dates(*d, *cmp),
+            CellTest::Matches { memo, .. } if !memo.is_empty() => Kernel::Memo(test),
             _ => Kernel::Cells(test),
         }
     }
@@ -68,7 +72,7 @@ impl<'a> Kernel<'a> {
         match self {
             Kernel::Exact(keys, negate) => keys.contains(&(tag, bits)) != *negate,
             Kernel::Dates(date, cmp) => tag == TAG_DATE && cmp.accepts((bits as i64).cmp(date)),
-            Kernel::Cells(test) => test.eval(Column::decode(tag, bits)),
+            Kernel::Cells(test) | Kernel::Memo(test) => test.eval(Column::decode(tag, bits)),
         }
     }
 
@@ -99,6 +103,33 @@ impl<'a> Kernel<'a> {
                 };
                 for (o, (t, b)) in cells {
                     *o = *t == TAG_DATE && accept(*b as i64, date);
+                }
+            }
+            Kernel::Memo(test) => {
+                let CellTest::Matches {
+                    patterns,
+                    memo,
+                    negate,
+                    ..
+                } = test
+                else {
+                    return;
+                };
+                let mut local: Option<Vec<Pattern>> = None;
+                for (j, (o, (t, b))) in cells.enumerate() {
+                    *o = match *t {
+                        TAG_STR => match memo.get(*b as usize).map(|slot| slot.load(Relaxed)) {
+                            Some(MATCH) => !negate,
+                            Some(NO_MATCH) => *negate,
+                            _ => {
+                                let local = local.get_or_insert_with(|| patterns.to_vec());
+                                wanted(j) && test.eval_with(Column::decode(*t, *b), Some(local))
+                            }
+                        },
+                        TAG_COMPLEX => false,
+                        // Not a string: no pattern matches it.
+                        _ => *negate,
+                    };
                 }
             }
             Kernel::Cells(test) => {

@@ -25,6 +25,12 @@ impl Strings {
         string_of(&self.text, &self.ends, id)
     }
 
+    /// The arena: every string back to back, and where each ends (string `i` spans
+    /// `ends[i - 1]..ends[i]`, the first from 0).
+    pub fn arena(&self) -> (&str, &[u32]) {
+        (&self.text, &self.ends)
+    }
+
     /// Number of distinct strings.
     pub fn len(&self) -> usize {
         self.ends.len()

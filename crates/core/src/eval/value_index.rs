@@ -137,6 +137,65 @@ mod tests {
     }
 
     #[test]
+    fn pattern_filters_answer_like_the_document_engine_on_every_kind_of_column() {
+        use crate::query::compile::{literal_pattern, pattern};
+        // `id`: unique strings (no value index); `group`: 300 strings (indexed, many match);
+        // `tag`: a few (indexed, few match); all with other types mixed in.
+        let docs: Vec<Document> = (0..3000)
+            .map(|i| {
+                let id = match i % 11 {
+                    0 => Bson::Int32(i),
+                    1 => Bson::Array(vec![format!("job-task-{i:04x}").into(), 5.into()]),
+                    2 => Bson::Null,
+                    3 => format!("JOB-TASK-{i:04X}").into(),
+                    // The Kelvin sign folds to 'k' in the regex, not in an ASCII search.
+                    4 => format!("job-task-\u{212a}{i:03x}").into(),
+                    _ => format!("job-task-{i:04x}").into(),
+                };
+                let tag = ["alpha", "Beta", "gamma", "é-delta"][i as usize % 4];
+                doc! {"id": id, "group": format!("group-{}", i % 300), "tag": tag}
+            })
+            .collect();
+        let collection = Collection::from_documents(docs.clone()).expect("documents");
+        let literal = |text: &str| literal_pattern(text, 1 << 20).expect("pattern");
+        let regex = |source: &str| pattern(source).expect("pattern");
+        let cases = [
+            ("id", vec![literal("a1")]),
+            ("id", vec![literal("TASK-0f")]),
+            ("id", vec![literal("task-k")]),
+            // In the arena "job-task-001c" is followed by "group-28": no string holds it.
+            ("id", vec![literal("cgroup")]),
+            ("id", vec![regex("^job-task-0.*f$")]),
+            ("id", vec![regex("[0-3]$"), literal("b")]),
+            ("group", vec![literal("group-1")]),
+            ("group", vec![regex("^group-2[0-9]$")]),
+            ("tag", vec![literal("ET")]),
+            ("tag", vec![regex("^(al|é)")]),
+            ("tag", vec![literal("nowhere")]),
+        ];
+        for (field, patterns) in cases {
+            for negate in [false, true] {
+                let op = if negate {
+                    Op::NotMatches(patterns.clone())
+                } else {
+                    Op::Matches(patterns.clone())
+                };
+                let filter = Filter {
+                    all: vec![Condition {
+                        path: FieldPath::new(field),
+                        op,
+                    }],
+                    any: vec![],
+                };
+                let got = collection
+                    .matching(&filter, &Default::default())
+                    .expect("matching");
+                assert_eq!(got, expected(&docs, &filter), "{filter:?}");
+            }
+        }
+    }
+
+    #[test]
     fn indexed_filters_answer_like_the_document_engine_through_changes() {
         let mut docs: Vec<Document> = (0..200)
             .map(|i| match i % 7 {
