@@ -13,7 +13,9 @@
 use async_trait::async_trait;
 use bson::Document;
 use rayon::prelude::*;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
+};
 use spacejobs_core::eval::collection::encode;
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, StatPlan};
@@ -57,6 +59,10 @@ pub const DATABASE_FILE: &str = "spacejobs.redb";
 /// redb's page cache. Reads are served from memory, so the cache only speeds up writes; redb's
 /// default (1 GiB) would keep a second copy of every document read at open.
 const CACHE_BYTES: usize = 16 << 20;
+/// Documents read from the file and handed to the loading thread at once.
+const LOAD_CHUNK: usize = 16 * 1024;
+/// Chunks read ahead of the loading thread.
+const LOAD_AHEAD: usize = 4;
 
 /// The embedded store.
 #[derive(Clone)]
@@ -99,16 +105,39 @@ impl EmbeddedStore {
         for handle in read.list_tables().map_err(|e| open_err(&e))? {
             let name = handle.name().to_string();
             let t = read.open_table(table(&name)).map_err(|e| open_err(&e))?;
-            let mut stored = Vec::new();
-            for entry in t.iter().map_err(|e| open_err(&e))? {
-                let (key, value) = entry.map_err(|e| open_err(&e))?;
-                stored.push((key.value(), Box::<[u8]>::from(value.value())));
-            }
-            let collection = Collection::load(stored).map_err(|(key, e)| Error::Corrupt {
-                collection: name.clone(),
-                key,
-                reason: e.to_string(),
-            })?;
+            let expected = usize::try_from(t.len().map_err(|e| open_err(&e))?).unwrap_or(0);
+            // Reading goes on here while another thread fills the collection, a chunk
+            // behind.
+            let (chunks, received) = std::sync::mpsc::sync_channel(LOAD_AHEAD);
+            let (read_result, loaded) = std::thread::scope(|scope| {
+                let loader = scope.spawn(move || Collection::load_chunks(expected, received));
+                let read_result = (|| -> Result<()> {
+                    let mut chunk = Vec::with_capacity(LOAD_CHUNK);
+                    for entry in t.iter().map_err(|e| open_err(&e))? {
+                        let (key, value) = entry.map_err(|e| open_err(&e))?;
+                        chunk.push((key.value(), Box::<[u8]>::from(value.value())));
+                        if chunk.len() == LOAD_CHUNK {
+                            let full =
+                                std::mem::replace(&mut chunk, Vec::with_capacity(LOAD_CHUNK));
+                            if chunks.send(full).is_err() {
+                                return Ok(()); // the loader stopped at a bad document
+                            }
+                        }
+                    }
+                    let _ = chunks.send(chunk);
+                    Ok(())
+                })();
+                drop(chunks);
+                (read_result, loader.join())
+            });
+            read_result?;
+            let collection = loaded
+                .map_err(|_| open_err(&"the loading thread panicked"))?
+                .map_err(|(key, e)| Error::Corrupt {
+                    collection: name.clone(),
+                    key,
+                    reason: e.to_string(),
+                })?;
             collections.set(&name, collection);
         }
         Ok(EmbeddedStore {

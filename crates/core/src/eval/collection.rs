@@ -62,23 +62,50 @@ impl Collection {
     }
 
     /// A collection of stored documents `(sequence number, BSON bytes)` in ascending order,
-    /// each checked with [`validate`] (in parallel, on rayon); the first bad document, in
-    /// order, is refused with its sequence number.
+    /// each checked with [`validate`]; the first bad document, in order, is refused with its
+    /// sequence number. See [`Self::load_chunks`].
     pub fn load(stored: Vec<(u64, Box<[u8]>)>) -> std::result::Result<Self, (u64, Error)> {
-        let bad = stored
-            .par_iter()
-            .filter_map(|(seq, raw)| validate(raw).err().map(|e| (*seq, e)))
-            .min_by_key(|(seq, _)| *seq);
-        if let Some(bad) = bad {
-            return Err(bad);
-        }
+        Self::load_chunks(stored.len(), std::iter::once(stored))
+    }
+
+    /// [`Self::load`] of documents given chunk after chunk (`expected` of them in all, for
+    /// the room to reserve), so that reading the next chunk can go on meanwhile. Each
+    /// chunk is validated in parallel (rayon) while the columns are filled from the same
+    /// bytes.
+    pub fn load_chunks(
+        expected: usize,
+        chunks: impl IntoIterator<Item = Vec<(u64, Box<[u8]>)>>,
+    ) -> std::result::Result<Self, (u64, Error)> {
         let mut collection = Collection::new();
-        collection.raws.reserve_exact(stored.len());
-        collection.seqs.reserve_exact(stored.len());
-        collection.columns.reserve(stored.len());
+        collection.raws.reserve_exact(expected);
+        collection.seqs.reserve_exact(expected);
+        collection.columns.reserve(expected);
         collection.columns.pause_indexes();
-        for (seq, raw) in stored {
-            collection.push_trusted(seq, raw);
+        for chunk in chunks {
+            let columns = &mut collection.columns;
+            let (bad, ()) = rayon::join(
+                || {
+                    chunk
+                        .par_iter()
+                        .filter_map(|(seq, raw)| validate(raw).err().map(|e| (*seq, e)))
+                        .min_by_key(|(seq, _)| *seq)
+                },
+                || {
+                    // The column walker reads any bytes without panicking; a bad document
+                    // throws the whole collection away.
+                    for (_, raw) in &chunk {
+                        columns.push(raw);
+                    }
+                },
+            );
+            if let Some(bad) = bad {
+                return Err(bad);
+            }
+            for (seq, raw) in chunk {
+                collection.raws.push(raw);
+                collection.seqs.push(seq);
+                collection.next_seq = collection.next_seq.max(seq.saturating_add(1));
+            }
         }
         collection.columns.resume_indexes();
         collection.shrink_to_fit();

@@ -33,6 +33,67 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
 }
 
 #[tokio::test]
+async fn a_large_collection_reopens_whole_and_a_corrupt_document_is_named() {
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    let dir = temp_dir("large");
+    let n = 40_000; // more than one chunk of the loader
+    {
+        let store = EmbeddedStore::open(&dir).expect("open");
+        let docs = (0..n).map(|i| doc! {"job_id": format!("job-{i:012x}"), "n": i});
+        store.insert("job", docs.collect()).await.expect("insert");
+    }
+    {
+        let store = EmbeddedStore::open(&dir).expect("reopen");
+        assert_eq!(total(&store).await, n as u64);
+        let plan = compile::list(
+            &serde_json::from_value(serde_json::json!({"page": {"start": 30001, "limit": 1}}))
+                .expect("query"),
+            &[],
+            SystemClock.now(),
+        )
+        .expect("plan");
+        let page = store
+            .list("job", &plan, &Default::default())
+            .await
+            .expect("list");
+        assert_eq!(page.documents[0].get_i32("n").ok(), Some(30_000));
+    }
+    // Bytes that are not a BSON document, written behind the store's back.
+    let definition: TableDefinition<u64, &[u8]> = TableDefinition::new("job");
+    let db = redb::Database::open(dir.join(spacejobs_embedded::DATABASE_FILE)).expect("file");
+    let key = {
+        let read = db.begin_read().expect("read");
+        let table = read.open_table(definition).expect("table");
+        let key = table
+            .iter()
+            .expect("iter")
+            .nth(30_000)
+            .expect("entry")
+            .expect("entry")
+            .0
+            .value();
+        key
+    };
+    let write = db.begin_write().expect("write");
+    write
+        .open_table(definition)
+        .expect("table")
+        .insert(key, &b"\x0c\x00\x00\x00\x02x\x00\xff\x00\x00\x00\x00"[..])
+        .expect("insert");
+    write.commit().expect("commit");
+    drop(db);
+    let error = EmbeddedStore::open(&dir)
+        .err()
+        .expect("a corrupt document refuses the open");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("document {key} of job is corrupt")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn documents_survive_a_reopen_in_order() {
     let dir = temp_dir("reopen");
     {
