@@ -82,9 +82,9 @@ async fn a_large_collection_reopens_whole_and_a_corrupt_document_is_named() {
         .expect("insert");
     write.commit().expect("commit");
     drop(db);
-    let error = EmbeddedStore::open(&dir)
-        .err()
-        .expect("a corrupt document refuses the open");
+    let Err(error) = EmbeddedStore::open(&dir) else {
+        panic!("a corrupt document must refuse the open");
+    };
     assert!(
         error
             .to_string()
