@@ -293,12 +293,19 @@ impl Collection {
             return None;
         };
         let cells = self.columns.column(field)?;
+        // Strings are marked in a bitset by id (no hashing); other values go to a set.
+        let mut strings = vec![0u64; self.columns.strings().len().div_ceil(64)];
         let mut seen = hashbrown::HashSet::new();
         let mut last = Cell::Missing;
         for &i in matched {
             match cells.get(i) {
                 Cell::Complex => return None,
                 Cell::Missing | Cell::Null => {}
+                Cell::Str(id) => {
+                    if let Some(word) = strings.get_mut(id as usize / 64) {
+                        *word |= 1 << (id % 64);
+                    }
+                }
                 // Runs of one value (rows of one project, one status) are looked up once.
                 cell if cell == last => {}
                 cell => {
@@ -308,6 +315,14 @@ impl Collection {
             }
         }
         let mut unique: Vec<Cell> = seen.into_iter().map(|k| k.0).collect();
+        for (w, &word) in strings.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let bit = bits.trailing_zeros();
+                bits &= bits - 1;
+                unique.push(Cell::Str(w as u32 * 64 + bit));
+            }
+        }
         unique.sort_by(|a, b| self.columns.compare_cells(*a, *b));
         Some(
             unique
