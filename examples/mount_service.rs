@@ -21,8 +21,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let store: Arc<dyn Store> = store;
     let job_tasks = Arc::new(JobService::new(Service::Inventory, store));
 
-    // Your own tonic server: add our routes beside yours.
-    let routes = spacejobs_server::routes(job_tasks, &Default::default()).await?;
+    // Your own tonic server: add our routes beside yours (calls counted in `metrics`, whose
+    // `render` gives the Prometheus text for your own exporter).
+    let metrics = spacejobs_server::Metrics::new(20);
+    let routes = spacejobs_server::routes(job_tasks, &Default::default(), &metrics).await?;
     let addr = "127.0.0.1:50061".parse()?;
     println!("serving spaceone.api.inventory.v1.JobTask on {addr} (Ctrl-C stops)");
     tonic::transport::Server::builder()

@@ -123,6 +123,10 @@ pub struct LimitArgs {
     /// Connections served at once; more are closed at accept.
     #[arg(long, env = "SPACEJOBS_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Domains named in the `/metrics` document gauges (those with the most documents; the
+    /// rest are summed under `domain="_other"`).
+    #[arg(long, env = "SPACEJOBS_METRICS_DOMAINS", default_value_t = 20)]
+    pub metrics_domains: usize,
 }
 
 impl LimitArgs {
@@ -150,6 +154,7 @@ impl LimitArgs {
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
             max_connections: self.max_connections.max(1),
+            metrics_domains: self.metrics_domains,
             ..ServerConfig::default()
         }
     }

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// TLS for every connection (gRPC and REST on the same port), or plaintext when `None`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Domains named in the document metrics (those with the most documents; the rest
+    /// are summed as one).
+    pub metrics_domains: usize,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +49,7 @@ impl Default for ServerConfig {
             max_concurrent_streams: 128,
             shutdown_grace: Duration::from_secs(30),
             tls: None,
+            metrics_domains: 20,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! converts the answer off the async workers, and logs one line per request.
 
 use crate::convert;
+use crate::metrics::Metrics;
 use crate::status::to_status;
 use spacejobs_core::eval::ListOutput;
 use spacejobs_core::exec::run_cpu;
@@ -37,25 +38,36 @@ pub fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
 #[derive(Debug, Clone)]
 pub struct Handler {
     service: Arc<JobService<dyn Store>>,
+    metrics: Metrics,
 }
 
 impl Handler {
-    /// The handler of `service`'s API over `service`'s logic.
-    pub fn new(service: Arc<JobService<dyn Store>>) -> Self {
-        Handler { service }
+    /// The handler of `service`'s API over `service`'s logic, counting calls in `metrics`.
+    pub fn new(service: Arc<JobService<dyn Store>>, metrics: Metrics) -> Self {
+        Handler { service, metrics }
     }
 
-    /// Runs one call: logs method, domain, outcome and duration; maps errors to statuses.
-    async fn call<T, F>(&self, method: &str, domain: &str, work: F) -> Result<Response<T>, Status>
+    /// Runs one call: logs method, domain, outcome and duration, counts it in the metrics;
+    /// maps errors to statuses.
+    async fn call<T, F>(
+        &self,
+        method: &'static str,
+        domain: &str,
+        work: F,
+    ) -> Result<Response<T>, Status>
     where
         F: Future<Output = Result<T>>,
     {
         let started = Instant::now();
+        let call = self
+            .metrics
+            .start(self.service.service().name(), method, "grpc");
         let result = work.await;
         let outcome = match &result {
             Ok(_) => "OK",
             Err(e) => e.code(),
         };
+        call.finish(outcome);
         tracing::info!(
             service = self.service.service().name(),
             method,

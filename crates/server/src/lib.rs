@@ -2,8 +2,9 @@
 //!
 //! [`run`] serves one service on a listener until `shutdown` resolves, gRPC and the REST
 //! routes of the wire contract on the same port: the SpaceONE service itself, gRPC health (answering, but not listed by reflection) and gRPC reflection v1 and
-//! v1alpha (listing only the SpaceONE service, as SpaceONE's Python client requires). An
-//! embedding application can instead mount [`routes`] in its own tonic server.
+//! v1alpha (listing only the SpaceONE service, as SpaceONE's Python client requires), and
+//! Prometheus metrics on `GET /metrics` ([`metrics`]). An embedding application can
+//! instead mount [`routes`] in its own tonic server.
 //!
 //! Every call is bounded: its budget and deadline come from the core's [`Limits`] (the
 //! client's `grpc-timeout` when shorter), its evaluation runs off the async workers, and
@@ -16,10 +17,12 @@ pub mod convert;
 pub mod grpc;
 pub mod json;
 pub mod listen;
+pub mod metrics;
 pub mod rest;
 pub mod status;
 
 pub use config::{tls_config, ServerConfig};
+pub use metrics::Metrics;
 
 use grpc::Handler;
 use spacejobs_core::{JobService, Service, Store};
@@ -39,14 +42,15 @@ pub fn grpc_name(service: Service) -> &'static str {
 }
 
 /// The gRPC routes of one service over `store`: the service, health and reflection. Request
-/// messages are limited to `config.max_message_size` bytes.
+/// messages are limited to `config.max_message_size` bytes; calls are counted in `metrics`.
 pub async fn routes(
     service: Arc<JobService<dyn Store>>,
     config: &ServerConfig,
+    metrics: &Metrics,
 ) -> Result<Routes, Box<dyn std::error::Error + Send + Sync>> {
     let max = config.max_message_size;
     let kind = service.service();
-    let handler = Handler::new(service);
+    let handler = Handler::new(service, metrics.clone());
     let mut routes = tonic::service::RoutesBuilder::default();
     match kind {
         Service::Inventory => {
@@ -104,7 +108,8 @@ pub async fn run_with(
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let grpc = routes(service.clone(), config)
+    let metrics = Metrics::new(config.metrics_domains);
+    let grpc = routes(service.clone(), config, &metrics)
         .await?
         .into_axum_router()
         .layer(axum::middleware::from_fn_with_state(
@@ -112,7 +117,8 @@ pub async fn run_with(
             status::oversize_message,
         ));
     let app = grpc
-        .merge(rest::router(service, config))
+        .merge(rest::router(service.clone(), config, &metrics))
+        .merge(metrics::router(service, metrics))
         .fallback(rest::not_found)
         .layer(axum::middleware::from_fn_with_state(
             config.max_header_bytes,

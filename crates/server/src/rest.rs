@@ -5,6 +5,7 @@
 //! unknown paths (404), wrong methods (405), repeated query parameters (400).
 
 use crate::config::ServerConfig;
+use crate::metrics::Metrics;
 use crate::{convert, json};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -32,9 +33,9 @@ pub fn base_path(service: Service) -> &'static str {
 }
 
 /// The routes: `GET {base}`, `POST {base}/search`, `POST {base}/stat`, with bodies limited
-/// to `config.max_message_size` bytes (the gRPC message limit). Mount [`not_found`] as the
+/// to `config.max_message_size` bytes (the gRPC message limit), counted in `metrics`. Mount [`not_found`] as the
 /// fallback of the router they join.
-pub fn router(service: Shared, config: &ServerConfig) -> Router {
+pub fn router(service: Shared, config: &ServerConfig, metrics: &Metrics) -> Router {
     let base = base_path(service.service());
     Router::new()
         .route(base, get(list_get))
@@ -43,6 +44,7 @@ pub fn router(service: Shared, config: &ServerConfig) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_message_size))
         .layer(Extension(BodyLimit(config.max_message_size)))
+        .layer(Extension(metrics.clone()))
         .with_state(service)
 }
 
@@ -143,23 +145,28 @@ fn body_json(body: std::result::Result<Bytes, BytesRejection>, limit: BodyLimit)
     })
 }
 
+/// Answers one call: logs it, counts it in the metrics, renders its result or error.
 async fn answer(
     service: &Shared,
-    method: &str,
+    metrics: &Metrics,
+    method: &'static str,
     request: &Value,
     work: impl std::future::Future<Output = Result<Value>>,
 ) -> Response {
     let started = Instant::now();
+    let call = metrics.start(service.service().name(), method, "rest");
     let result = work.await;
     let domain = request
         .get("domain_id")
         .and_then(|d| d.as_str())
         .unwrap_or("");
+    let status = result.as_ref().map_or_else(|e| e.code(), |_| "OK");
+    call.finish(status);
     tracing::info!(
         service = service.service().name(),
         method,
         domain,
-        status = result.as_ref().map_or_else(|e| e.code(), |_| "OK"),
+        status,
         duration_ms = started.elapsed().as_secs_f64() * 1e3,
         "rest request"
     );
@@ -215,42 +222,47 @@ fn query_params(query: Option<&str>) -> Result<Value> {
 
 async fn list_get(
     State(service): State<Shared>,
+    Extension(metrics): Extension<Metrics>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     match query_params(query.as_deref()) {
         Ok(request) => {
             let work = list(&service, request.clone(), bearer(&headers));
-            answer(&service, "list", &request, work).await
+            answer(&service, &metrics, "list", &request, work).await
         }
-        Err(e) => error_response(&e),
+        Err(e) => answer(&service, &metrics, "list", &Value::Null, async { Err(e) }).await,
     }
 }
 
 async fn list_post(
     State(service): State<Shared>,
     Extension(limit): Extension<BodyLimit>,
+    Extension(metrics): Extension<Metrics>,
     headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
     match body_json(body, limit) {
         Ok(request) => {
             let work = list(&service, request.clone(), bearer(&headers));
-            answer(&service, "list", &request, work).await
+            answer(&service, &metrics, "list", &request, work).await
         }
-        Err(e) => error_response(&e),
+        Err(e) => answer(&service, &metrics, "list", &Value::Null, async { Err(e) }).await,
     }
 }
 
 async fn stat_post(
     State(service): State<Shared>,
     Extension(limit): Extension<BodyLimit>,
+    Extension(metrics): Extension<Metrics>,
     headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
     let request = match body_json(body, limit) {
         Ok(request) => request,
-        Err(e) => return error_response(&e),
+        Err(e) => {
+            return answer(&service, &metrics, "stat", &Value::Null, async { Err(e) }).await;
+        }
     };
     let work = async {
         let deadline = service.deadline(None);
@@ -266,5 +278,5 @@ async fn stat_post(
         })
         .await
     };
-    answer(&service, "stat", &request, work).await
+    answer(&service, &metrics, "stat", &request, work).await
 }

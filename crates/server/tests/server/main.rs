@@ -5,5 +5,6 @@ mod auth;
 mod bad_input;
 mod grpc;
 mod limits;
+mod metrics;
 mod rest;
 mod support;
