@@ -2,6 +2,8 @@
 //! Structs as objects), for the REST routes. Unset fields are written with their defaults.
 
 use crate::convert::struct_to_json;
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 use spacejobs_proto::{inventory, power_scheduler, spot_automation};
 
@@ -70,6 +72,69 @@ pub fn job_tasks(r: inventory::JobTasksInfo) -> Value {
     listing(rows, r.total_count)
 }
 
+/// [`job_tasks`] written as JSON bytes without a tree of values in between (a page of
+/// JobTasks can hold thousands), keys in the message's field order.
+pub fn job_tasks_body(r: &inventory::JobTasksInfo) -> Vec<u8> {
+    // Plain data serialized into a Vec cannot fail; an empty body would say so if it did.
+    serde_json::to_vec(&JobTasksJson(r)).unwrap_or_default()
+}
+
+struct JobTasksJson<'a>(&'a inventory::JobTasksInfo);
+
+impl Serialize for JobTasksJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Rows<'a>(&'a [inventory::JobTaskInfo]);
+        impl Serialize for Rows<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                for t in self.0 {
+                    seq.serialize_element(&JobTaskJson(t))?;
+                }
+                seq.end()
+            }
+        }
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("results", &Rows(&self.0.results))?;
+        map.serialize_entry("total_count", &self.0.total_count)?;
+        map.end()
+    }
+}
+
+struct JobTaskJson<'a>(&'a inventory::JobTaskInfo);
+
+impl Serialize for JobTaskJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.0;
+        let status = enum_name(t.status, |n| {
+            inventory::job_task_info::JobTaskStatus::try_from(n)
+                .ok()
+                .map(|s| s.as_str_name())
+        });
+        let mut map = s.serialize_map(Some(17))?;
+        map.serialize_entry("job_task_id", &t.job_task_id)?;
+        map.serialize_entry("status", status)?;
+        map.serialize_entry("created_count", &t.created_count)?;
+        map.serialize_entry("updated_count", &t.updated_count)?;
+        map.serialize_entry("failure_count", &t.failure_count)?;
+        map.serialize_entry("deleted_count", &t.deleted_count)?;
+        map.serialize_entry("disconnected_count", &t.disconnected_count)?;
+        map.serialize_entry(
+            "errors",
+            &errors(&t.errors, |e| (&e.error_code, &e.message, &e.additional)),
+        )?;
+        map.serialize_entry("job_id", &t.job_id)?;
+        map.serialize_entry("secret_id", &t.secret_id)?;
+        map.serialize_entry("provider", &t.provider)?;
+        map.serialize_entry("service_account_id", &t.service_account_id)?;
+        map.serialize_entry("project_id", &t.project_id)?;
+        map.serialize_entry("domain_id", &t.domain_id)?;
+        map.serialize_entry("created_at", &t.created_at)?;
+        map.serialize_entry("started_at", &t.started_at)?;
+        map.serialize_entry("finished_at", &t.finished_at)?;
+        map.end()
+    }
+}
+
 /// spot_automation `JobsInfo` as JSON.
 pub fn spot_jobs(r: spot_automation::JobsInfo) -> Value {
     let rows = r
@@ -118,4 +183,39 @@ pub fn power_jobs(r: power_scheduler::JobsInfo) -> Value {
         })
         .collect();
     listing(rows, r.total_count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_task_bodies_written_as_bytes_equal_the_json_tree() {
+        let additional = crate::convert::json_to_struct(
+            json!({"region": "us-east-1", "n": 2})
+                .as_object()
+                .expect("object"),
+        );
+        let info = inventory::JobTasksInfo {
+            results: vec![
+                inventory::JobTaskInfo {
+                    job_task_id: "job-task-0123456789ab".into(),
+                    status: 4,
+                    created_count: 3,
+                    errors: vec![inventory::ErrorInfo {
+                        error_code: "ERROR_AUTH".into(),
+                        message: "denied \"here\"".into(),
+                        additional: Some(additional),
+                    }],
+                    created_at: "2022-06-17T08:09:10.680Z".into(),
+                    ..Default::default()
+                },
+                inventory::JobTaskInfo::default(),
+            ],
+            total_count: 7,
+        };
+        let body: Value = serde_json::from_slice(&job_tasks_body(&info)).expect("JSON");
+        assert_eq!(body, job_tasks(info));
+        assert_eq!(body["results"][1]["status"], "");
+    }
 }

@@ -151,7 +151,7 @@ async fn answer(
     metrics: &Metrics,
     method: &'static str,
     request: &Value,
-    work: impl std::future::Future<Output = Result<Value>>,
+    work: impl std::future::Future<Output = Result<impl Into<Body>>>,
 ) -> Response {
     let started = Instant::now();
     let call = metrics.start(service.service().name(), method, "rest");
@@ -171,7 +171,7 @@ async fn answer(
         "rest request"
     );
     match result {
-        Ok(v) => Json(v).into_response(),
+        Ok(body) => body.into().into_response(),
         Err(e) => error_response(&e),
     }
 }
@@ -187,7 +187,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-async fn list(service: &Shared, request: Value, token: Option<&str>) -> Result<Value> {
+async fn list(service: &Shared, request: Value, token: Option<&str>) -> Result<Body> {
     let kind = service.service();
     let deadline = service.deadline(None);
     let out = service
@@ -195,12 +195,40 @@ async fn list(service: &Shared, request: Value, token: Option<&str>) -> Result<V
         .await?;
     run_cpu(&deadline, move |_| {
         Ok(match kind {
-            Service::Inventory => json::job_tasks(convert::job_tasks_info(out)?),
-            Service::SpotAutomation => json::spot_jobs(convert::spot_jobs_info(out)?),
-            Service::PowerScheduler => json::power_jobs(convert::power_jobs_info(out)?),
+            Service::Inventory => Body::Bytes(json::job_tasks_body(&convert::job_tasks_info(out)?)),
+            Service::SpotAutomation => Body::Tree(json::spot_jobs(convert::spot_jobs_info(out)?)),
+            Service::PowerScheduler => Body::Tree(json::power_jobs(convert::power_jobs_info(out)?)),
         })
     })
     .await
+}
+
+/// An answer's JSON: a tree of values, or bytes already written.
+enum Body {
+    Tree(Value),
+    Bytes(Vec<u8>),
+}
+
+impl From<Value> for Body {
+    fn from(value: Value) -> Self {
+        Body::Tree(value)
+    }
+}
+
+impl IntoResponse for Body {
+    fn into_response(self) -> Response {
+        match self {
+            Body::Tree(value) => Json(value).into_response(),
+            Body::Bytes(bytes) => (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("application/json"),
+                )],
+                bytes,
+            )
+                .into_response(),
+        }
+    }
 }
 
 /// The query string as an object of strings; a parameter given twice is refused (a gateway
@@ -231,7 +259,12 @@ async fn list_get(
             let work = list(&service, request.clone(), bearer(&headers));
             answer(&service, &metrics, "list", &request, work).await
         }
-        Err(e) => answer(&service, &metrics, "list", &Value::Null, async { Err(e) }).await,
+        Err(e) => {
+            answer(&service, &metrics, "list", &Value::Null, async {
+                Err::<Body, _>(e)
+            })
+            .await
+        }
     }
 }
 
@@ -247,7 +280,12 @@ async fn list_post(
             let work = list(&service, request.clone(), bearer(&headers));
             answer(&service, &metrics, "list", &request, work).await
         }
-        Err(e) => answer(&service, &metrics, "list", &Value::Null, async { Err(e) }).await,
+        Err(e) => {
+            answer(&service, &metrics, "list", &Value::Null, async {
+                Err::<Body, _>(e)
+            })
+            .await
+        }
     }
 }
 
@@ -261,7 +299,10 @@ async fn stat_post(
     let request = match body_json(body, limit) {
         Ok(request) => request,
         Err(e) => {
-            return answer(&service, &metrics, "stat", &Value::Null, async { Err(e) }).await;
+            return answer(&service, &metrics, "stat", &Value::Null, async {
+                Err::<Body, _>(e)
+            })
+            .await;
         }
     };
     let work = async {
