@@ -51,25 +51,10 @@ fn listing(results: Vec<Value>, total: i32) -> Value {
     json!({"results": results, "total_count": total})
 }
 
-/// `JobTasksInfo` as JSON.
+/// `JobTasksInfo` as JSON (the tree of the body [`job_tasks_body`] writes).
 pub fn job_tasks(r: inventory::JobTasksInfo) -> Value {
-    let rows = r
-        .results
-        .iter()
-        .map(|t| {
-            let status = enum_name(t.status, |n| inventory::job_task_info::JobTaskStatus::try_from(n).ok().map(|s| s.as_str_name()));
-            json!({
-                "job_task_id": t.job_task_id, "status": status, "created_count": t.created_count,
-                "updated_count": t.updated_count, "failure_count": t.failure_count, "deleted_count": t.deleted_count,
-                "disconnected_count": t.disconnected_count,
-                "errors": errors(&t.errors, |e| (&e.error_code, &e.message, &e.additional)),
-                "job_id": t.job_id, "secret_id": t.secret_id, "provider": t.provider,
-                "service_account_id": t.service_account_id, "project_id": t.project_id, "domain_id": t.domain_id,
-                "created_at": t.created_at, "started_at": t.started_at, "finished_at": t.finished_at,
-            })
-        })
-        .collect();
-    listing(rows, r.total_count)
+    // Plain data becomes a tree without failing; null would say so if it did.
+    serde_json::to_value(JobTasksJson(&r)).unwrap_or(Value::Null)
 }
 
 /// [`job_tasks`] written as JSON bytes without a tree of values in between (a page of
@@ -190,7 +175,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn job_task_bodies_written_as_bytes_equal_the_json_tree() {
+    fn job_task_bodies_are_the_proto3_json_of_the_messages() {
         let additional = crate::convert::json_to_struct(
             json!({"region": "us-east-1", "n": 2})
                 .as_object()
@@ -215,6 +200,21 @@ mod tests {
             total_count: 7,
         };
         let body: Value = serde_json::from_slice(&job_tasks_body(&info)).expect("JSON");
+        let unset = json!({
+            "job_task_id": "", "status": "", "created_count": 0, "updated_count": 0,
+            "failure_count": 0, "deleted_count": 0, "disconnected_count": 0, "errors": [],
+            "job_id": "", "secret_id": "", "provider": "", "service_account_id": "",
+            "project_id": "", "domain_id": "", "created_at": "", "started_at": "",
+            "finished_at": "",
+        });
+        let mut first = unset.clone();
+        first["job_task_id"] = json!("job-task-0123456789ab");
+        first["status"] = json!("SUCCESS");
+        first["created_count"] = json!(3);
+        first["errors"] = json!([{"error_code": "ERROR_AUTH", "message": "denied \"here\"",
+                                  "additional": {"region": "us-east-1", "n": 2}}]);
+        first["created_at"] = json!("2022-06-17T08:09:10.680Z");
+        assert_eq!(body, json!({"results": [first, unset], "total_count": 7}));
         assert_eq!(body, job_tasks(info));
         assert_eq!(body["results"][1]["status"], "");
     }

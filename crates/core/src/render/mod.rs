@@ -8,7 +8,7 @@ pub use stream::{ListBody, RawJson, RawObject};
 
 use crate::eval::{ListOutput, StatOutput};
 use crate::time::format_iso;
-use bson::{Bson, Document, RawBsonRef, RawDocument};
+use bson::{Bson, Document};
 use serde_json::{json, Map, Value};
 
 /// One BSON value as response JSON.
@@ -61,47 +61,11 @@ pub fn stat_response(output: &StatOutput) -> Value {
     Value::Object(out)
 }
 
-/// One BSON value, read from its bytes, as response JSON (the same JSON as [`to_json`]).
-pub fn raw_to_json(value: RawBsonRef<'_>) -> Value {
-    match value {
-        RawBsonRef::Null | RawBsonRef::Undefined | RawBsonRef::MinKey | RawBsonRef::MaxKey => {
-            Value::Null
-        }
-        RawBsonRef::Boolean(b) => Value::Bool(b),
-        RawBsonRef::Int32(i) => json!(i),
-        RawBsonRef::Int64(i) => json!(i),
-        RawBsonRef::Double(d) => number(d),
-        RawBsonRef::String(s) | RawBsonRef::Symbol(s) => Value::String(s.to_owned()),
-        RawBsonRef::DateTime(dt) => Value::String(format_iso(dt)),
-        RawBsonRef::ObjectId(oid) => Value::String(oid.to_hex()),
-        RawBsonRef::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|item| item.map_or(Value::Null, raw_to_json))
-                .collect(),
-        ),
-        RawBsonRef::Document(d) => Value::Object(raw_document_to_json(d, |_| true)),
-        other => Bson::try_from(other).map_or(Value::Null, |v| to_json(&v)),
-    }
-}
-
-/// The fields of a document, read from its bytes, that `keep` accepts, as a JSON object.
-pub fn raw_document_to_json(doc: &RawDocument, keep: impl Fn(&str) -> bool) -> Map<String, Value> {
-    doc.iter()
-        .filter_map(|element| element.ok())
-        .filter(|(key, _)| keep(key.as_str()))
-        .map(|(key, value)| (key.as_str().to_owned(), raw_to_json(value)))
-        .collect()
-}
-
-/// A list response as JSON: the documents (without MongoDB's `_id`) and `total_count`.
+/// A list response as JSON: the documents (without MongoDB's `_id`) and `total_count`
+/// (the tree of the body [`list_body`] writes).
 pub fn list_response(output: &ListOutput) -> Value {
-    let results = output
-        .documents
-        .iter()
-        .map(|d| Value::Object(raw_document_to_json(d, |key| key != "_id")))
-        .collect();
-    json!({"results": Value::Array(results), "total_count": output.total_count})
+    // Plain data becomes a tree without failing; null would say so if it did.
+    serde_json::to_value(ListBody(output)).unwrap_or(Value::Null)
 }
 
 /// [`list_response`] written as JSON bytes straight from the listed documents' bytes.
@@ -134,6 +98,16 @@ mod tests {
             total_count: 7,
         };
         let body: Value = serde_json::from_slice(&list_body(&output)).expect("JSON");
+        // The same JSON as the parsed documents give through `to_json`.
+        let parsed: Vec<Value> = documents
+            .iter()
+            .map(|d| {
+                let mut fields = document_to_json(d);
+                fields.remove("_id");
+                Value::Object(fields)
+            })
+            .collect();
+        assert_eq!(body, json!({"results": parsed, "total_count": 7}));
         assert_eq!(body, list_response(&output));
         assert_eq!(body["results"][0]["at"], "2022-06-17T08:09:10.680Z");
         assert_eq!(body["results"][0]["whole"], 2);

@@ -1,7 +1,7 @@
 //! Response JSON written straight from BSON bytes: `serde::Serialize` views of raw values and
 //! documents, so a list body is one pass over the stored bytes into the output buffer (no
-//! tree of JSON values, no allocation per field). The JSON is the one [`super::raw_to_json`]
-//! gives, with each object's keys in the document's own order.
+//! tree of JSON values, no allocation per field). The JSON is the one [`super::to_json`]
+//! gives for the parsed value, with each object's keys in the document's own order.
 
 use super::{to_json, whole_number};
 use crate::eval::ListOutput;
