@@ -11,11 +11,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from concurrent import futures
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from spaceone_clients import BINARIES, BIN_DIR, ENV, ROOT, free_port  # noqa: E402
+from spaceone_clients import BINARIES, BIN_DIR, ENV, ROOT, free_port, report  # noqa: E402
 
 
 def b64url(data):
@@ -145,18 +144,6 @@ def main():
     work = tempfile.mkdtemp(prefix="spacejobs-auth-")
     key = Key(work)
     token = key.token({"did": "domain-a", "aud": "user-1", "user_type": "USER", "exp": int(time.time()) + 3600})
-    results = []
-
-    def run(name, check):
-        try:
-            check()
-            results.append((name, True))
-            print(f"ok: {name}")
-        except Exception:
-            results.append((name, False))
-            print(f"FAILED: {name}")
-            traceback.print_exc()
-
     def jwks_mode():
         jwks = os.path.join(work, "jwks.json")
         with open(jwks, "w") as f:
@@ -180,12 +167,10 @@ def main():
             proc.wait()
             server.stop(None)
 
-    run("SpaceONE's client and spacectl with a token, --auth jwks", jwks_mode)
-    run("SpaceONE's client and spacectl with a token, --auth spaceone (our identity)", spaceone_mode)
-    passed = sum(1 for _, ok in results if ok)
-    failed = len(results) - passed
-    print(f"python: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(report([
+        ("SpaceONE's client and spacectl with a token, --auth jwks", jwks_mode),
+        ("SpaceONE's client and spacectl with a token, --auth spaceone (our identity)", spaceone_mode),
+    ]))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,9 @@ Prints "python: N passed, M failed" and exits non-zero on any failure.
 
 import json
 import sys
-import traceback
 import urllib.request
 
-from spaceone_clients import start
+from spaceone_clients import report, start
 
 
 def scrape(endpoint):
@@ -57,21 +56,15 @@ def check_metrics(endpoint):
 
 
 def main():
-    passed, failed = 0, 0
-    proc, endpoint, _ = start("inventory")
-    try:
-        check_metrics(endpoint)
-        print("ok: /metrics parsed by prometheus_client after known traffic")
-        passed += 1
-    except Exception:
-        traceback.print_exc()
-        print("FAILED: /metrics")
-        failed += 1
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    print(f"python: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    def scrape_after_traffic():
+        proc, endpoint, _ = start("inventory")
+        try:
+            check_metrics(endpoint)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+    return report([("/metrics parsed by prometheus_client after known traffic", scrape_after_traffic)])
 
 
 if __name__ == "__main__":

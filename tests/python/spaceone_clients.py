@@ -170,37 +170,54 @@ def compile_our_protos():
     return out
 
 
+def report(checks):
+    """Runs each (name, check): prints "ok: name", or the traceback and "FAILED: name"; then
+    "python: N passed, M failed". Returns the exit status."""
+    passed, failed = 0, 0
+    for name, check in checks:
+        try:
+            check()
+            print(f"ok: {name}")
+            passed += 1
+        except Exception:
+            traceback.print_exc()
+            print(f"FAILED: {name}")
+            failed += 1
+    print(f"python: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def on_binary(service, check):
+    """`check(endpoint)` on the binary over the imported dataset, and again after a restart on
+    the same data directory (which must serve the same data); with no check, power_scheduler
+    through stubs compiled from our proto/, in a child process."""
+    def run():
+        proc, endpoint, data = start(service)
+        try:
+            if check is None:
+                env = dict(os.environ, SPACEJOBS_STUBS=compile_our_protos())
+                subprocess.run([sys.executable, __file__, "--power", endpoint], check=True, env=env)
+                return
+            check(endpoint)
+            proc.terminate()
+            proc.wait(timeout=10)
+            proc, endpoint, _ = start(service, data)
+            check(endpoint)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return run
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--power":
         sys.path.insert(0, os.environ["SPACEJOBS_STUBS"])
         check_power_scheduler(sys.argv[2])
         return 0
-    passed, failed = 0, 0
-    for service, check in [("inventory", check_inventory), ("spot_automation", check_spot_automation),
-                           ("power_scheduler", None)]:
-        proc, endpoint, data = start(service)
-        try:
-            if check is not None:
-                check(endpoint)
-                # A restart on the same data directory serves the same data.
-                proc.terminate()
-                proc.wait(timeout=10)
-                proc, endpoint, _ = start(service, data)
-                check(endpoint)
-            else:
-                env = dict(os.environ, SPACEJOBS_STUBS=compile_our_protos())
-                subprocess.run([sys.executable, __file__, "--power", endpoint], check=True, env=env)
-            print(f"ok: {service} through SpaceONE's clients")
-            passed += 1
-        except Exception:
-            traceback.print_exc()
-            print(f"FAILED: {service}")
-            failed += 1
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-    print(f"python: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    services = [("inventory", check_inventory), ("spot_automation", check_spot_automation),
+                ("power_scheduler", None)]
+    return report([(f"{service} through SpaceONE's clients", on_binary(service, check))
+                   for service, check in services])
 
 
 if __name__ == "__main__":
