@@ -606,3 +606,91 @@ fn importing_the_same_file_twice_is_refused_naming_the_line_and_id() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn explain_prints_the_plan_on_the_embedded_store_and_on_mongodb() {
+    let dir = std::env::temp_dir().join(format!("spacejobs-explain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let data = dir.join("data").to_string_lossy().into_owned();
+    let run = |args: &[&str], stdin: &str, mongodb: Option<&str>| {
+        let mut command = Command::new(support::BINARY);
+        command.env_remove("MONGODB_URI").args(args);
+        if let Some(uri) = mongodb {
+            command.args(["--mongodb-uri", uri, "--database", "spacejobs_explain_cli"]);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("output")
+    };
+    let added = run(
+        &["--data-dir", &data, "demo-data", "--count", "300"],
+        "",
+        None,
+    );
+    assert!(added.status.success(), "{added:?}");
+    let list = dir.join("list.json");
+    std::fs::write(
+        &list,
+        json!({"domain_id": DOMAIN, "status": "FAILURE", "query": {"page": {"limit": 3}}})
+            .to_string(),
+    )
+    .expect("write");
+    let list = list.to_string_lossy().into_owned();
+    let parse = |out: &std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    };
+    let explained = parse(&run(
+        &["--data-dir", &data, "explain", "list", &list],
+        "",
+        None,
+    ));
+    assert_eq!(explained["method"], "list");
+    assert_eq!(explained["store"]["store"], "embedded");
+    assert_eq!(explained["store"]["engine"]["documents"], 300);
+    let commands = explained["mongodb_commands"].as_array().expect("commands");
+    assert_eq!(commands[1]["find"], "job_task");
+    assert_eq!(commands[1]["limit"], 3);
+    // From standard input, a stat.
+    let stat = json!({"domain_id": DOMAIN, "query": {"distinct": "provider"}}).to_string();
+    let explained = parse(&run(&["--data-dir", &data, "explain", "stat"], &stat, None));
+    assert_eq!(explained["plan"]["distinct"], "provider");
+    // Bad input is named, not explained.
+    let bad = run(&["--data-dir", &data, "explain", "list"], "{not json", None);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("is not JSON"),
+        "{bad:?}"
+    );
+    let unknown =
+        json!({"domain_id": DOMAIN, "query": {"filter": [{"k": "status", "o": "bogus"}]}})
+            .to_string();
+    let refused = run(&["--data-dir", &data, "explain", "list"], &unknown, None);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("ERROR_DB_QUERY"),
+        "{refused:?}"
+    );
+    // On MongoDB: the commands and the server's explain of each.
+    let uri = std::env::var("MONGODB_URI").expect("MONGODB_URI: run `bash scripts/test`");
+    let explained = parse(&run(&["explain", "list", &list], "", Some(&uri)));
+    assert_eq!(explained["store"]["store"], "mongodb");
+    assert_eq!(explained["store"]["database"], "spacejobs_explain_cli");
+    let server = explained["store"]["server_explain"]
+        .as_array()
+        .expect("server");
+    assert_eq!(server.len(), 2);
+    assert!(server[1].get("queryPlanner").is_some(), "{explained}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod import;
 
 use clap::{Args, Parser, Subcommand};
+use spacejobs_core::query::Method;
 use spacejobs_core::{Authenticator, JobService, Limits, NoAuth, Service, Store};
 use spacejobs_server::ServerConfig;
 use std::net::SocketAddr;
@@ -23,8 +24,8 @@ pub enum Error {
     /// The store cannot be opened or reached.
     #[error("store: {0}")]
     Store(String),
-    /// A storage operation failed.
-    #[error(transparent)]
+    /// A request or storage operation failed (shown with its `ERROR_…` code).
+    #[error("{}: {}", .0.code(), .0)]
     Core(#[from] spacejobs_core::Error),
     /// An import file is unreadable or holds a bad document.
     #[error("{0}")]
@@ -269,6 +270,12 @@ struct ServeArgs {
     /// Fill an empty store with generated demo documents first.
     #[arg(long)]
     demo_data: bool,
+    /// Serve `POST <base>/explain/list` and `/explain/stat` (query plans, for operators).
+    #[arg(long, env = "SPACEJOBS_ENABLE_EXPLAIN")]
+    enable_explain: bool,
+    /// Do not serve the jobs dashboard (`GET /`).
+    #[arg(long, env = "SPACEJOBS_NO_UI")]
+    no_ui: bool,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
@@ -286,12 +293,82 @@ enum Command {
         /// The JSON Lines file (`-` for standard input).
         file: PathBuf,
     },
+    /// Print how a list or stat request (its JSON, as the REST body or gRPC message) would be
+    /// answered: the validated plan and the store's account of it (MongoDB: the exact
+    /// commands and the server's explain of each), evaluating nothing.
+    Explain {
+        /// The method the request is for.
+        #[arg(value_enum)]
+        method: ExplainMethod,
+        /// The request's JSON file (`-`, the default, for standard input).
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
     /// Add a generated, realistic demo dataset.
     DemoData {
         /// Number of documents.
         #[arg(long, default_value_t = 240)]
         count: usize,
     },
+}
+
+/// The methods `explain` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExplainMethod {
+    /// `list` (the body of `POST <base>/search`).
+    List,
+    /// `stat` (the body of `POST <base>/stat`).
+    Stat,
+}
+
+impl From<ExplainMethod> for Method {
+    fn from(method: ExplainMethod) -> Self {
+        match method {
+            ExplainMethod::List => Method::List,
+            ExplainMethod::Stat => Method::Stat,
+        }
+    }
+}
+
+/// `explain`: the request read from `file`, explained by the store the flags name. On the
+/// embedded store the MongoDB commands the same request would send are added
+/// (`mongodb_commands`), so a plan can be checked before pointing a binary at MongoDB.
+async fn explain(
+    service: Service,
+    store: &StoreArgs,
+    method: Method,
+    file: &std::path::Path,
+) -> Result<serde_json::Value> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(file)
+    }
+    .map_err(|e| Error::Config(format!("cannot read {}: {e}", file.display())))?;
+    let request: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Config(format!("{} is not JSON: {e}", file.display())))?;
+    let on_mongodb = store.mongodb_uri.is_some();
+    let opened = open_store(service, store).await.map_err(|e| match e {
+        Error::Store(message) if message.contains("already open") => Error::Store(format!(
+            "{message} (a running server holds the embedded store: stop it, or ask its REST \
+             route, served with --enable-explain)"
+        )),
+        other => other,
+    })?;
+    let logic = JobService::new(service, opened);
+    let deadline = logic.deadline(None);
+    let mut out = logic
+        .explain_json(method, &request, &deadline, None)
+        .await?;
+    if !on_mongodb {
+        let plan = logic.plan_json(method, &request, &deadline, None).await?;
+        let commands = spacejobs_mongo::commands::commands(service.collection(), &plan);
+        out["mongodb_commands"] = commands
+            .into_iter()
+            .map(|c| bson::Bson::Document(c).into_relaxed_extjson())
+            .collect();
+    }
+    Ok(out)
 }
 
 /// Opens the store the arguments name: MongoDB (with its indexes ensured) or embedded.
@@ -357,6 +434,8 @@ async fn serve(service: Service, args: ServeArgs, store: &StoreArgs) -> Result<(
     let authenticator = args.auth.authenticator(args.listen)?;
     let mut server = args.limits.server();
     server.tls = args.tls.config()?;
+    server.enable_explain = args.enable_explain;
+    server.ui = !args.no_ui;
     raise_open_file_limit();
     let store = open_store(service, store).await?;
     if args.demo_data {
@@ -392,6 +471,13 @@ async fn execute(service: Service, cli: Cli) -> Result<()> {
             let store = open_store(service, &cli.store).await?;
             let count = import::import_file(service, store.as_ref(), &file).await?;
             println!("imported {count} documents into {}", service.collection());
+            Ok(())
+        }
+        Some(Command::Explain { method, file }) => {
+            let out = explain(service, &cli.store, method.into(), &file).await?;
+            let text = serde_json::to_string_pretty(&out)
+                .map_err(|e| Error::Server(format!("cannot print the explanation: {e}")))?;
+            println!("{text}");
             Ok(())
         }
         Some(Command::DemoData { count }) => {

@@ -11,7 +11,7 @@ use crate::eval::{ListOutput, StatOutput};
 use crate::exec::{run_cpu, Deadline};
 use crate::limits::Limits;
 use crate::model::Service;
-use crate::query::compile;
+use crate::query::{compile, ListPlan, Method, Plan, StatPlan};
 use crate::request::{prepare_list, prepare_stat, ListRequest, StatRequest};
 use crate::store::Store;
 use crate::time::{Clock, SystemClock};
@@ -142,6 +142,20 @@ impl<S: Store + ?Sized> JobService<S> {
         token: Option<&str>,
     ) -> Result<ListOutput> {
         let _permit = self.admit()?;
+        let plan = self.list_plan(request, deadline, token).await?;
+        self.store
+            .list(self.service.collection(), &plan, deadline)
+            .await
+    }
+
+    /// The plan of a `list`: authenticate `token` (scoping the request to the caller),
+    /// pre-process, check the budget, compile (on the rayon pool).
+    async fn list_plan(
+        &self,
+        request: &ListRequest,
+        deadline: &Deadline,
+        token: Option<&str>,
+    ) -> Result<ListPlan> {
         let call = CallInfo {
             service: self.service,
             verb: "list",
@@ -159,13 +173,10 @@ impl<S: Store + ?Sized> JobService<S> {
             ..self.limits.check_list(&query, self.clock.now())?
         };
         let minimal = self.service.minimal_fields();
-        let plan = run_cpu(deadline, move |_| {
+        run_cpu(deadline, move |_| {
             compile::list_with(&query, minimal, &options)
         })
-        .await?;
-        self.store
-            .list(self.service.collection(), &plan, deadline)
-            .await
+        .await
     }
 
     /// `list` of a request in its proto3 JSON form, answered as the wire's JSON
@@ -202,6 +213,20 @@ impl<S: Store + ?Sized> JobService<S> {
         token: Option<&str>,
     ) -> Result<StatOutput> {
         let _permit = self.admit()?;
+        let plan = self.stat_plan(request, deadline, token).await?;
+        self.store
+            .stat(self.service.collection(), &plan, deadline)
+            .await
+    }
+
+    /// The plan of a `stat`: authenticate `token` (scoping the request to the caller),
+    /// pre-process, check the budget, compile (on the rayon pool).
+    async fn stat_plan(
+        &self,
+        request: &StatRequest,
+        deadline: &Deadline,
+        token: Option<&str>,
+    ) -> Result<StatPlan> {
         let call = CallInfo {
             service: self.service,
             verb: "stat",
@@ -218,9 +243,51 @@ impl<S: Store + ?Sized> JobService<S> {
             deadline: Some(deadline.clone()),
             ..self.limits.check_stat(&query, self.clock.now())?
         };
-        let plan = run_cpu(deadline, move |_| compile::stat_with(&query, &options)).await?;
-        self.store
-            .stat(self.service.collection(), &plan, deadline)
-            .await
+        run_cpu(deadline, move |_| compile::stat_with(&query, &options)).await
+    }
+
+    /// The validated plan of a `list` or `stat` request in its proto3 JSON form, as `token`'s
+    /// caller would have it answered (scoped, pre-processed, within the budget).
+    pub async fn plan_json(
+        &self,
+        method: Method,
+        request: &serde_json::Value,
+        deadline: &Deadline,
+        token: Option<&str>,
+    ) -> Result<Plan> {
+        Ok(match method {
+            Method::List => {
+                let request = ListRequest::from_json(self.service, request)?;
+                Plan::List(self.list_plan(&request, deadline, token).await?)
+            }
+            Method::Stat => {
+                let request = StatRequest::from_json(request)?;
+                Plan::Stat(self.stat_plan(&request, deadline, token).await?)
+            }
+        })
+    }
+
+    /// How a `list` or `stat` request in its proto3 JSON form would be answered, evaluating
+    /// nothing: `{"service", "method", "plan", "store"}`, the validated plan
+    /// ([`Plan::describe`]) and the store's own account of it ([`Store::explain`]).
+    pub async fn explain_json(
+        &self,
+        method: Method,
+        request: &serde_json::Value,
+        deadline: &Deadline,
+        token: Option<&str>,
+    ) -> Result<serde_json::Value> {
+        let _permit = self.admit()?;
+        let plan = self.plan_json(method, request, deadline, token).await?;
+        let store = self
+            .store
+            .explain(self.service.collection(), &plan, deadline)
+            .await?;
+        Ok(serde_json::json!({
+            "service": self.service.name(),
+            "method": method.name(),
+            "plan": plan.describe(),
+            "store": store,
+        }))
     }
 }

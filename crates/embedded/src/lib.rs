@@ -18,7 +18,7 @@ use redb::{
 };
 use spacejobs_core::eval::collection::encode;
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
-use spacejobs_core::query::{ListPlan, StatPlan};
+use spacejobs_core::query::{ListPlan, Plan, StatPlan};
 use spacejobs_core::store::Planned;
 use spacejobs_core::store::{ensure_object_id, Collections};
 use spacejobs_core::write::{Write, Written};
@@ -171,6 +171,20 @@ impl Store for EmbeddedStore {
         deadline: &Deadline,
     ) -> spacejobs_core::Result<StatOutput> {
         self.collections.stat(collection, plan, deadline).await
+    }
+
+    async fn explain(
+        &self,
+        collection: &str,
+        plan: &Plan,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<serde_json::Value> {
+        let engine = self.collections.explain(collection, plan, deadline).await?;
+        Ok(serde_json::json!({
+            "store": "embedded",
+            "collection": collection,
+            "engine": engine,
+        }))
     }
 
     async fn insert(

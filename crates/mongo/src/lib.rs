@@ -8,6 +8,7 @@
 //!
 //! [`Store`]: spacejobs_core::Store
 
+pub mod commands;
 pub mod error;
 pub mod expr;
 pub mod filter;

@@ -1,5 +1,6 @@
 //! [`MongoStore`]: the core [`Store`] over a MongoDB database.
 
+use crate::commands::{count_pipeline, Find};
 use crate::error::{is_max_time_expired, storage_error, Error, Result};
 use crate::filter::filter;
 use crate::pipeline;
@@ -9,7 +10,7 @@ use futures_util::TryStreamExt;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use spacejobs_core::eval::{to_raw, ListOutput, StatOutput};
-use spacejobs_core::query::{ListPlan, StatPlan};
+use spacejobs_core::query::{ListPlan, Plan, StatPlan};
 use spacejobs_core::store::ensure_object_id;
 use spacejobs_core::write::{Write, Written};
 use spacejobs_core::{Deadline, Service, Store};
@@ -221,13 +222,11 @@ impl MongoStore {
                 total_count,
             });
         }
-        let coll = self.collection(collection);
         let query = filter(&plan.filter);
-        let total_count = coll
-            .count_documents(query.clone())
-            .max_time(max_time(deadline))
-            .await
-            .map_err(driver_error(deadline))?;
+        let counted = self
+            .aggregate(collection, count_pipeline(query), deadline)
+            .await?;
+        let total_count = count_of(counted.first().map(|d| Bson::Document(d.clone())).as_ref());
         if plan.count_only {
             return Ok(ListOutput {
                 documents: Vec::new(),
@@ -235,17 +234,20 @@ impl MongoStore {
             });
         }
         // The page comes back as the server's BSON bytes, handed over without a parse.
-        let raw = coll.clone_with_type::<RawDocumentBuf>();
+        let page = Find::of(plan);
+        let raw = self
+            .collection(collection)
+            .clone_with_type::<RawDocumentBuf>();
         let mut find = raw
-            .find(query)
-            .sort(pipeline::sort(&plan.sort, &["_id"]))
-            .skip(plan.slice.skip)
+            .find(page.filter)
+            .sort(page.sort)
+            .skip(page.skip)
             .max_time(max_time(deadline));
-        if let Some(limit) = plan.slice.limit {
-            find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
+        if let Some(limit) = page.limit {
+            find = find.limit(limit);
         }
-        if let Some(paths) = &plan.projection {
-            find = find.projection(pipeline::projection(paths));
+        if let Some(projection) = page.projection {
+            find = find.projection(projection);
         }
         let documents = find
             .await
@@ -309,6 +311,15 @@ impl Store for MongoStore {
         deadline: &Deadline,
     ) -> spacejobs_core::Result<StatOutput> {
         within(deadline, self.stat_within(collection, plan, deadline)).await
+    }
+
+    async fn explain(
+        &self,
+        collection: &str,
+        plan: &Plan,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<serde_json::Value> {
+        crate::commands::explain(&self.database, collection, plan, deadline).await
     }
 
     async fn insert(

@@ -34,6 +34,11 @@ pub struct ServerConfig {
     /// Domains named in the document metrics (those with the most documents; the rest
     /// are summed as one).
     pub metrics_domains: usize,
+    /// Serve `POST {base}/explain/list` and `/explain/stat` (operators' query plans; off by
+    /// default).
+    pub enable_explain: bool,
+    /// Serve the jobs dashboard on `GET /` and `/ui/…`.
+    pub ui: bool,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +55,8 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             tls: None,
             metrics_domains: 20,
+            enable_explain: false,
+            ui: true,
         }
     }
 }

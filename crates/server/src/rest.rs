@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
 use spacejobs_core::exec::run_cpu;
+use spacejobs_core::query::Method;
 use spacejobs_core::{Error, JobService, ListRequest, Result, Service, StatRequest, Store};
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,15 +33,22 @@ pub fn base_path(service: Service) -> &'static str {
     }
 }
 
-/// The routes: `GET {base}`, `POST {base}/search`, `POST {base}/stat`, with bodies limited
-/// to `config.max_message_size` bytes (the gRPC message limit), counted in `metrics`. Mount [`not_found`] as the
-/// fallback of the router they join.
+/// The routes: `GET {base}`, `POST {base}/search`, `POST {base}/stat` and, with
+/// `config.enable_explain`, `POST {base}/explain/list` and `POST {base}/explain/stat`, with
+/// bodies limited to `config.max_message_size` bytes (the gRPC message limit), counted in
+/// `metrics`. Mount [`not_found`] as the fallback of the router they join.
 pub fn router(service: Shared, config: &ServerConfig, metrics: &Metrics) -> Router {
     let base = base_path(service.service());
-    Router::new()
+    let mut router = Router::new()
         .route(base, get(list_get))
         .route(&format!("{base}/search"), post(list_post))
-        .route(&format!("{base}/stat"), post(stat_post))
+        .route(&format!("{base}/stat"), post(stat_post));
+    if config.enable_explain {
+        router = router
+            .route(&format!("{base}/explain/list"), post(explain_list))
+            .route(&format!("{base}/explain/stat"), post(explain_stat));
+    }
+    router
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_message_size))
         .layer(Extension(BodyLimit(config.max_message_size)))
@@ -320,4 +328,51 @@ async fn stat_post(
         .await
     };
     answer(&service, &metrics, "stat", &request, work).await
+}
+
+async fn explain_list(
+    State(service): State<Shared>,
+    Extension(limit): Extension<BodyLimit>,
+    Extension(metrics): Extension<Metrics>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    explain(service, Method::List, limit, metrics, headers, body).await
+}
+
+async fn explain_stat(
+    State(service): State<Shared>,
+    Extension(limit): Extension<BodyLimit>,
+    Extension(metrics): Extension<Metrics>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    explain(service, Method::Stat, limit, metrics, headers, body).await
+}
+
+/// `explain` of a list or stat body, as the caller's token would have it answered.
+async fn explain(
+    service: Shared,
+    method: Method,
+    limit: BodyLimit,
+    metrics: Metrics,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    let request = match body_json(body, limit) {
+        Ok(request) => request,
+        Err(e) => {
+            return answer(&service, &metrics, "explain", &Value::Null, async {
+                Err::<Body, _>(e)
+            })
+            .await;
+        }
+    };
+    let work = async {
+        let deadline = service.deadline(None);
+        service
+            .explain_json(method, &request, &deadline, bearer(&headers))
+            .await
+    };
+    answer(&service, &metrics, "explain", &request, work).await
 }

@@ -229,12 +229,18 @@ fn accumulate(
     groups
 }
 
-/// Answers `spec` over the rows `matched` from `columns`, or `None` when the cells cannot.
-pub fn group_cells(
-    columns: &Columns,
-    spec: &GroupSpec,
-    matched: &[usize],
-) -> Option<Vec<Document>> {
+/// True when `spec` can be answered from the cells of `columns` (every key and summed field
+/// a top-level column, no conditional accumulator), as long as the cells it reads are plain
+/// scalars.
+pub fn groups_on_cells(columns: &Columns, spec: &GroupSpec) -> bool {
+    sources(columns, spec).is_some()
+}
+
+/// The key columns and accumulators of `spec` over `columns`, when the cells can answer it.
+fn sources<'a>(
+    columns: &'a Columns,
+    spec: &'a GroupSpec,
+) -> Option<(Vec<KeySource<'a>>, Vec<CellAccumulator<'a>>)> {
     let column = |path: &crate::value::FieldPath| match path.parts() {
         [field] => columns.column(field),
         _ => None,
@@ -260,6 +266,16 @@ pub fn group_cells(
             _ => return None,
         });
     }
+    Some((keys, accumulators))
+}
+
+/// Answers `spec` over the rows `matched` from `columns`, or `None` when the cells cannot.
+pub fn group_cells(
+    columns: &Columns,
+    spec: &GroupSpec,
+    matched: &[usize],
+) -> Option<Vec<Document>> {
+    let (keys, accumulators) = sources(columns, spec)?;
     let complex = |cells: &Column| cells.any_complex(matched);
     let complex_input = accumulators.iter().any(|a| match a {
         CellAccumulator::Sum(c) | CellAccumulator::Average(c) => complex(c),

@@ -238,7 +238,7 @@ impl Collection {
         self.raws.is_empty()
     }
 
-    fn bind<'a>(&'a self, conditions: &'a [Condition]) -> Vec<Bound<'a>> {
+    pub(super) fn bind<'a>(&'a self, conditions: &'a [Condition]) -> Vec<Bound<'a>> {
         Bound::all(conditions, |condition| {
             let test = self.columns.bind(condition)?;
             let [field] = condition.path.parts() else {

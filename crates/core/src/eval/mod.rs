@@ -5,6 +5,7 @@ pub mod cell_group;
 pub mod collection;
 pub mod column;
 pub mod columns;
+mod explain;
 pub mod filter;
 pub mod group;
 pub mod list;

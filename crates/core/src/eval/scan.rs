@@ -163,6 +163,24 @@ impl<'a> Bound<'a> {
         bound
     }
 
+    /// The condition, as `explain` shows it: `{"k", "o", "access"}`, where `access` says how
+    /// the rows are tested (the value index, a column kernel, or the documents' bytes).
+    pub(super) fn explain(&self) -> serde_json::Value {
+        let access = match &self.cells {
+            None => "documents: the field is read from each document's BSON",
+            Some(_) if self.indexed(0).is_some() => "value index: the values' row bitmaps",
+            Some((_, Kernel::Exact(..))) => "column: packed cells compared exactly",
+            Some((_, Kernel::Dates(..))) => "column: date cells compared as instants",
+            Some((_, Kernel::Memo(_))) => {
+                "column: each distinct string tried once (literal search or regex), remembered"
+            }
+            Some((_, Kernel::Cells(_))) => "column: cell by cell",
+        };
+        let mut out = crate::query::explain::condition(self.condition);
+        out["access"] = serde_json::Value::from(access);
+        out
+    }
+
     /// The condition on the document of row `i`.
     fn on_document(&self, raws: &[Box<[u8]>], i: usize) -> bool {
         let raw = raws.get(i).and_then(|r| RawDocument::from_bytes(r).ok());
@@ -326,6 +344,29 @@ fn index_answer<'b, 'a>(
         rest,
         any_left,
     })
+}
+
+/// How [`matching`] goes about `rows` rows for these conditions, as `explain` says it.
+pub(super) fn strategy(rows: usize, all: &[Bound<'_>], any: &[Bound<'_>]) -> String {
+    let scan = if rows < PARALLEL_ROWS {
+        format!("a scan of {rows} rows, {BLOCK} a block, on one thread")
+    } else {
+        format!("a scan of {rows} rows, {BLOCK} a block, blocks in parallel")
+    };
+    match index_answer(rows, all, any) {
+        None => scan,
+        Some(answer) if answer.rest.is_empty() && answer.any_left.is_empty() => {
+            format!("the value indexes alone ({} rows)", answer.sure.len())
+        }
+        Some(answer) if answer.sure.len().saturating_mul(8) <= rows as u64 => format!(
+            "the value indexes ({} rows), then the other conditions on those rows",
+            answer.sure.len()
+        ),
+        Some(answer) => format!(
+            "{scan} (the value indexes leave {} rows, too many to test one by one)",
+            answer.sure.len()
+        ),
+    }
 }
 
 /// The number of rows meeting the filter, when the value indexes alone tell it.

@@ -2,8 +2,10 @@
 //! compiled plans every backend evaluates ([`plan`]).
 
 pub mod compile;
+pub mod explain;
 pub mod model;
 pub mod plan;
 
+pub use explain::{Method, Plan};
 pub use model::{Query, StatisticsQuery};
 pub use plan::{ListPlan, StatPlan};

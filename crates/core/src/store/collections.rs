@@ -9,7 +9,7 @@ use crate::eval::collection::encode;
 use crate::eval::columns::Cell;
 use crate::eval::{Collection, ListOutput, StatOutput};
 use crate::exec::{run_cpu, Deadline};
-use crate::query::{ListPlan, StatPlan};
+use crate::query::{ListPlan, Plan, StatPlan};
 use crate::write::{Write, Written};
 use bson::Document;
 use std::collections::{HashMap, HashSet};
@@ -85,6 +85,24 @@ impl Collections {
         run_cpu(deadline, move |deadline| match this.read().get(&name) {
             Some(c) => c.stat(&plan, deadline),
             None => Collection::new().stat(&plan, deadline),
+        })
+        .await
+    }
+
+    /// What collection `name` would do to answer `plan` (see [`Collection::explain`]), on
+    /// the rayon pool.
+    pub async fn explain(
+        &self,
+        name: &str,
+        plan: &Plan,
+        deadline: &Deadline,
+    ) -> Result<serde_json::Value> {
+        let (this, name, plan) = (self.clone(), name.to_string(), plan.clone());
+        run_cpu(deadline, move |_| {
+            Ok(match this.read().get(&name) {
+                Some(c) => c.explain(&plan),
+                None => Collection::new().explain(&plan),
+            })
         })
         .await
     }

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::eval::collection::encode;
 use crate::eval::{ListOutput, StatOutput};
 use crate::exec::Deadline;
-use crate::query::{ListPlan, StatPlan};
+use crate::query::{ListPlan, Plan, StatPlan};
 use crate::write::{Write, Written};
 use async_trait::async_trait;
 use bson::Document;
@@ -44,6 +44,16 @@ impl Store for MemoryStore {
         deadline: &Deadline,
     ) -> Result<StatOutput> {
         self.collections.stat(collection, plan, deadline).await
+    }
+
+    async fn explain(
+        &self,
+        collection: &str,
+        plan: &Plan,
+        deadline: &Deadline,
+    ) -> Result<serde_json::Value> {
+        let engine = self.collections.explain(collection, plan, deadline).await?;
+        Ok(serde_json::json!({"store": "memory", "collection": collection, "engine": engine}))
     }
 
     async fn insert(&self, collection: &str, documents: Vec<Document>) -> Result<()> {

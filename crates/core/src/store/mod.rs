@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::eval::{ListOutput, StatOutput};
 use crate::exec::Deadline;
 use crate::query::plan::Filter;
-use crate::query::{ListPlan, StatPlan};
+use crate::query::{ListPlan, Plan, StatPlan};
 use crate::write::{Update, Write, Written};
 use async_trait::async_trait;
 use bson::oid::ObjectId;
@@ -45,6 +45,19 @@ pub trait Store: Send + Sync + 'static {
         plan: &StatPlan,
         deadline: &Deadline,
     ) -> Result<StatOutput>;
+
+    /// How the store would answer `plan` over `collection`, for operators (`explain`): its
+    /// access paths, or the commands it would send and its server's own explain of them.
+    /// Nothing of the documents but counts is shown. The default names the store's type.
+    async fn explain(
+        &self,
+        collection: &str,
+        plan: &Plan,
+        deadline: &Deadline,
+    ) -> Result<serde_json::Value> {
+        let _ = (collection, plan, deadline);
+        Ok(serde_json::json!({ "store": std::any::type_name::<Self>() }))
+    }
 
     /// Appends documents (an `_id` ObjectId is assigned where missing). All or nothing: a
     /// public id already taken (or repeated) is `NotUnique` and nothing is written.

@@ -4,6 +4,7 @@
 //! engine, and recovery after the server restarts.
 
 mod differential;
+mod explain;
 mod lifecycle;
 mod python_layout;
 mod restart;

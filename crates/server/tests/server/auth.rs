@@ -25,7 +25,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 /// An RSA key made for this run with the openssl command line: the signing key and its JWK.
-fn generated_key() -> (EncodingKey, Jwk) {
+pub(crate) fn generated_key() -> (EncodingKey, Jwk) {
     let out = std::process::Command::new("openssl")
         .args([
             "genpkey",
@@ -42,14 +42,14 @@ fn generated_key() -> (EncodingKey, Jwk) {
     (key, jwk)
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs()
 }
 
-fn sign(key: &EncodingKey, claims: Value) -> String {
+pub(crate) fn sign(key: &EncodingKey, claims: Value) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, key).expect("sign")
 }
 
@@ -142,7 +142,7 @@ async fn start_identity(identity: Identity, addr: SocketAddr) -> tokio::sync::on
 }
 
 /// Domain A (with projects 1..7 and two documents without a project) and domain B.
-async fn store() -> Arc<dyn Store> {
+pub(crate) async fn store() -> Arc<dyn Store> {
     let store = MemoryStore::new();
     let mut documents = support::generated(70, "domain-a");
     for doc in documents.iter_mut().take(2) {

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod explain;
 mod grpc;
 mod limits;
 mod metrics;
