@@ -3,7 +3,8 @@
 //! [`run`] serves one service on a listener until `shutdown` resolves, gRPC and the REST
 //! routes of the wire contract on the same port: the SpaceONE service itself, gRPC health (answering, but not listed by reflection) and gRPC reflection v1 and
 //! v1alpha (listing only the SpaceONE service, as SpaceONE's Python client requires), and
-//! Prometheus metrics on `GET /metrics` ([`metrics`]). An embedding application can
+//! Prometheus metrics on `GET /metrics` ([`metrics`]), and the jobs dashboard on `GET /`
+//! ([`ui`], unless [`ServerConfig::ui`] is off). An embedding application can
 //! instead mount [`routes`] in its own tonic server.
 //!
 //! Every call is bounded: its budget and deadline come from the core's [`Limits`] (the
@@ -20,6 +21,7 @@ pub mod listen;
 pub mod metrics;
 pub mod rest;
 pub mod status;
+pub mod ui;
 
 pub use config::{tls_config, ServerConfig};
 pub use metrics::Metrics;
@@ -116,9 +118,14 @@ pub async fn run_with(
             config.max_message_size,
             status::oversize_message,
         ));
-    let app = grpc
+    let kind = service.service();
+    let mut app = grpc
         .merge(rest::router(service.clone(), config, &metrics))
-        .merge(metrics::router(service, metrics))
+        .merge(metrics::router(service, metrics));
+    if config.ui {
+        app = app.merge(ui::router(kind));
+    }
+    let app = app
         .fallback(rest::not_found)
         .layer(axum::middleware::from_fn_with_state(
             config.max_header_bytes,
