@@ -1,8 +1,9 @@
 //! The real binary, as an operator runs it: under clients that misbehave, abandoned and
 //! timed-out requests stop using CPU (read from /proc), idle and half-sent connections are
 //! closed after their timeouts, past the connection cap new connections are refused while
-//! existing clients are served, and the soft open-file limit is raised at start; and it
-//! refuses to serve a non-loopback address without authentication.
+//! existing clients are served, and the soft open-file limit is raised at start; it
+//! refuses to serve a non-loopback address without authentication; `explain` prints plans;
+//! request spans reach an OpenTelemetry collector ([`telemetry`]).
 
 use serde_json::json;
 use spacejobs_proto::inventory::job_task_client::JobTaskClient;
@@ -13,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
+mod telemetry;
 
 use support::{start, start_with};
 

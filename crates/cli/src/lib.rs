@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod import;
+pub mod telemetry;
 
 use clap::{Args, Parser, Subcommand};
 use spacejobs_core::query::Method;
@@ -276,6 +277,10 @@ struct ServeArgs {
     /// Do not serve the jobs dashboard (`GET /`).
     #[arg(long, env = "SPACEJOBS_NO_UI")]
     no_ui: bool,
+    /// Export each request's span to this OpenTelemetry collector (OTLP/HTTP,
+    /// `http://HOST:4318`); off when not given.
+    #[arg(long, env = "SPACEJOBS_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
@@ -522,13 +527,18 @@ fn parse() -> Cli {
 /// Runs a binary's command line for `service`.
 pub fn main(service: Service) -> ExitCode {
     let cli = parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let otlp_endpoint = match &cli.command {
+        None => cli.serve.otlp_endpoint.clone(),
+        Some(Command::Serve(args)) => args.otlp_endpoint.clone(),
+        Some(_) => None,
+    };
+    let telemetry = match telemetry::init(service, otlp_endpoint.as_deref()) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -536,7 +546,10 @@ pub fn main(service: Service) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(execute(service, cli)) {
+    let outcome = runtime.block_on(execute(service, cli));
+    drop(runtime);
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

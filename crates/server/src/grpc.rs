@@ -5,6 +5,7 @@
 use crate::convert;
 use crate::metrics::Metrics;
 use crate::status::to_status;
+use crate::trace;
 use spacejobs_core::eval::ListOutput;
 use spacejobs_core::exec::run_cpu;
 use spacejobs_core::{Deadline, JobService, Result, Store};
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 /// The client's `grpc-timeout` (`<digits><H|M|S|m|u|n>`, at most 8 digits), if valid.
 pub fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
@@ -62,20 +64,24 @@ impl Handler {
         let call = self
             .metrics
             .start(self.service.service().name(), method, "grpc");
-        let result = work.await;
+        let span = trace::request_span(self.service.service(), method, "grpc", domain);
+        let result = work.instrument(span.clone()).await;
         let outcome = match &result {
             Ok(_) => "OK",
             Err(e) => e.code(),
         };
         call.finish(outcome);
-        tracing::info!(
-            service = self.service.service().name(),
-            method,
-            domain,
-            status = outcome,
-            duration_ms = started.elapsed().as_secs_f64() * 1e3,
-            "request"
-        );
+        trace::finish(&span, outcome);
+        span.in_scope(|| {
+            tracing::info!(
+                service = self.service.service().name(),
+                method,
+                domain,
+                status = outcome,
+                duration_ms = started.elapsed().as_secs_f64() * 1e3,
+                "request"
+            )
+        });
         result.map(Response::new).map_err(|e| to_status(&e))
     }
 

@@ -21,6 +21,7 @@ pub mod listen;
 pub mod metrics;
 pub mod rest;
 pub mod status;
+pub mod trace;
 pub mod ui;
 
 pub use config::{tls_config, ServerConfig};

@@ -6,7 +6,7 @@
 
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
-use crate::{convert, json};
+use crate::{convert, json, trace};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
@@ -21,6 +21,7 @@ use spacejobs_core::query::Method;
 use spacejobs_core::{Error, JobService, ListRequest, Result, Service, StatRequest, Store};
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 type Shared = Arc<JobService<dyn Store>>;
 
@@ -163,21 +164,25 @@ async fn answer(
 ) -> Response {
     let started = Instant::now();
     let call = metrics.start(service.service().name(), method, "rest");
-    let result = work.await;
     let domain = request
         .get("domain_id")
         .and_then(|d| d.as_str())
         .unwrap_or("");
+    let span = trace::request_span(service.service(), method, "rest", domain);
+    let result = work.instrument(span.clone()).await;
     let status = result.as_ref().map_or_else(|e| e.code(), |_| "OK");
     call.finish(status);
-    tracing::info!(
-        service = service.service().name(),
-        method,
-        domain,
-        status,
-        duration_ms = started.elapsed().as_secs_f64() * 1e3,
-        "rest request"
-    );
+    trace::finish(&span, status);
+    span.in_scope(|| {
+        tracing::info!(
+            service = service.service().name(),
+            method,
+            domain,
+            status,
+            duration_ms = started.elapsed().as_secs_f64() * 1e3,
+            "rest request"
+        )
+    });
     match result {
         Ok(body) => body.into().into_response(),
         Err(e) => error_response(&e),
