@@ -2,13 +2,12 @@
 //! and checked first; a bad document stops the import with its line and field before
 //! anything is written, then all documents go in at once.
 
-use crate::{Error, Result};
+use crate::{json_line, Error, Result};
 use bson::{Bson, Document};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use spacejobs_core::time::parse_iso;
 use spacejobs_core::{Service, Store};
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -28,31 +27,19 @@ fn count_fields(service: Service) -> &'static [&'static str] {
 }
 
 /// Checks and normalizes one document: MongoDB extended JSON is read as such, ISO 8601
-/// strings in date fields become dates.
+/// strings in date fields become dates, and it gets an ObjectId `_id` (first) unless it has
+/// one.
 pub fn parse_line(service: Service, line: &str, number: usize) -> Result<Document> {
     let bad = |field: &str, reason: String| {
         Error::Import(format!("line {number}: field '{field}': {reason}"))
     };
-    let json: serde_json::Value = serde_json::from_str(line)
-        .map_err(|e| Error::Import(format!("line {number}: invalid JSON: {e}")))?;
-    if !json.is_object() {
-        return Err(Error::Import(format!(
-            "line {number}: expected a JSON object"
-        )));
-    }
-    let mut doc = match Bson::try_from(json) {
-        Ok(Bson::Document(d)) => d,
-        Ok(_) => {
-            return Err(Error::Import(format!(
-                "line {number}: expected a JSON object"
-            )))
+    let mut doc = json_line::document(line).map_err(|e| {
+        if e == "expected a JSON object" {
+            Error::Import(format!("line {number}: {e}"))
+        } else {
+            Error::Import(format!("line {number}: invalid JSON: {e}"))
         }
-        Err(e) => {
-            return Err(Error::Import(format!(
-                "line {number}: invalid extended JSON: {e}"
-            )))
-        }
-    };
+    })?;
     for field in [service.id_field(), "domain_id"] {
         match doc.get(field) {
             Some(Bson::String(s)) if !s.is_empty() => {}
@@ -112,13 +99,17 @@ pub fn parse_line(service: Service, line: &str, number: usize) -> Result<Documen
     Ok(doc)
 }
 
-/// Reads and checks every line of `reader`: the documents, and the line of each public id.
-/// Lines are parsed in parallel (rayon); the first bad line, in file order, is reported.
+/// The lines of a file that hold a document, with their numbers (from 1).
+pub type Lines = Vec<(usize, String)>;
+
+/// Reads and checks every line of `reader`: the documents, and the lines they came from.
+/// Lines are parsed in parallel (rayon); the first bad line, in file order, is reported, and
+/// so is a public id given twice.
 pub fn parse_all(
     service: Service,
     reader: impl Read,
     progress: &ProgressBar,
-) -> Result<(Vec<Document>, HashMap<String, usize>)> {
+) -> Result<(Vec<Document>, Lines)> {
     let mut lines = Vec::new();
     for (i, line) in BufReader::new(reader).lines().enumerate() {
         let number = i + 1;
@@ -128,27 +119,37 @@ pub fn parse_all(
             lines.push((number, line));
         }
     }
-    let parsed: Vec<Result<Document>> = lines
+    let docs = lines
         .par_iter()
         .map(|(number, line)| parse_line(service, line, *number))
-        .collect();
-    let mut docs = Vec::with_capacity(parsed.len());
-    let mut ids = HashMap::with_capacity(parsed.len());
-    for ((number, _), doc) in lines.iter().zip(parsed) {
-        let doc = doc?;
-        let id = doc
-            .get_str(service.id_field())
-            .unwrap_or_default()
-            .to_string();
-        if let Some(first) = ids.insert(id.clone(), *number) {
+        .collect::<Vec<Result<Document>>>()
+        .into_iter()
+        .collect::<Result<Vec<Document>>>()?;
+    let mut first_line = hashbrown::HashMap::with_capacity(docs.len());
+    for ((number, _), doc) in lines.iter().zip(&docs) {
+        let id = doc.get_str(service.id_field()).unwrap_or_default();
+        if let Some(first) = first_line.insert(id, *number) {
             return Err(Error::Import(format!(
                 "line {number}: field '{}': '{id}' appears twice (first on line {first})",
                 service.id_field()
             )));
         }
-        docs.push(doc);
     }
-    Ok((docs, ids))
+    drop(first_line);
+    Ok((docs, lines))
+}
+
+/// The number of the line whose document has public id `id`.
+fn line_of(service: Service, lines: &Lines, id: &str) -> usize {
+    let quoted = format!("\"{id}\"");
+    lines
+        .iter()
+        .filter(|(_, line)| line.contains(&quoted))
+        .find(|(number, line)| {
+            parse_line(service, line, *number)
+                .is_ok_and(|doc| doc.get_str(service.id_field()).is_ok_and(|own| own == id))
+        })
+        .map_or(0, |(number, _)| *number)
 }
 
 /// Imports a file (`-` for standard input); returns the number of documents.
@@ -173,7 +174,7 @@ pub async fn import_file(service: Service, store: &dyn Store, path: &Path) -> Re
         .map_err(|e| match &e {
             spacejobs_core::Error::NotUnique { value, .. } => Error::Import(format!(
                 "line {}: {}; nothing was imported",
-                lines.get(value).copied().unwrap_or(0),
+                line_of(service, &lines, value),
                 e.details()
             )),
             _ => Error::Core(e),

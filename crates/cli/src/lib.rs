@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod import;
+pub mod json_line;
 pub mod telemetry;
 
 use clap::{Args, Parser, Subcommand};

@@ -257,6 +257,29 @@ fn prepare(documents: Vec<Document>) -> spacejobs_core::Result<(Vec<Document>, V
 /// A document's BSON bytes.
 type Encoded = Box<[u8]>;
 
+/// Writes the batches in one redb transaction, keyed by memory's next sequence numbers (so
+/// later updates find them), and commits it.
+fn write_batches(
+    db: &Database,
+    collections: &Collections,
+    prepared: &[(String, Vec<Encoded>)],
+) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    let mut next = std::collections::HashMap::new();
+    for (name, encoded) in prepared {
+        let mut t = txn.open_table(table(name))?;
+        let key = next
+            .entry(name.as_str())
+            .or_insert_with(|| collections.next_seq(name));
+        for bytes in encoded {
+            t.insert(*key, &**bytes)?;
+            *key += 1;
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
+
 /// Runs a commit and its mirror in memory on the blocking pool, holding the writer lock to
 /// the end: a caller that stops waiting cannot leave disk and memory apart.
 async fn durably<T: Send + 'static>(
@@ -290,24 +313,41 @@ impl EmbeddedStore {
         for (name, documents, _) in &prepared {
             self.collections.check_unique(name, documents)?;
         }
+        // Only the bytes are needed from here on; a large batch's parsed documents are freed
+        // on another thread meanwhile.
+        let (prepared, parsed): (Vec<_>, Vec<_>) = prepared
+            .into_iter()
+            .map(|(name, documents, encoded)| ((name, encoded), documents))
+            .unzip();
+        std::thread::spawn(move || drop(parsed));
         let (db, collections) = (self.db.clone(), self.collections.clone());
         durably(writer, move || {
-            let txn = db.begin_write()?;
-            // Keys follow memory's sequence numbers, so later updates find them.
-            let mut next = std::collections::HashMap::new();
-            for (name, _, encoded) in &prepared {
-                let mut t = txn.open_table(table(name))?;
-                let key = next
-                    .entry(name.as_str())
-                    .or_insert_with(|| collections.next_seq(name));
-                for bytes in encoded {
-                    t.insert(*key, &**bytes)?;
-                    *key += 1;
+            // A single batch into an empty collection (an import) has its columns filled
+            // while the same bytes are written to disk.
+            let fresh = match prepared.as_slice() {
+                [(name, _)] if collections.is_empty(name) => Some(name.clone()),
+                _ => None,
+            };
+            let (written, prefilled) = std::thread::scope(|scope| {
+                let prefill = fresh
+                    .as_ref()
+                    .map(|_| scope.spawn(|| Collection::prefill(&prepared[0].1)));
+                let written = write_batches(&db, &collections, &prepared);
+                (written, prefill.map(|p| p.join()))
+            });
+            written?;
+            match (fresh, prefilled) {
+                (Some(name), Some(Ok(prefilled))) => {
+                    let first_seq = collections.next_seq(&name);
+                    let encoded = prepared.into_iter().next().map(|p| p.1).unwrap_or_default();
+                    let collection = Collection::from_prefilled(prefilled, first_seq, encoded);
+                    collections.set(&name, collection);
                 }
-            }
-            txn.commit()?;
-            for (name, _, encoded) in prepared {
-                collections.append_encoded(&name, encoded);
+                _ => {
+                    for (name, encoded) in prepared {
+                        collections.append_encoded(&name, encoded);
+                    }
+                }
             }
             Ok(())
         })

@@ -118,7 +118,7 @@ impl Collections {
         let strings = map.get(name).map(|c| c.columns().strings());
         let ids = self.ids();
         let taken = ids.get(name);
-        let mut batch = HashSet::new();
+        let mut batch = hashbrown::HashSet::with_capacity(documents.len());
         for id in documents.iter().filter_map(|d| d.get_str(field).ok()) {
             let stored = strings
                 .and_then(|s| s.find(id))
@@ -168,6 +168,11 @@ impl Collections {
             target.push_trusted(target.next_seq(), doc);
         }
         self.remember_ids(name, target, first..target.len());
+    }
+
+    /// True when collection `name` holds no document.
+    pub fn is_empty(&self, name: &str) -> bool {
+        self.count(name) == 0
     }
 
     /// Replaces collection `name` whole (used when loading a store).

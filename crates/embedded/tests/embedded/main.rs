@@ -143,6 +143,60 @@ async fn documents_survive_a_reopen_in_order() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test]
+async fn a_batch_into_an_emptied_collection_continues_the_keys() {
+    use spacejobs_core::query::plan::{Condition, Filter};
+    use spacejobs_core::write::Update;
+    let dir = temp_dir("emptied");
+    let deadline = Default::default();
+    {
+        let store = EmbeddedStore::open(&dir).expect("open");
+        let batch = |from: i32| {
+            (from..from + 3)
+                .map(|i| doc! {"job_id": format!("job-{i:012}"), "n": i})
+                .collect::<Vec<_>>()
+        };
+        store.insert("job", batch(0)).await.expect("insert");
+        let everything = Filter::all([Condition::exists("job_id", true)]);
+        assert_eq!(
+            store
+                .delete("job", &everything, &deadline)
+                .await
+                .expect("delete"),
+            3
+        );
+        // Empty again: this batch is filled beside its write, keyed after the deleted ones.
+        store.insert("job", batch(10)).await.expect("insert");
+        let one = Filter::all([Condition::eq("job_id", "job-000000000011")]);
+        let changed = store
+            .update_one("job", &one, &Update::new().set("n", 111), &deadline)
+            .await
+            .expect("update");
+        assert_eq!(changed.and_then(|d| d.get_i32("n").ok()), Some(111));
+    }
+    let store = EmbeddedStore::open(&dir).expect("reopen");
+    let plan = compile::list(
+        &serde_json::from_value(serde_json::json!({"sort": {"key": "n"}})).expect("query"),
+        &[],
+        SystemClock.now(),
+    )
+    .expect("plan");
+    let ns: Vec<i32> = store
+        .list("job", &plan, &Default::default())
+        .await
+        .expect("list")
+        .documents
+        .iter()
+        .filter_map(|d| d.get_i32("n").ok())
+        .collect();
+    assert_eq!(
+        ns,
+        [10, 12, 111],
+        "no deleted document came back, the update stayed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The child side of the kill test: insert, say so, then wait to be killed.
 async fn writer(dir: &Path) {
     let store = EmbeddedStore::open(dir).expect("open");

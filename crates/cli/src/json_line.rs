@@ -1,0 +1,196 @@
+//! A JSON line read straight into a BSON document, for `import`: no tree of JSON values in
+//! between. Ordinary objects, arrays and scalars become BSON as they are read (integers as
+//! Int32 when they fit, else Int64, as MongoDB's extended JSON reader gives them); an object
+//! whose first key starts with `$` (`{"$date": …}`, `{"$oid": …}`, `{"$numberLong": …}` …)
+//! is handed to bson's extended JSON reader, so it means exactly what MongoDB says it means.
+//! The document gets a new ObjectId `_id` first unless the line has its own.
+
+use bson::oid::ObjectId;
+use bson::{Bson, Document};
+use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+use serde::Deserializer;
+use std::fmt;
+
+/// Reads one JSON object into a document with `_id` first; `Err` holds serde_json's or the
+/// extended JSON reader's message.
+pub fn document(line: &str) -> Result<Document, String> {
+    let mut de = serde_json::Deserializer::from_str(line);
+    let value = ToBson { top: true }
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    match value {
+        Bson::Document(doc) => Ok(doc),
+        _ => Err("expected a JSON object".into()),
+    }
+}
+
+/// Reads any JSON value as BSON; `top` marks the line's own object.
+#[derive(Clone, Copy)]
+struct ToBson {
+    top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ToBson {
+    type Value = Bson;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Bson, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ToBson {
+    type Value = Bson;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Bson, E> {
+        Ok(Bson::Boolean(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Bson, E> {
+        Ok(i32::try_from(v).map_or(Bson::Int64(v), Bson::Int32))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Bson, E> {
+        Ok(match i64::try_from(v) {
+            Ok(v) => i32::try_from(v).map_or(Bson::Int64(v), Bson::Int32),
+            Err(_) => Bson::Double(v as f64),
+        })
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Bson, E> {
+        Ok(Bson::Double(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Bson, E> {
+        Ok(Bson::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Bson, E> {
+        Ok(Bson::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Bson, E> {
+        Ok(Bson::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Bson, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(ToBson { top: false })? {
+            items.push(item);
+        }
+        Ok(Bson::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Bson, A::Error> {
+        let mut doc = Document::new();
+        if self.top {
+            // Replaced in place (staying first) when the line has an `_id` of its own.
+            doc.insert("_id", ObjectId::new());
+        }
+        let Some(first) = map.next_key::<String>()? else {
+            return Ok(Bson::Document(doc));
+        };
+        if first == "$date" || first == "$oid" {
+            // The common forms read at once: `{"$date": "<ISO 8601>"}`, `{"$oid": "<hex>"}`.
+            let value = map.next_value::<serde_json::Value>()?;
+            let more = map.next_key::<String>()?;
+            if let (serde_json::Value::String(text), None) = (&value, &more) {
+                let read = match first.as_str() {
+                    "$date" => bson::DateTime::parse_rfc3339_str(text)
+                        .ok()
+                        .map(Bson::DateTime),
+                    _ => ObjectId::parse_str(text).ok().map(Bson::ObjectId),
+                };
+                if let Some(read) = read {
+                    return Ok(read);
+                }
+            }
+            return extended_from(first, value, more, map);
+        }
+        if first.starts_with('$') {
+            return match extended(first, map)? {
+                // A line's object that reads as a document all the same: `_id` first.
+                Bson::Document(fields) if self.top => {
+                    doc.extend(fields);
+                    Ok(Bson::Document(doc))
+                }
+                other => Ok(other),
+            };
+        }
+        let mut key = Some(first);
+        while let Some(k) = key {
+            let value = map.next_value_seed(ToBson { top: false })?;
+            doc.insert(k, value);
+            key = map.next_key::<String>()?;
+        }
+        Ok(Bson::Document(doc))
+    }
+}
+
+/// An object opening with a `$` key, read by bson's extended JSON reader.
+fn extended<'de, A: MapAccess<'de>>(first: String, mut map: A) -> Result<Bson, A::Error> {
+    let value = map.next_value::<serde_json::Value>()?;
+    let next = map.next_key::<String>()?;
+    extended_from(first, value, next, map)
+}
+
+/// [`extended`] of an object whose first entry and next key are already read.
+fn extended_from<'de, A: MapAccess<'de>>(
+    first: String,
+    value: serde_json::Value,
+    mut next: Option<String>,
+    mut map: A,
+) -> Result<Bson, A::Error> {
+    let mut object = serde_json::Map::new();
+    object.insert(first, value);
+    while let Some(key) = next {
+        object.insert(key, map.next_value::<serde_json::Value>()?);
+        next = map.next_key::<String>()?;
+    }
+    Bson::try_from(serde_json::Value::Object(object)).map_err(A::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_like_the_extended_json_reader() {
+        let line = r#"{"a": 1, "big": 5000000000, "neg": -3, "f": 0.5, "s": "x", "n": null,
+            "t": true, "arr": [1, {"b": "c"}], "at": {"$date": "2022-06-17T08:00:00.680Z"},
+            "long": {"$numberLong": "7"}, "oid": {"$oid": "0123456789abcdef01234567"},
+            "nested": {"k": {"$date": {"$numberLong": "0"}}}, "huge": 18446744073709551615,
+            "offset": {"$date": "2022-06-17T10:00:00+02:00"}, "ms": {"$date": "2022-06-17T08:00:00Z"},
+            "dollar": {"$other": 1}}"#;
+        let doc = document(line).expect("a document");
+        let value: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        let Ok(Bson::Document(expected)) = Bson::try_from(value) else {
+            panic!("extended JSON")
+        };
+        assert_eq!(doc.keys().next().map(String::as_str), Some("_id"));
+        let mut without_id = doc.clone();
+        without_id.remove("_id");
+        assert_eq!(without_id, expected);
+        assert!(matches!(doc.get("a"), Some(Bson::Int32(1))));
+        assert!(matches!(doc.get("big"), Some(Bson::Int64(5_000_000_000))));
+    }
+
+    #[test]
+    fn an_own_id_stays_first_and_bad_lines_are_refused() {
+        let doc = document(r#"{"x": 1, "_id": {"$oid": "0123456789abcdef01234567"}}"#)
+            .expect("a document");
+        assert_eq!(doc.keys().collect::<Vec<_>>(), ["_id", "x"]);
+        assert_eq!(
+            doc.get_object_id("_id").expect("oid").to_hex(),
+            "0123456789abcdef01234567"
+        );
+        assert!(document("[1, 2]").is_err());
+        assert!(document(r#"{"a": 1} trailing"#).is_err());
+        assert!(document(r#"{"at": {"$date": "not a date"}}"#).is_err());
+        assert!(document(r#"{"at": {"$date": "2022-06-17T08:00:00Z", "x": 1}}"#).is_err());
+    }
+}
