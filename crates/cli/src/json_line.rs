@@ -4,11 +4,14 @@
 //! whose first key starts with `$` (`{"$date": …}`, `{"$oid": …}`, `{"$numberLong": …}` …)
 //! is handed to bson's extended JSON reader, so it means exactly what MongoDB says it means.
 //! The document gets a new ObjectId `_id` first unless the line has its own.
+//! [`raw_document`] writes the same document as BSON bytes while reading.
 
 use bson::oid::ObjectId;
+use bson::raw::{BindRawBsonRef, CStr, RawArrayBuf, RawBson, RawBsonRef, RawDocumentBuf};
 use bson::{Bson, Document};
 use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Reads one JSON object into a document with `_id` first; `Err` holds serde_json's or the
@@ -22,6 +25,149 @@ pub fn document(line: &str) -> Result<Document, String> {
     match value {
         Bson::Document(doc) => Ok(doc),
         _ => Err("expected a JSON object".into()),
+    }
+}
+
+/// [`document`] written straight as BSON bytes (no tree of values, strings copied once),
+/// for a line without an `_id` of its own; `None` for a line that has one (read it with
+/// [`document`]).
+pub fn raw_document(line: &str) -> Option<Result<RawDocumentBuf, String>> {
+    if line.contains("\"_id\"") {
+        return None;
+    }
+    let mut doc = RawDocumentBuf::new();
+    doc.append(cstr("_id").ok()?, ObjectId::new());
+    let mut de = serde_json::Deserializer::from_str(line);
+    let read = de
+        .deserialize_map(Fields(&mut doc))
+        .and_then(|()| de.end())
+        .map_err(|e| e.to_string());
+    Some(read.map(|()| doc))
+}
+
+/// A key as BSON's C string (no NUL byte).
+fn cstr(key: &str) -> Result<&CStr, String> {
+    <&CStr>::try_from(key).map_err(|e| format!("field name {key:?}: {e}"))
+}
+
+/// Where a value read goes: a document's field or an array's next element.
+enum Sink<'a> {
+    Field(&'a mut RawDocumentBuf, &'a CStr),
+    Element(&'a mut RawArrayBuf),
+}
+
+impl Sink<'_> {
+    fn put(self, value: impl BindRawBsonRef) {
+        match self {
+            Sink::Field(doc, key) => doc.append(key, value),
+            Sink::Element(array) => array.push(value),
+        }
+    }
+}
+
+/// The fields of a JSON object, appended to a document.
+struct Fields<'a>(&'a mut RawDocumentBuf);
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let key = cstr(&key).map_err(A::Error::custom)?;
+            map.next_value_seed(Value(Sink::Field(self.0, key)))?;
+        }
+        Ok(())
+    }
+}
+
+/// One JSON value, written into its sink.
+struct Value<'a>(Sink<'a>);
+
+impl<'de> DeserializeSeed<'de> for Value<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Value<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.0.put(v);
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        match i32::try_from(v) {
+            Ok(small) => self.0.put(small),
+            Err(_) => self.0.put(v),
+        }
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        match i64::try_from(v) {
+            Ok(v) => match i32::try_from(v) {
+                Ok(small) => self.0.put(small),
+                Err(_) => self.0.put(v),
+            },
+            Err(_) => self.0.put(v as f64),
+        }
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.0.put(v);
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.put(v);
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.put(RawBsonRef::Null);
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut array = RawArrayBuf::new();
+        while seq
+            .next_element_seed(Value(Sink::Element(&mut array)))?
+            .is_some()
+        {}
+        self.0.put(&array);
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut doc = RawDocumentBuf::new();
+        let Some(first) = map.next_key::<Cow<'de, str>>()? else {
+            self.0.put(&doc);
+            return Ok(());
+        };
+        if first.starts_with('$') {
+            let value = special(first.into_owned(), &mut map)?;
+            let raw = RawBson::try_from(value).map_err(A::Error::custom)?;
+            self.0.put(raw);
+            return Ok(());
+        }
+        let key = cstr(&first).map_err(A::Error::custom)?;
+        map.next_value_seed(Value(Sink::Field(&mut doc, key)))?;
+        Fields(&mut doc).visit_map(map)?;
+        self.0.put(&doc);
+        Ok(())
     }
 }
 
@@ -94,25 +240,8 @@ impl<'de> Visitor<'de> for ToBson {
         let Some(first) = map.next_key::<String>()? else {
             return Ok(Bson::Document(doc));
         };
-        if first == "$date" || first == "$oid" {
-            // The common forms read at once: `{"$date": "<ISO 8601>"}`, `{"$oid": "<hex>"}`.
-            let value = map.next_value::<serde_json::Value>()?;
-            let more = map.next_key::<String>()?;
-            if let (serde_json::Value::String(text), None) = (&value, &more) {
-                let read = match first.as_str() {
-                    "$date" => bson::DateTime::parse_rfc3339_str(text)
-                        .ok()
-                        .map(Bson::DateTime),
-                    _ => ObjectId::parse_str(text).ok().map(Bson::ObjectId),
-                };
-                if let Some(read) = read {
-                    return Ok(read);
-                }
-            }
-            return extended_from(first, value, more, map);
-        }
         if first.starts_with('$') {
-            return match extended(first, map)? {
+            return match special(first, &mut map)? {
                 // A line's object that reads as a document all the same: `_id` first.
                 Bson::Document(fields) if self.top => {
                     doc.extend(fields);
@@ -131,19 +260,33 @@ impl<'de> Visitor<'de> for ToBson {
     }
 }
 
-/// An object opening with a `$` key, read by bson's extended JSON reader.
-fn extended<'de, A: MapAccess<'de>>(first: String, mut map: A) -> Result<Bson, A::Error> {
+/// An object opening with a `$` key (its first key read): the common forms
+/// (`{"$date": "<ISO 8601>"}`, `{"$oid": "<hex>"}`) at once, the others by bson's extended
+/// JSON reader.
+fn special<'de, A: MapAccess<'de>>(first: String, map: &mut A) -> Result<Bson, A::Error> {
     let value = map.next_value::<serde_json::Value>()?;
     let next = map.next_key::<String>()?;
+    if let (serde_json::Value::String(text), None) = (&value, &next) {
+        let read = match first.as_str() {
+            "$date" => bson::DateTime::parse_rfc3339_str(text)
+                .ok()
+                .map(Bson::DateTime),
+            "$oid" => ObjectId::parse_str(text).ok().map(Bson::ObjectId),
+            _ => None,
+        };
+        if let Some(read) = read {
+            return Ok(read);
+        }
+    }
     extended_from(first, value, next, map)
 }
 
-/// [`extended`] of an object whose first entry and next key are already read.
+/// An object read by bson's extended JSON reader, its first entry and next key already read.
 fn extended_from<'de, A: MapAccess<'de>>(
     first: String,
     value: serde_json::Value,
     mut next: Option<String>,
-    mut map: A,
+    map: &mut A,
 ) -> Result<Bson, A::Error> {
     let mut object = serde_json::Map::new();
     object.insert(first, value);
@@ -177,6 +320,30 @@ mod tests {
         assert_eq!(without_id, expected);
         assert!(matches!(doc.get("a"), Some(Bson::Int32(1))));
         assert!(matches!(doc.get("big"), Some(Bson::Int64(5_000_000_000))));
+    }
+
+    #[test]
+    fn bytes_written_straight_are_the_documents_bytes() {
+        let lines = [
+            r#"{"a": 1, "big": 5000000000, "f": 0.5, "s": "x\"y", "n": null, "t": false,
+                "arr": [1, {"b": "c"}, [], {"$date": "2022-06-17T08:00:00.680Z"}],
+                "at": {"$date": "2022-06-17T08:00:00.680Z"}, "empty": {},
+                "long": {"$numberLong": "7"}, "nested": {"k": {"x": [null, true]}},
+                "huge": 18446744073709551615, "esc\u00e9": "caf\u00e9"}"#,
+            r#"{}"#,
+        ];
+        for line in lines {
+            let raw = raw_document(line).expect("no _id").expect("read");
+            let mut parsed = Document::try_from(raw).expect("well-formed");
+            let mut expected = document(line).expect("read");
+            parsed.remove("_id");
+            expected.remove("_id");
+            assert_eq!(parsed, expected, "{line}");
+        }
+        assert!(raw_document(r#"{"_id": 1}"#).is_none());
+        assert!(raw_document("[1]").expect("no _id").is_err());
+        assert!(raw_document(r#"{"a": 1} x"#).expect("no _id").is_err());
+        assert!(raw_document(r#"{"a\u0000": 1}"#).expect("no _id").is_err());
     }
 
     #[test]

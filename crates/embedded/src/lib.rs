@@ -11,12 +11,13 @@
 //! [`Collections`]: spacejobs_core::store::Collections
 
 use async_trait::async_trait;
+use bson::raw::{RawBsonRef, RawDocumentBuf};
 use bson::Document;
 use rayon::prelude::*;
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
 };
-use spacejobs_core::eval::collection::encode;
+use spacejobs_core::eval::collection::{encode, validate};
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, Plan, StatPlan};
 use spacejobs_core::store::Planned;
@@ -196,6 +197,18 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn insert_raw(
+        &self,
+        collection: &str,
+        documents: Vec<RawDocumentBuf>,
+    ) -> spacejobs_core::Result<()> {
+        let encoded = tokio::task::spawn_blocking(move || prepare_raw(documents))
+            .await
+            .map_err(storage)??;
+        self.insert_encoded(vec![(collection.to_string(), encoded)])
+            .await
+    }
+
     async fn insert_together(
         &self,
         batches: Vec<(String, Vec<Document>)>,
@@ -243,15 +256,35 @@ impl Store for EmbeddedStore {
     }
 }
 
-/// Documents given their `_id` and encoded, on the rayon pool (a bulk import holds
-/// hundreds of thousands).
-fn prepare(documents: Vec<Document>) -> spacejobs_core::Result<(Vec<Document>, Vec<Encoded>)> {
-    let documents: Vec<Document> = documents.into_par_iter().map(ensure_object_id).collect();
-    let encoded = documents
-        .par_iter()
-        .map(encode)
-        .collect::<spacejobs_core::Result<_>>()?;
-    Ok((documents, encoded))
+/// Documents given their `_id` and encoded, on the rayon pool (a bulk insert holds
+/// hundreds of thousands); each document is freed as soon as it is encoded.
+fn prepare(documents: Vec<Document>) -> spacejobs_core::Result<Vec<Encoded>> {
+    documents
+        .into_par_iter()
+        .map(|doc| encode(&ensure_object_id(doc)))
+        .collect()
+}
+
+/// Raw documents as stored bytes, on the rayon pool: each checked whole (a malformed one
+/// would refuse the next open), kept as it is when it opens with an ObjectId `_id`, else
+/// given one like [`prepare`] does.
+fn prepare_raw(documents: Vec<RawDocumentBuf>) -> spacejobs_core::Result<Vec<Encoded>> {
+    documents
+        .into_par_iter()
+        .map(|raw| {
+            validate(raw.as_bytes())?;
+            let has_id = matches!(
+                raw.iter().next(),
+                Some(Ok((key, RawBsonRef::ObjectId(_)))) if key == "_id"
+            );
+            if has_id {
+                return Ok(raw.into_bytes().into_boxed_slice());
+            }
+            let doc = Document::try_from(raw)
+                .map_err(|e| spacejobs_core::Error::InvalidDocument(e.to_string()))?;
+            encode(&ensure_object_id(doc))
+        })
+        .collect()
 }
 
 /// A document's BSON bytes.
@@ -304,22 +337,24 @@ impl EmbeddedStore {
     ) -> spacejobs_core::Result<()> {
         let mut prepared = Vec::with_capacity(batches.len());
         for (name, documents) in batches {
-            let (documents, encoded) = tokio::task::spawn_blocking(move || prepare(documents))
+            let encoded = tokio::task::spawn_blocking(move || prepare(documents))
                 .await
                 .map_err(storage)??;
-            prepared.push((name, documents, encoded));
+            prepared.push((name, encoded));
         }
+        self.insert_encoded(prepared).await
+    }
+
+    /// Appends documents already encoded, each with its `_id`, to several collections in one
+    /// transaction, all or nothing.
+    async fn insert_encoded(
+        &self,
+        prepared: Vec<(String, Vec<Encoded>)>,
+    ) -> spacejobs_core::Result<()> {
         let writer = self.writer.clone().lock_owned().await;
-        for (name, documents, _) in &prepared {
-            self.collections.check_unique(name, documents)?;
+        for (name, encoded) in &prepared {
+            self.collections.check_unique_encoded(name, encoded)?;
         }
-        // Only the bytes are needed from here on; a large batch's parsed documents are freed
-        // on another thread meanwhile.
-        let (prepared, parsed): (Vec<_>, Vec<_>) = prepared
-            .into_iter()
-            .map(|(name, documents, encoded)| ((name, encoded), documents))
-            .unzip();
-        std::thread::spawn(move || drop(parsed));
         let (db, collections) = (self.db.clone(), self.collections.clone());
         durably(writer, move || {
             // A single batch into an empty collection (an import) has its columns filled

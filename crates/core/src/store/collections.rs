@@ -114,12 +114,38 @@ impl Collections {
         let Some(field) = public_id_field(name) else {
             return Ok(());
         };
+        let ids = documents.iter().filter_map(|d| d.get_str(field).ok());
+        self.check_unique_ids(name, field, documents.len(), ids)
+    }
+
+    /// [`Collections::check_unique`] of documents given as BSON bytes (from [`encode`]).
+    pub fn check_unique_encoded(&self, name: &str, documents: &[Box<[u8]>]) -> Result<()> {
+        let Some(field) = public_id_field(name) else {
+            return Ok(());
+        };
+        let ids = documents.iter().filter_map(|bytes| {
+            bson::RawDocument::from_bytes(bytes)
+                .ok()?
+                .get_str(field)
+                .ok()
+        });
+        self.check_unique_ids(name, field, documents.len(), ids)
+    }
+
+    /// `NotUnique` when one of `ids` (about `n` of them) is taken or repeated.
+    fn check_unique_ids<'a>(
+        &self,
+        name: &str,
+        field: &str,
+        n: usize,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<()> {
         let map = self.read();
         let strings = map.get(name).map(|c| c.columns().strings());
-        let ids = self.ids();
-        let taken = ids.get(name);
-        let mut batch = hashbrown::HashSet::with_capacity(documents.len());
-        for id in documents.iter().filter_map(|d| d.get_str(field).ok()) {
+        let taken_ids = self.ids();
+        let taken = taken_ids.get(name);
+        let mut batch = hashbrown::HashSet::with_capacity(n);
+        for id in ids {
             let stored = strings
                 .and_then(|s| s.find(id))
                 .is_some_and(|sid| taken.is_some_and(|t| t.contains(&sid)));

@@ -21,7 +21,7 @@ use crate::query::{ListPlan, Plan, StatPlan};
 use crate::write::{Update, Write, Written};
 use async_trait::async_trait;
 use bson::oid::ObjectId;
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawDocumentBuf};
 
 /// A document store answering compiled queries over one service's collections.
 ///
@@ -62,6 +62,19 @@ pub trait Store: Send + Sync + 'static {
     /// Appends documents (an `_id` ObjectId is assigned where missing). All or nothing: a
     /// public id already taken (or repeated) is `NotUnique` and nothing is written.
     async fn insert(&self, collection: &str, documents: Vec<Document>) -> Result<()>;
+
+    /// [`Store::insert`] of documents given as BSON bytes (a bulk import writes them while
+    /// reading its file). The default reads them back into documents; the embedded store
+    /// stores the bytes as they are when each starts with its ObjectId `_id`.
+    async fn insert_raw(&self, collection: &str, documents: Vec<RawDocumentBuf>) -> Result<()> {
+        let documents = documents
+            .into_iter()
+            .map(|raw| {
+                Document::try_from(raw).map_err(|e| crate::Error::InvalidDocument(e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.insert(collection, documents).await
+    }
 
     /// Appends documents to several collections, all or nothing (on a crash too, where the
     /// backend has multi-collection transactions). The default inserts batch by batch and

@@ -197,6 +197,34 @@ async fn a_batch_into_an_emptied_collection_continues_the_keys() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test]
+async fn raw_documents_are_checked_whole_and_given_an_id() {
+    use bson::RawDocumentBuf;
+    let dir = temp_dir("raw");
+    let store = EmbeddedStore::open(&dir).expect("open");
+    let plain =
+        RawDocumentBuf::try_from(&doc! {"job_id": "job-000000000001", "n": 1}).expect("raw");
+    let corrupt =
+        RawDocumentBuf::from_bytes(b"\x0c\x00\x00\x00\x02x\x00\xff\x00\x00\x00\x00".to_vec())
+            .expect("a header that looks right");
+    let refused = store.insert_raw("job", vec![plain.clone(), corrupt]).await;
+    assert!(refused.is_err(), "a malformed document is refused");
+    assert_eq!(total(&store).await, 0, "and nothing of its batch is stored");
+    store.insert_raw("job", vec![plain]).await.expect("insert");
+    drop(store);
+    let store = EmbeddedStore::open(&dir).expect("reopen");
+    let plan = compile::list(&Query::default(), &[], SystemClock.now()).expect("plan");
+    let listed = store
+        .list("job", &plan, &Default::default())
+        .await
+        .expect("list");
+    let doc = listed.parsed().expect("documents").pop().expect("one");
+    assert_eq!(doc.keys().next().map(String::as_str), Some("_id"));
+    assert!(doc.get_object_id("_id").is_ok());
+    assert_eq!(doc.get_i32("n").ok(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The child side of the kill test: insert, say so, then wait to be killed.
 async fn writer(dir: &Path) {
     let store = EmbeddedStore::open(dir).expect("open");
