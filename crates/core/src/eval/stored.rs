@@ -32,6 +32,15 @@ pub fn encode(doc: &Document) -> Result<Box<[u8]>> {
 
 /// `bytes` as a document, once every element, nested ones included, is well-formed.
 pub fn validate(bytes: &[u8]) -> Result<&RawDocument> {
+    // The common kinds in one lean pass; the bson crate for the rest and for the message.
+    if super::walk::well_formed(bytes) {
+        return RawDocument::from_bytes(bytes).map_err(|e| Error::InvalidDocument(e.to_string()));
+    }
+    validate_by_bson(bytes)
+}
+
+/// [`validate`] by the `bson` crate's reader alone: every element read as a value.
+pub fn validate_by_bson(bytes: &[u8]) -> Result<&RawDocument> {
     fn value(v: RawBsonRef<'_>) -> std::result::Result<(), bson::error::Error> {
         match v {
             RawBsonRef::Document(d) => document(d),

@@ -148,6 +148,76 @@ fn value_len(kind: u8, rest: &[u8]) -> Option<usize> {
     }
 }
 
+/// True when `bytes` is certainly a well-formed document made only of the common kinds
+/// (double, string, document, array, ObjectId, boolean, datetime, null, int32, timestamp,
+/// int64), checked in one pass without building values: lengths, terminators, UTF-8 of keys
+/// and strings, booleans 0 or 1. False for anything else, malformed or merely rare, which
+/// the `bson` crate then checks ([`super::stored::validate`]).
+pub fn well_formed(bytes: &[u8]) -> bool {
+    document_well_formed(bytes, 0)
+}
+
+/// Nesting deeper than this is left to the `bson` crate.
+const DEEPEST: usize = 64;
+
+fn document_well_formed(bytes: &[u8], depth: usize) -> bool {
+    let Some(len) = i32_at(bytes, 0).and_then(|n| usize::try_from(n).ok()) else {
+        return false;
+    };
+    if len != bytes.len() || len < 5 || bytes[len - 1] != 0 || depth > DEEPEST {
+        return false;
+    }
+    let end = len - 1;
+    let mut pos = 4;
+    while pos < end {
+        let kind = bytes[pos];
+        let key_start = pos + 1;
+        let Some(key_len) = bytes.get(key_start..end).and_then(|b| memchr::memchr(0, b)) else {
+            return false;
+        };
+        if std::str::from_utf8(&bytes[key_start..key_start + key_len]).is_err() {
+            return false;
+        }
+        let start = key_start + key_len + 1;
+        let rest = &bytes[start.min(end)..end];
+        let size = match kind {
+            kind::DOUBLE | kind::DATETIME | kind::INT64 | 0x11 => 8,
+            kind::INT32 => 4,
+            kind::NULL => 0,
+            0x07 => 12,
+            kind::BOOLEAN => match rest.first() {
+                Some(0 | 1) => 1,
+                _ => return false,
+            },
+            kind::STRING => {
+                let Some(n) = i32_at(rest, 0).and_then(|n| usize::try_from(n).ok()) else {
+                    return false;
+                };
+                let text = n.checked_sub(1).and_then(|t| rest.get(4..4 + t));
+                match (text, rest.get(4 + n - 1)) {
+                    (Some(text), Some(0)) if std::str::from_utf8(text).is_ok() => 4 + n,
+                    _ => return false,
+                }
+            }
+            kind::DOCUMENT | kind::ARRAY => {
+                let Some(n) = i32_at(rest, 0).and_then(|n| usize::try_from(n).ok()) else {
+                    return false;
+                };
+                match rest.get(..n) {
+                    Some(inner) if document_well_formed(inner, depth + 1) => n,
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        };
+        if rest.len() < size {
+            return false;
+        }
+        pos = start + size;
+    }
+    pos == end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +255,39 @@ mod tests {
         for cut in 0..bytes.len() {
             let _ = elements(&bytes[..cut]).count();
         }
+    }
+
+    #[test]
+    fn well_formed_accepts_only_what_the_bson_crate_accepts() {
+        let common = doc! {
+            "d": 1.5, "s": "héllo", "e": "", "doc": {"a": 1, "deep": {"x": [null, false]}},
+            "arr": [1, "x", {"y": 2_i64}], "oid": bson::oid::ObjectId::new(), "b": true,
+            "dt": bson::DateTime::from_millis(7), "n": Bson::Null, "i": 3_i32,
+            "ts": Bson::Timestamp(bson::Timestamp { time: 1, increment: 2 }), "l": 4_i64,
+        };
+        let bytes = super::super::stored::encode(&common).expect("encode");
+        assert!(well_formed(&bytes));
+        // A rare kind is left to the bson crate.
+        let rare =
+            super::super::stored::encode(&doc! {"dec": bson::Decimal128::from_bytes([0; 16])})
+                .expect("encode");
+        assert!(!well_formed(&rare));
+        // Every cut and every single-byte change: accepted only when bson accepts it too.
+        let bson_accepts = |b: &[u8]| super::super::stored::validate_by_bson(b).is_ok();
+        for cut in 0..bytes.len() {
+            assert!(!well_formed(&bytes[..cut]));
+        }
+        for at in 0..bytes.len() {
+            for byte in [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff] {
+                let mut changed = bytes.clone().into_vec();
+                changed[at] = byte;
+                if well_formed(&changed) {
+                    assert!(bson_accepts(&changed), "byte {at} = {byte:#x}");
+                }
+            }
+        }
+        assert!(!well_formed(
+            b"\x0c\x00\x00\x00\x02x\x00\xff\x00\x00\x00\x00"
+        ));
     }
 }
