@@ -8,6 +8,8 @@ if ! "$SPACEJOBS_CHROMIUM" --version >/dev/null 2>&1; then
         echo "== installing chromium (Debian) for the dashboard test"
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        "$SPACEJOBS_CHROMIUM" --version >/dev/null 2>&1 \
+            || { echo "chromium installed, but $SPACEJOBS_CHROMIUM does not run"; exit 1; }
     else
         echo "the dashboard test needs Debian's chromium: apt-get install chromium (or set SPACEJOBS_CHROMIUM)"
         exit 1
