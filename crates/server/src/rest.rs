@@ -189,6 +189,33 @@ async fn answer(
     }
 }
 
+/// [`answer`] of a call whose request was read as `request`: `work` runs on it, or the
+/// error reading it is the answer.
+async fn answer_request<B, F>(
+    service: &Shared,
+    metrics: &Metrics,
+    method: &'static str,
+    request: Result<Value>,
+    work: impl FnOnce(Value) -> F,
+) -> Response
+where
+    B: Into<Body>,
+    F: std::future::Future<Output = Result<B>>,
+{
+    match request {
+        Ok(request) => {
+            let work = work(request.clone());
+            answer(service, metrics, method, &request, work).await
+        }
+        Err(e) => {
+            answer(service, metrics, method, &Value::Null, async {
+                Err::<Body, _>(e)
+            })
+            .await
+        }
+    }
+}
+
 /// The caller's token from `Authorization: Bearer <token>`.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -267,18 +294,12 @@ async fn list_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match query_params(query.as_deref()) {
-        Ok(request) => {
-            let work = list(&service, request.clone(), bearer(&headers));
-            answer(&service, &metrics, "list", &request, work).await
-        }
-        Err(e) => {
-            answer(&service, &metrics, "list", &Value::Null, async {
-                Err::<Body, _>(e)
-            })
-            .await
-        }
-    }
+    let token = bearer(&headers);
+    let request = query_params(query.as_deref());
+    answer_request(&service, &metrics, "list", request, |request| {
+        list(&service, request, token)
+    })
+    .await
 }
 
 async fn list_post(
@@ -288,18 +309,12 @@ async fn list_post(
     headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
-    match body_json(body, limit) {
-        Ok(request) => {
-            let work = list(&service, request.clone(), bearer(&headers));
-            answer(&service, &metrics, "list", &request, work).await
-        }
-        Err(e) => {
-            answer(&service, &metrics, "list", &Value::Null, async {
-                Err::<Body, _>(e)
-            })
-            .await
-        }
-    }
+    let token = bearer(&headers);
+    let request = body_json(body, limit);
+    answer_request(&service, &metrics, "list", request, |request| {
+        list(&service, request, token)
+    })
+    .await
 }
 
 async fn stat_post(
@@ -309,30 +324,19 @@ async fn stat_post(
     headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request = match body_json(body, limit) {
-        Ok(request) => request,
-        Err(e) => {
-            return answer(&service, &metrics, "stat", &Value::Null, async {
-                Err::<Body, _>(e)
-            })
-            .await;
-        }
-    };
-    let work = async {
-        let deadline = service.deadline(None);
-        let out = service
-            .stat_within(
-                &StatRequest::from_json(&request)?,
-                &deadline,
-                bearer(&headers),
-            )
-            .await?;
+    let token = bearer(&headers);
+    let request = body_json(body, limit);
+    let logic = &service;
+    answer_request(&service, &metrics, "stat", request, |request| async move {
+        let deadline = logic.deadline(None);
+        let request = StatRequest::from_json(&request)?;
+        let out = logic.stat_within(&request, &deadline, token).await?;
         run_cpu(&deadline, move |_| {
             Ok(spacejobs_core::render::stat_response(&out))
         })
         .await
-    };
-    answer(&service, &metrics, "stat", &request, work).await
+    })
+    .await
 }
 
 async fn explain_list(
@@ -364,20 +368,18 @@ async fn explain(
     headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request = match body_json(body, limit) {
-        Ok(request) => request,
-        Err(e) => {
-            return answer(&service, &metrics, "explain", &Value::Null, async {
-                Err::<Body, _>(e)
-            })
-            .await;
-        }
-    };
-    let work = async {
-        let deadline = service.deadline(None);
-        service
-            .explain_json(method, &request, &deadline, bearer(&headers))
-            .await
-    };
-    answer(&service, &metrics, "explain", &request, work).await
+    let token = bearer(&headers);
+    let request = body_json(body, limit);
+    let logic = &service;
+    answer_request(
+        &service,
+        &metrics,
+        "explain",
+        request,
+        |request| async move {
+            let deadline = logic.deadline(None);
+            logic.explain_json(method, &request, &deadline, token).await
+        },
+    )
+    .await
 }
