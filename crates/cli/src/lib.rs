@@ -363,11 +363,9 @@ async fn explain(
     })?;
     let logic = JobService::new(service, opened);
     let deadline = logic.deadline(None);
-    let mut out = logic
-        .explain_json(method, &request, &deadline, None)
-        .await?;
+    let plan = logic.plan_json(method, &request, &deadline, None).await?;
+    let mut out = logic.explain_plan(&plan, &deadline).await?;
     if !on_mongodb {
-        let plan = logic.plan_json(method, &request, &deadline, None).await?;
         let commands = spacejobs_mongo::commands::commands(service.collection(), &plan);
         out["mongodb_commands"] = commands
             .into_iter()

@@ -279,13 +279,22 @@ impl<S: Store + ?Sized> JobService<S> {
     ) -> Result<serde_json::Value> {
         let _permit = self.admit()?;
         let plan = self.plan_json(method, request, deadline, token).await?;
+        self.explain_plan(&plan, deadline).await
+    }
+
+    /// [`Self::explain_json`] of a plan already made (by [`Self::plan_json`]).
+    pub async fn explain_plan(
+        &self,
+        plan: &Plan,
+        deadline: &Deadline,
+    ) -> Result<serde_json::Value> {
         let store = self
             .store
-            .explain(self.service.collection(), &plan, deadline)
+            .explain(self.service.collection(), plan, deadline)
             .await?;
         Ok(serde_json::json!({
             "service": self.service.name(),
-            "method": method.name(),
+            "method": plan.method().name(),
             "plan": plan.describe(),
             "store": store,
         }))

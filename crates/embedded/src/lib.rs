@@ -180,12 +180,9 @@ impl Store for EmbeddedStore {
         plan: &Plan,
         deadline: &Deadline,
     ) -> spacejobs_core::Result<serde_json::Value> {
-        let engine = self.collections.explain(collection, plan, deadline).await?;
-        Ok(serde_json::json!({
-            "store": "embedded",
-            "collection": collection,
-            "engine": engine,
-        }))
+        self.collections
+            .explain("embedded", collection, plan, deadline)
+            .await
     }
 
     async fn insert(

@@ -89,22 +89,25 @@ impl Collections {
         .await
     }
 
-    /// What collection `name` would do to answer `plan` (see [`Collection::explain`]), on
-    /// the rayon pool.
+    /// A store's [`crate::Store::explain`] over these collections:
+    /// `{"store": store, "collection": name, "engine": …}`, what collection `name` would do
+    /// to answer `plan` (see [`Collection::explain`]), found on the rayon pool.
     pub async fn explain(
         &self,
+        store: &str,
         name: &str,
         plan: &Plan,
         deadline: &Deadline,
     ) -> Result<serde_json::Value> {
-        let (this, name, plan) = (self.clone(), name.to_string(), plan.clone());
-        run_cpu(deadline, move |_| {
-            Ok(match this.read().get(&name) {
+        let (this, collection, plan) = (self.clone(), name.to_string(), plan.clone());
+        let engine = run_cpu(deadline, move |_| {
+            Ok(match this.read().get(&collection) {
                 Some(c) => c.explain(&plan),
                 None => Collection::new().explain(&plan),
             })
         })
-        .await
+        .await?;
+        Ok(serde_json::json!({"store": store, "collection": name, "engine": engine}))
     }
 
     /// `NotUnique` when a document's public id is taken in collection `name` or repeated in

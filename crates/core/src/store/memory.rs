@@ -52,8 +52,9 @@ impl Store for MemoryStore {
         plan: &Plan,
         deadline: &Deadline,
     ) -> Result<serde_json::Value> {
-        let engine = self.collections.explain(collection, plan, deadline).await?;
-        Ok(serde_json::json!({"store": "memory", "collection": collection, "engine": engine}))
+        self.collections
+            .explain("memory", collection, plan, deadline)
+            .await
     }
 
     async fn insert(&self, collection: &str, documents: Vec<Document>) -> Result<()> {
