@@ -181,10 +181,17 @@ fn document_well_formed(bytes: &[u8], depth: usize) -> bool {
         let start = key_start + key_len + 1;
         let rest = &bytes[start.min(end)..end];
         let size = match kind {
-            kind::DOUBLE | kind::DATETIME | kind::INT64 | 0x11 => 8,
-            kind::INT32 => 4,
-            kind::NULL => 0,
-            0x07 => 12,
+            // Fixed sizes, as the walker reads them.
+            kind::DOUBLE
+            | kind::DATETIME
+            | kind::INT64
+            | 0x11
+            | kind::INT32
+            | kind::NULL
+            | 0x07 => match value_len(kind, rest) {
+                Some(size) => size,
+                None => return false,
+            },
             kind::BOOLEAN => match rest.first() {
                 Some(0 | 1) => 1,
                 _ => return false,
