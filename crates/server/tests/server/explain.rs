@@ -57,11 +57,14 @@ async fn explain_shows_the_scoped_plan_and_the_access_paths() {
         "domain_id": "domain-b",
         "query": {"filter": [{"k": "status", "v": "FAILURE", "o": "eq"}], "page": {"limit": 5}}
     });
-    let explained: Value = client
-        .post(url("list"))
-        .bearer_auth(&member)
-        .json(&request)
-        .send()
+    let explain = |method: &str, body: &Value| {
+        client
+            .post(url(method))
+            .bearer_auth(&member)
+            .json(body)
+            .send()
+    };
+    let explained: Value = explain("list", &request)
         .await
         .expect("answer")
         .json()
@@ -92,16 +95,15 @@ async fn explain_shows_the_scoped_plan_and_the_access_paths() {
     assert_eq!(status["access"], "value index: the values' row bitmaps");
     assert_eq!(explained["plan"]["page"], json!({"skip": 0, "limit": 5}));
 
-    let stat: Value = client
-        .post(url("stat"))
-        .bearer_auth(&member)
-        .json(&json!({"domain_id": "domain-a", "query": {"distinct": "status"}}))
-        .send()
-        .await
-        .expect("answer")
-        .json()
-        .await
-        .expect("json");
+    let stat: Value = explain(
+        "stat",
+        &json!({"domain_id": "domain-a", "query": {"distinct": "status"}}),
+    )
+    .await
+    .expect("answer")
+    .json()
+    .await
+    .expect("json");
     assert_eq!(stat["plan"]["distinct"], "status");
     assert!(stat["store"]["engine"]["answer"]
         .as_str()
@@ -115,15 +117,12 @@ async fn explain_shows_the_scoped_plan_and_the_access_paths() {
         .await
         .expect("answer");
     assert_eq!(anonymous.status().as_u16(), 401);
-    let bad = client
-        .post(url("list"))
-        .bearer_auth(&member)
-        .json(
-            &json!({"domain_id": "domain-a", "query": {"filter": [{"k": "status", "o": "bogus"}]}}),
-        )
-        .send()
-        .await
-        .expect("answer");
+    let bad = explain(
+        "list",
+        &json!({"domain_id": "domain-a", "query": {"filter": [{"k": "status", "o": "bogus"}]}}),
+    )
+    .await
+    .expect("answer");
     assert_eq!(bad.status().as_u16(), 400);
     let body: Value = bad.json().await.expect("json");
     assert_eq!(body["error"]["code"], "ERROR_DB_QUERY");
