@@ -2,16 +2,17 @@
 //!
 //! Starts the release binary on loopback over a fresh embedded store with 100 k demo JobTasks,
 //! then for 1, 16 and 64 concurrent gRPC clients (one connection each) runs `list` (a status
-//! filter, page of 20) and `stat` (group by status with count) for a few seconds each, while a
+//! filter, page of 20), `stat` (group by status with count) and, as the transport's ceiling,
+//! `grpc.health.v1.Health/Check` (no work at all) for a few seconds each, while a
 //! separate client checks `grpc.health.v1.Health/Check` every 20 ms. Prints throughput,
 //! p50/p99 latency, the health check's latency under that load beside its idle latency (as a
 //! ratio), and the server's resident memory before and after. Everything is bounded in time
 //! and sends traffic to 127.0.0.1 only.
 //!
-//! Options (environment): `LOAD_DOCUMENTS` (100000), `LOAD_SECONDS` per run (5).
+//! Options (environment): `LOAD_DOCUMENTS` (100000), `LOAD_SECONDS` per run (5),
+//! `LOAD_METHODS` (`health,list,stat`), `LOAD_CLIENTS` (`1,16,64`).
 
 use serde_json::json;
-use spacejobs_proto::inventory::job_task_client::JobTaskClient;
 use spacejobs_proto::inventory::{JobTaskQuery, JobTaskStatQuery};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -29,6 +30,15 @@ fn env_number(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_string())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn rss_mib(pid: u32) -> f64 {
@@ -99,6 +109,55 @@ async fn probe_health(addr: SocketAddr, until: Instant) -> Vec<Duration> {
     samples
 }
 
+/// The answer of `list` as the load clients read it: `total_count` (field 2) alone. The
+/// documents (field 1) are skipped, not decoded, so that the clients, which share the machine
+/// with the server, spend their time sending requests rather than building messages.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ListedCount {
+    #[prost(int32, tag = "2")]
+    total_count: i32,
+}
+
+/// One call of `method`; true when it succeeded (a list must find documents).
+async fn call(
+    grpc: &mut tonic::client::Grpc<Channel>,
+    method: &str,
+    list: &JobTaskQuery,
+    stat: &JobTaskStatQuery,
+) -> bool {
+    use tonic::codegen::http::uri::PathAndQuery;
+    use tonic_prost::ProstCodec;
+    if grpc.ready().await.is_err() {
+        return false;
+    }
+    match method {
+        "list" => grpc
+            .unary(
+                tonic::Request::new(list.clone()),
+                PathAndQuery::from_static("/spaceone.api.inventory.v1.JobTask/list"),
+                ProstCodec::<JobTaskQuery, ListedCount>::default(),
+            )
+            .await
+            .is_ok_and(|r| r.get_ref().total_count > 0),
+        "stat" => grpc
+            .unary(
+                tonic::Request::new(stat.clone()),
+                PathAndQuery::from_static("/spaceone.api.inventory.v1.JobTask/stat"),
+                ProstCodec::<JobTaskStatQuery, prost_types::Struct>::default(),
+            )
+            .await
+            .is_ok(),
+        _ => grpc
+            .unary(
+                tonic::Request::new(HealthCheckRequest::default()),
+                PathAndQuery::from_static("/grpc.health.v1.Health/Check"),
+                ProstCodec::<HealthCheckRequest, tonic_health::pb::HealthCheckResponse>::default(),
+            )
+            .await
+            .is_ok(),
+    }
+}
+
 /// Runs `clients` concurrent clients of `method` for `seconds`; latencies and errors.
 async fn run(
     addr: SocketAddr,
@@ -107,19 +166,16 @@ async fn run(
     seconds: u64,
 ) -> (Vec<Duration>, usize) {
     let until = Instant::now() + Duration::from_secs(seconds);
+    let (list, stat) = (list_request(), stat_request());
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let mut client = JobTaskClient::new(connect(addr).await);
-        let method = method.to_string();
+        let mut grpc = tonic::client::Grpc::new(connect(addr).await);
+        let (method, list, stat) = (method.to_string(), list.clone(), stat.clone());
         tasks.push(tokio::spawn(async move {
             let (mut latencies, mut errors) = (Vec::new(), 0usize);
             while Instant::now() < until {
                 let started = Instant::now();
-                let ok = if method == "list" {
-                    client.list(list_request()).await.is_ok()
-                } else {
-                    client.stat(stat_request()).await.is_ok()
-                };
+                let ok = call(&mut grpc, &method, &list, &stat).await;
                 latencies.push(started.elapsed());
                 errors += usize::from(!ok);
             }
@@ -158,8 +214,14 @@ async fn main() {
     println!();
     println!("| method | clients | requests/s | p50 ms | p99 ms | errors | health p50 ms | health p99 ms | health p99 / idle p50 |");
     println!("|---|---|---|---|---|---|---|---|---|");
-    for method in ["list", "stat"] {
-        for clients in [1usize, 16, 64] {
+    // `health` is the transport's own ceiling on this machine: a gRPC call doing no work.
+    let methods = env_list("LOAD_METHODS", "health,list,stat");
+    let client_counts: Vec<usize> = env_list("LOAD_CLIENTS", "1,16,64")
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    for method in &methods {
+        for &clients in &client_counts {
             let until = Instant::now() + Duration::from_secs(seconds);
             let health = tokio::spawn(probe_health(addr, until));
             let started = Instant::now();

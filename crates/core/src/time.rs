@@ -98,23 +98,50 @@ pub struct IsoTime(pub bson::DateTime);
 impl std::fmt::Display for IsoTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ms = self.0.timestamp_millis();
+        if let Some(text) = iso_digits(ms) {
+            // Always ASCII digits and separators.
+            return f.write_str(std::str::from_utf8(&text).unwrap_or_default());
+        }
         match Utc.timestamp_millis_opt(ms).single() {
-            // Four-digit years: the digits written directly (no format string to parse).
-            Some(t) if (0..=9999).contains(&t.year()) => write!(
-                f,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                t.year(),
-                t.month(),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                ms.rem_euclid(1000)
-            ),
             Some(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ")),
             None => write!(f, "{ms}"),
         }
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of an instant in years 0000-9999, its digits worked out with
+/// integers only (the civil date of a day number, after Howard Hinnant's `civil_from_days`);
+/// `None` for other years.
+fn iso_digits(ms: i64) -> Option<[u8; 24]> {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut value: i64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, in_day / 3_600_000);
+    put(14, 2, in_day / 60_000 % 60);
+    put(17, 2, in_day / 1000 % 60);
+    put(20, 3, in_day % 1000);
+    Some(out)
 }
 
 /// Resolves a `timediff` expression (`now`, `now/d`, `now/w`, `now/m`, then optionally `+N` or
@@ -330,5 +357,23 @@ mod tests {
         assert_eq!(iso(-62_167_219_200_000), "0000-01-01T00:00:00.000Z");
         assert_eq!(iso(253_402_300_800_000), "+10000-01-01T00:00:00.000Z");
         assert_eq!(iso(i64::MAX), i64::MAX.to_string());
+        assert_eq!(iso(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+        assert_eq!(iso(-62_167_219_200_001), "-0001-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn iso_digits_agree_with_chrono_over_four_digit_years() {
+        // Steps of a prime number of milliseconds land on every kind of day, leap years and
+        // centuries included, from year 0 to 9999.
+        let (first, last) = (-62_167_219_200_000_i64, 253_402_300_799_999_i64);
+        let mut ms = first;
+        while ms <= last {
+            let chrono = Utc
+                .timestamp_millis_opt(ms)
+                .single()
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+            assert_eq!(Some(format_iso(bson::DateTime::from_millis(ms))), chrono);
+            ms += 1_234_567_891;
+        }
     }
 }

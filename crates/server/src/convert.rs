@@ -320,7 +320,7 @@ fn timestamp(dt: Option<bson::DateTime>) -> Option<prost_types::Timestamp> {
     })
 }
 
-fn document_struct(doc: &bson::Document) -> Option<prost_types::Struct> {
+pub(crate) fn document_struct(doc: &bson::Document) -> Option<prost_types::Struct> {
     Some(json_to_struct(&render::document_to_json(doc)))
 }
 
@@ -355,6 +355,14 @@ fn error_infos<T>(
 
 /// A stored JobTask as `JobTaskInfo`.
 pub fn job_task_info(doc: &bson::RawDocument) -> Result<inventory::JobTaskInfo> {
+    match crate::raw_info::job_task_info(doc) {
+        Some(info) => Ok(info),
+        None => job_task_info_by_model(doc),
+    }
+}
+
+/// [`job_task_info`] read through the serde model (documents with fields of other types).
+pub(crate) fn job_task_info_by_model(doc: &bson::RawDocument) -> Result<inventory::JobTaskInfo> {
     let status = wire_status(doc, Service::Inventory);
     let t = model::JobTask::from_raw(doc)?;
     Ok(inventory::JobTaskInfo {

@@ -7,6 +7,7 @@ use super::cell_group::group_cells;
 use super::column::{TAG_DATE, TAG_INT};
 use super::columns::{Cell, CellKey, Column, Columns};
 use super::list::{list_matched, project, to_raw, ListOutput};
+use super::order::walk_order;
 use super::raw_unwind::unwind_group;
 use super::reads::pipeline_reads;
 use super::scan::{self, Bound};
@@ -303,6 +304,11 @@ impl Collection {
                 total_count,
             });
         }
+        if plan.unwind.is_none() {
+            if let Some(out) = self.page_by_order(&all, &any, plan, deadline)? {
+                return Ok(out);
+            }
+        }
         let matched = scan::matching(&self.raws, &all, &any, deadline)?;
         if plan.unwind.is_none() {
             if let Some(out) = self.page_by_cells(&matched, plan)? {
@@ -392,12 +398,8 @@ impl Collection {
             }
             a.cmp(b)
         };
-        let skip = usize::try_from(plan.slice.skip).unwrap_or(usize::MAX);
-        let limit = plan
-            .slice
-            .limit
-            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        let needed = skip.saturating_add(limit).min(matched.len());
+        let (skip, needed) = page_bounds(plan);
+        let needed = needed.min(matched.len());
         let rows = match keys.as_slice() {
             [(cells, desc)] => top_by_number(cells, matched, *desc, needed),
             _ => None,
@@ -413,18 +415,63 @@ impl Collection {
             rows.sort_unstable_by(order);
             rows
         });
-        let documents = rows
-            .into_iter()
-            .skip(skip)
-            .map(|i| match &plan.projection {
+        Ok(Some(ListOutput {
+            documents: self.page_documents(&rows[skip.min(rows.len())..], plan)?,
+            total_count: matched.len() as u64,
+        }))
+    }
+
+    /// The sorted page read from the sort column's row order, when the value indexes alone
+    /// answer the filter and the one sort key is a top-level column of dates or integers:
+    /// the order is walked from the wanted end, keeping the matching rows, until the page is
+    /// full, so the cost follows the page rather than the number of matches. `None` when
+    /// that does not apply, or when the matches are so few that the walk would be long.
+    fn page_by_order(
+        &self,
+        all: &[Bound<'_>],
+        any: &[Bound<'_>],
+        plan: &ListPlan,
+        deadline: &Deadline,
+    ) -> Result<Option<ListOutput>> {
+        let [spec] = plan.sort.as_slice() else {
+            return Ok(None);
+        };
+        let [field] = spec.path.parts() else {
+            return Ok(None);
+        };
+        let Some(column) = self.columns.column(field) else {
+            return Ok(None);
+        };
+        let Some(matched) = scan::rows_by_index(self.raws.len(), all, any) else {
+            return Ok(None);
+        };
+        let (skip, needed) = page_bounds(plan);
+        let found = usize::try_from(matched.len()).unwrap_or(usize::MAX);
+        let needed = needed.min(found);
+        // The walk meets about `needed × rows / found` rows; going through the matches
+        // themselves costs about `found`.
+        let walk = (needed as u128) * (self.raws.len() as u128);
+        if walk > 4 * (found as u128) * (found as u128) {
+            return Ok(None);
+        }
+        let Some(order) = column.sorted_rows() else {
+            return Ok(None);
+        };
+        let rows = walk_order(order, column.bits(), &matched, spec.desc, needed, deadline)?;
+        Ok(Some(ListOutput {
+            documents: self.page_documents(&rows[skip.min(rows.len())..], plan)?,
+            total_count: matched.len(),
+        }))
+    }
+
+    /// The documents of a page's rows, projected when the plan says so.
+    fn page_documents(&self, rows: &[usize], plan: &ListPlan) -> Result<Vec<RawDocumentBuf>> {
+        rows.iter()
+            .map(|&i| match &plan.projection {
                 Some(paths) => to_raw(&project(&self.document(i)?, paths)),
                 None => self.raw_copy(i),
             })
-            .collect::<Result<_>>()?;
-        Ok(Some(ListOutput {
-            documents,
-            total_count: matched.len() as u64,
-        }))
+            .collect()
     }
 
     /// Answers a stat plan, within `deadline`.
@@ -502,6 +549,16 @@ impl Collection {
         }
         Ok(collection)
     }
+}
+
+/// `(skip, skip + limit)` of a list plan.
+fn page_bounds(plan: &ListPlan) -> (usize, usize) {
+    let skip = usize::try_from(plan.slice.skip).unwrap_or(usize::MAX);
+    let limit = plan
+        .slice
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    (skip, skip.saturating_add(limit))
 }
 
 /// The first `needed` of `matched` in the order of one column whose cells there are all dates

@@ -2,15 +2,20 @@
 
 use super::columns::Cell;
 use super::value_index::{ValueIndex, MOST_VALUES};
+use std::sync::OnceLock;
 
 /// The cells of one field, one per row, packed as a type tag and 8 bytes of value (9 bytes a
 /// cell instead of the 16 of a [`Cell`]), with the rows of each string while the column has
-/// few distinct strings.
+/// few distinct strings, and (made when first sorted on) the rows in the order of the cells.
 #[derive(Debug, Default, Clone)]
 pub struct Column {
     tags: Vec<u8>,
     bits: Vec<u64>,
     index: Option<Box<ValueIndex>>,
+    /// Every row in ascending `(value, row)` order, when all cells are dates or all are
+    /// integers (`None` inside for other columns); made by the first sort on the column,
+    /// kept through appends in ascending order, dropped by any other change.
+    order: OnceLock<Option<Vec<u32>>>,
 }
 
 const TAG_MISSING: u8 = 0;
@@ -31,6 +36,7 @@ impl Column {
             tags: vec![TAG_MISSING; rows],
             bits: vec![0; rows],
             index: indexed.then(Box::default),
+            order: OnceLock::new(),
         }
     }
 
@@ -97,6 +103,57 @@ impl Column {
             TAG_STR => index.remove(row, Some(bits as u32)),
             TAG_COMPLEX => index.remove(row, None),
             _ => {}
+        }
+    }
+
+    /// Every row in ascending order of the cells, ties in row order, when the cells are all
+    /// dates or all integers (made on first use, in parallel); `None` for other columns.
+    pub fn sorted_rows(&self) -> Option<&[u32]> {
+        let order = self.order.get_or_init(|| {
+            use rayon::slice::ParallelSliceMut;
+            let tag = *self.tags.first()?;
+            if (tag != TAG_DATE && tag != TAG_INT) || self.tags.iter().any(|&t| t != tag) {
+                return None;
+            }
+            let mut keyed: Vec<(i64, u32)> = Vec::with_capacity(self.bits.len());
+            for (row, &bits) in self.bits.iter().enumerate() {
+                keyed.push((bits as i64, u32::try_from(row).ok()?));
+            }
+            keyed.par_sort_unstable();
+            Some(keyed.into_iter().map(|(_, row)| row).collect())
+        });
+        order.as_deref().filter(|o| o.len() == self.tags.len())
+    }
+
+    /// Keeps the sorted order through a cell written at `row`: a new last row whose value
+    /// is not below the largest goes at its end; anything else drops the order.
+    fn keep_order(&mut self, row: usize, tag: u8, bits: u64) {
+        let Some(Some(order)) = self.order.get_mut() else {
+            self.order = OnceLock::new();
+            return;
+        };
+        let appended = row + 1 == self.tags.len() && order.len() == row;
+        let in_order = order.last().is_none_or(|&last| {
+            let last = last as usize;
+            self.tags.get(last) == Some(&tag)
+                && self
+                    .bits
+                    .get(last)
+                    .is_some_and(|&b| b as i64 <= bits as i64)
+        });
+        match u32::try_from(row) {
+            Ok(row) if appended && in_order => order.push(row),
+            _ => self.order = OnceLock::new(),
+        }
+    }
+
+    /// Drops a sorted order that does not cover every row (after a row was appended without
+    /// a cell in this column).
+    pub(super) fn settle_order(&mut self) {
+        if let Some(Some(order)) = self.order.get() {
+            if order.len() != self.tags.len() {
+                self.order = OnceLock::new();
+            }
         }
     }
 
@@ -173,6 +230,9 @@ impl Column {
         }
         self.unindex_cell(row, old_tag, old_bits);
         self.index_cell(row, tag, bits);
+        if self.order.get().is_some() {
+            self.keep_order(row, tag, bits);
+        }
         self.tags[row] = tag;
         self.bits[row] = bits;
     }
@@ -189,6 +249,7 @@ impl Column {
     }
 
     pub(super) fn retain(&mut self, keep: &[bool]) {
+        self.order = OnceLock::new();
         let mut flags = keep.iter();
         self.tags.retain(|_| flags.next().copied().unwrap_or(true));
         let mut flags = keep.iter();

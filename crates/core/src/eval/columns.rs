@@ -149,20 +149,28 @@ impl Columns {
         for column in self.columns.iter_mut() {
             column.push_missing();
         }
-        self.fill(self.rows - 1, doc);
+        self.fill(self.rows - 1, doc, |_| {});
+        for column in self.columns.iter_mut() {
+            column.settle_order();
+        }
     }
 
     /// Replaces the cells of row `row` with those of `doc` (BSON bytes; bytes that are not a
     /// document leave every cell missing).
     pub fn set(&mut self, row: usize, doc: &[u8]) {
-        for column in self.columns.iter_mut() {
-            column.set(row, Cell::Missing);
+        // Cells that keep their value are not touched (their sorted orders stay).
+        let mut written = Vec::new();
+        self.fill(row, doc, |slot| written.push(slot));
+        for (slot, column) in self.columns.iter_mut().enumerate() {
+            if !written.contains(&slot) {
+                column.set(row, Cell::Missing);
+            }
         }
-        self.fill(row, doc);
     }
 
-    /// Sets the cells of row `row` (all missing) from `doc`.
-    fn fill(&mut self, row: usize, doc: &[u8]) {
+    /// Writes the cells of row `row` from `doc`, telling `written` the slot of each column
+    /// written.
+    fn fill(&mut self, row: usize, doc: &[u8], mut written: impl FnMut(usize)) {
         for (position, element) in walk::elements(doc).enumerate() {
             let slot = match self.hints.get(position) {
                 Some((key, slot)) if **key == *element.key => *slot,
@@ -188,6 +196,7 @@ impl Columns {
             };
             if let Some(column) = self.columns.get_mut(slot) {
                 column.set_encoded(row, encoded);
+                written(slot);
             }
         }
     }

@@ -9,6 +9,7 @@ mod explain;
 pub mod filter;
 pub mod group;
 pub mod list;
+mod order;
 pub mod raw_unwind;
 pub mod reads;
 mod scan;

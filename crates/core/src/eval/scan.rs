@@ -369,11 +369,20 @@ pub(super) fn strategy(rows: usize, all: &[Bound<'_>], any: &[Bound<'_>]) -> Str
     }
 }
 
-/// The number of rows meeting the filter, when the value indexes alone tell it.
-pub(super) fn count_by_index(rows: usize, all: &[Bound<'_>], any: &[Bound<'_>]) -> Option<u64> {
+/// The rows meeting the filter, when the value indexes alone tell them.
+pub(super) fn rows_by_index(
+    rows: usize,
+    all: &[Bound<'_>],
+    any: &[Bound<'_>],
+) -> Option<RoaringBitmap> {
     let answer = index_answer(rows, all, any)?;
     let complete = answer.rest.is_empty() && answer.any_left.is_empty() && answer.unsure.is_empty();
-    complete.then(|| answer.sure.len())
+    complete.then_some(answer.sure)
+}
+
+/// The number of rows meeting the filter, when the value indexes alone tell it.
+pub(super) fn count_by_index(rows: usize, all: &[Bound<'_>], any: &[Bound<'_>]) -> Option<u64> {
+    rows_by_index(rows, all, any).map(|rows| rows.len())
 }
 
 /// The matching rows from the value indexes, when every condition is indexed or the indexed
