@@ -111,7 +111,7 @@ type Group = (Box<[CellKey]>, Vec<Total>);
 fn counts_by_index(
     keys: &[KeySource<'_>],
     accumulators: &[CellAccumulator<'_>],
-    matched: &[usize],
+    rows: &roaring::RoaringBitmap,
 ) -> Option<Vec<Group>> {
     let [KeySource::Plain(cells)] = keys else {
         return None;
@@ -123,16 +123,10 @@ fn counts_by_index(
         return None;
     }
     let index = cells.index()?;
-    let rows = roaring::RoaringBitmap::from_sorted_iter(
-        matched
-            .iter()
-            .map(|&i| u32::try_from(i).unwrap_or(u32::MAX)),
-    )
-    .ok()?;
     let mut found: Vec<(u32, u32, u64)> = index
         .strings()
         .filter_map(|(id, holding)| {
-            let among = holding & &rows;
+            let among = holding & rows;
             Some((among.min()?, id, among.len()))
         })
         .collect();
@@ -291,10 +285,42 @@ pub fn group_cells(
             _ => Total::Number(Number::Int(0)),
         })
         .collect();
-    let groups = counts_by_index(&keys, &accumulators, matched).unwrap_or_else(|| {
+    let by_index = || {
+        let rows = roaring::RoaringBitmap::from_sorted_iter(
+            matched
+                .iter()
+                .map(|&i| u32::try_from(i).unwrap_or(u32::MAX)),
+        )
+        .ok()?;
+        counts_by_index(&keys, &accumulators, &rows)
+    };
+    let groups = by_index().unwrap_or_else(|| {
         let strings = columns.strings().len();
         accumulate(&keys, &accumulators, &initial, matched, strings)
     });
+    Some(render_groups(columns, spec, &keys, groups))
+}
+
+/// [`group_cells`] over the rows of a bitmap, when the key's value index alone gives the
+/// groups (one plain key, counts only); `None` otherwise.
+pub fn group_counts_by_index(
+    columns: &Columns,
+    spec: &GroupSpec,
+    rows: &roaring::RoaringBitmap,
+) -> Option<Vec<Document>> {
+    let (keys, accumulators) = sources(columns, spec)?;
+    let groups = counts_by_index(&keys, &accumulators, rows)?;
+    Some(render_groups(columns, spec, &keys, groups))
+}
+
+/// The groups as result rows: keys rendered (spans of a date that render alike become one
+/// group, in first order), then the totals.
+fn render_groups(
+    columns: &Columns,
+    spec: &GroupSpec,
+    keys: &[KeySource<'_>],
+    groups: Vec<Group>,
+) -> Vec<Document> {
     // Render the keys; spans of a date that render alike become one group, in first order.
     let mut rows: Vec<(Vec<Option<Bson>>, Vec<Total>)> = Vec::with_capacity(groups.len());
     let mut rendered: HashMap<String, usize> = HashMap::new();
@@ -317,22 +343,20 @@ pub fn group_cells(
             }
         }
     }
-    Some(
-        rows.into_iter()
-            .map(|(values, totals)| {
-                let mut row = Document::new();
-                for (spec_key, value) in spec.keys.iter().zip(values) {
-                    if let Some(value) = value {
-                        row.insert(spec_key.name.clone(), value);
-                    }
+    rows.into_iter()
+        .map(|(values, totals)| {
+            let mut row = Document::new();
+            for (spec_key, value) in spec.keys.iter().zip(values) {
+                if let Some(value) = value {
+                    row.insert(spec_key.name.clone(), value);
                 }
-                for ((name, _), total) in spec.fields.iter().zip(totals) {
-                    row.insert(name.clone(), total.to_bson());
-                }
-                row
-            })
-            .collect(),
-    )
+            }
+            for ((name, _), total) in spec.fields.iter().zip(totals) {
+                row.insert(name.clone(), total.to_bson());
+            }
+            row
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -378,7 +402,27 @@ mod tests {
                 ],
             }}]})
         };
+        // Counts alone, over rows the value indexes find: the key's bitmaps answer.
+        let counts = |key: &str, filter: serde_json::Value| {
+            serde_json::json!({"filter": [filter], "aggregate": [
+                {"group": {"keys": [{"key": key, "name": "k"}],
+                           "fields": [{"name": "c", "operator": "count"}]}},
+                {"sort": {"key": "c", "desc": true}},
+            ]})
+        };
         let queries = [
+            counts(
+                "kind",
+                serde_json::json!({"k": "project", "v": ["project-1", "project-7"], "o": "in"}),
+            ),
+            counts(
+                "project",
+                serde_json::json!({"k": "kind", "v": "k1", "o": "eq"}),
+            ),
+            counts(
+                "project",
+                serde_json::json!({"k": "kind", "v": "nothing", "o": "eq"}),
+            ),
             group("project"),
             group("kind"),
             serde_json::json!({"distinct": "project"}),

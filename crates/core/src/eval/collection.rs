@@ -3,7 +3,7 @@
 //! else (and every cell that is not a plain scalar) goes through the document engine, so the
 //! answers are exactly those of [`super::list()`] and [`super::stat()`].
 
-use super::cell_group::group_cells;
+use super::cell_group::{group_cells, group_counts_by_index};
 use super::column::{TAG_DATE, TAG_INT};
 use super::columns::{Cell, CellKey, Column, Columns};
 use super::list::{list_matched, project, to_raw, ListOutput};
@@ -476,6 +476,9 @@ impl Collection {
 
     /// Answers a stat plan, within `deadline`.
     pub fn stat(&self, plan: &StatPlan, deadline: &Deadline) -> Result<StatOutput> {
+        if let Some(rows) = self.group_counts_by_index(plan, deadline)? {
+            return Ok(paged(rows_to_results(rows), plan.page));
+        }
         let matched = self.matching(&plan.filter, deadline)?;
         deadline.check()?;
         let results = match &plan.kind {
@@ -526,6 +529,37 @@ impl Collection {
             }
         };
         Ok(paged(results, plan.page))
+    }
+
+    /// The rows of an aggregation opening with a count by one indexed key, when the value
+    /// indexes alone answer the filter: the groups are the key's bitmaps intersected with
+    /// the filter's, no row is visited.
+    fn group_counts_by_index(
+        &self,
+        plan: &StatPlan,
+        deadline: &Deadline,
+    ) -> Result<Option<Vec<Document>>> {
+        let StatKind::Aggregate(stages) = &plan.kind else {
+            return Ok(None);
+        };
+        let Some((Stage::Group(spec), rest)) = stages.split_first() else {
+            return Ok(None);
+        };
+        let (all, any) = (self.bind(&plan.filter.all), self.bind(&plan.filter.any));
+        let Some(rows) = scan::rows_by_index(self.raws.len(), &all, &any) else {
+            return Ok(None);
+        };
+        let Some(grouped) = group_counts_by_index(&self.columns, spec, &rows) else {
+            return Ok(None);
+        };
+        deadline.check()?;
+        let rows = pipeline_within(
+            grouped.into_iter().map(Cow::Owned).collect(),
+            rest,
+            deadline,
+        )?;
+        deadline.check()?;
+        Ok(Some(rows))
     }
 
     fn pipeline(
