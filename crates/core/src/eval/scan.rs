@@ -106,25 +106,18 @@ impl<'a> Kernel<'a> {
                 }
             }
             Kernel::Memo(test) => {
-                let CellTest::Matches {
-                    patterns,
-                    memo,
-                    negate,
-                    ..
-                } = test
-                else {
+                let CellTest::Matches { memo, negate, .. } = test else {
                     return;
                 };
-                let mut local: Option<Vec<Pattern>> = None;
+                // The shared patterns: a regex here runs once per distinct string at most (and
+                // cached patterns keep their matching caches from one request to the next),
+                // where a copy a block would build its caches anew.
                 for (j, (o, (t, b))) in cells.enumerate() {
                     *o = match *t {
                         TAG_STR => match memo.get(*b as usize).map(|slot| slot.load(Relaxed)) {
                             Some(MATCH) => !negate,
                             Some(NO_MATCH) => *negate,
-                            _ => {
-                                let local = local.get_or_insert_with(|| patterns.to_vec());
-                                wanted(j) && test.eval_with(Column::decode(*t, *b), Some(local))
-                            }
+                            _ => wanted(j) && test.eval_with(Column::decode(*t, *b), None),
                         },
                         TAG_COMPLEX => false,
                         // Not a string: no pattern matches it.

@@ -79,6 +79,11 @@ pub fn pattern(source: &str) -> Result<Pattern> {
 
 /// A case-insensitive pattern whose compiled form and DFA cache stay under `size_limit` bytes.
 pub fn bounded_pattern(source: &str, size_limit: usize) -> Result<Pattern> {
+    super::pattern_cache::cached(source, size_limit, || build_pattern(source, size_limit))
+}
+
+/// [`bounded_pattern`], compiled anew.
+fn build_pattern(source: &str, size_limit: usize) -> Result<Pattern> {
     if source.chars().count() > MAX_REGEX_LEN {
         return Err(Error::query(format!(
             "regex is longer than {MAX_REGEX_LEN} characters"

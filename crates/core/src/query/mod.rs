@@ -4,6 +4,7 @@
 pub mod compile;
 pub mod explain;
 pub mod model;
+mod pattern_cache;
 pub mod plan;
 
 pub use explain::{Method, Plan};
