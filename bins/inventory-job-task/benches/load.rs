@@ -10,7 +10,8 @@
 //! and sends traffic to 127.0.0.1 only.
 //!
 //! Options (environment): `LOAD_DOCUMENTS` (100000), `LOAD_SECONDS` per run (5),
-//! `LOAD_METHODS` (`health,list,stat`), `LOAD_CLIENTS` (`1,16,64`).
+//! `LOAD_METHODS` (`health,list,stat`), `LOAD_CLIENTS` (`1,16,64`). A whole run (neither of
+//! the last two given) is recorded as the "Load" part of `BENCHMARKS.md`.
 
 use serde_json::json;
 use spacejobs_proto::inventory::{JobTaskQuery, JobTaskStatQuery};
@@ -20,6 +21,8 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
+#[path = "report.rs"]
+mod benchmarks_md;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -212,8 +215,11 @@ async fn main() {
         percentile(&idle, 0.99)
     );
     println!();
-    println!("| method | clients | requests/s | p50 ms | p99 ms | errors | health p50 ms | health p99 ms | health p99 / idle p50 |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut table = String::from(
+        "| method | clients | requests/s | p50 ms | p99 ms | errors | health p50 ms | health p99 ms | health p99 / idle p50 |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    print!("{table}");
     // `health` is the transport's own ceiling on this machine: a gRPC call doing no work.
     let methods = env_list("LOAD_METHODS", "health,list,stat");
     let client_counts: Vec<usize> = env_list("LOAD_CLIENTS", "1,16,64")
@@ -229,8 +235,8 @@ async fn main() {
             let elapsed = started.elapsed().as_secs_f64();
             let health = health.await.expect("join");
             let health_p99 = percentile(&health, 0.99);
-            println!(
-                "| {method} | {clients} | {:.0} | {:.2} | {:.2} | {errors} | {:.3} | {:.3} | {:.1}× |",
+            let row = format!(
+                "| {method} | {clients} | {:.0} | {:.2} | {:.2} | {errors} | {:.3} | {:.3} | {:.1}× |\n",
                 latencies.len() as f64 / elapsed,
                 percentile(&latencies, 0.5),
                 percentile(&latencies, 0.99),
@@ -238,13 +244,33 @@ async fn main() {
                 health_p99,
                 health_p99 / idle_p50.max(1e-3),
             );
+            print!("{row}");
+            table.push_str(&row);
         }
     }
     let rss_after = rss_mib(pid);
-    println!();
-    println!(
+    let memory = format!(
         "server RSS: before {rss_before:.1} MiB, after {rss_after:.1} MiB ({:.2}×)",
         rss_after / rss_before.max(1e-3)
     );
+    println!("\n{memory}");
     drop(server);
+    // Only a whole run (every method and client count) is recorded.
+    if std::env::var_os("LOAD_METHODS").is_none() && std::env::var_os("LOAD_CLIENTS").is_none() {
+        let part = format!(
+            "{}\n\nThe last run of `cargo bench -p inventory-job-task --bench load`, on {}: {}. \
+             The release binary on its embedded store with {documents} demo JobTasks, over \
+             loopback; the clients run in one process on the same cores, each on its own \
+             connection, {seconds} s a row, reading only `total_count` of list answers. `list`: \
+             status FAILURE, page of 20 (newest first); `stat`: group by status with count; \
+             `health`: the health check, which does no work (the transport's ceiling on this \
+             machine). A separate client checks health every 20 ms meanwhile; idle health p50 \
+             {idle_p50:.3} ms.\n\n{table}\n{memory}.",
+            benchmarks_md::LOAD_HEADING,
+            chrono::Utc::now().format("%Y-%m-%d"),
+            benchmarks_md::machine(),
+        );
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        benchmarks_md::write(&root, None, Some(&part));
+    }
 }

@@ -23,6 +23,10 @@
 //! `BENCH_QUERY` (only the queries whose name contains it).
 
 use serde_json::{json, Value};
+
+#[path = "report.rs"]
+mod benchmarks_md;
+
 use spacejobs_core::model::Service;
 use spacejobs_core::query::compile;
 use spacejobs_core::request::{prepare_list, prepare_stat, ListRequest, StatRequest};
@@ -598,19 +602,11 @@ async fn main() {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
 
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let machine = benchmarks_md::machine();
     let date = chrono::Utc::now().format("%Y-%m-%d");
     let text = format!(
         "# Benchmarks\n\nThe last run of `cargo bench -p inventory-job-task --bench peers`, on {date}: \
-         {cores} cores ({cpu}). Medians of at least 3 runs. \"engine\" is our service logic \
+         {machine}. Medians of at least 3 runs. \"engine\" is our service logic \
          in-process over the memory store (compile, evaluate, render the JSON body); gRPC and REST are the \
          release binary on its embedded store over loopback; mingo 7.2.7 (node) and mongomock \
          4.3.0 (Python) run in-process on the same documents with each query as our MongoDB \
@@ -620,6 +616,5 @@ async fn main() {
     if report.is_empty() {
         return; // engine only: nothing to record
     }
-    std::fs::write(root.join("BENCHMARKS.md"), text).expect("BENCHMARKS.md");
-    println!("wrote BENCHMARKS.md");
+    benchmarks_md::write(&root, Some(&text), None);
 }
