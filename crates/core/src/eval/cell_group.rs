@@ -230,6 +230,18 @@ pub fn groups_on_cells(columns: &Columns, spec: &GroupSpec) -> bool {
     sources(columns, spec).is_some()
 }
 
+/// True when `spec` counts by one plain key whose column has a value index: over rows the
+/// value indexes give, [`group_counts_by_index`] answers it unless a row's key is not a
+/// plain string.
+pub fn counts_on_index(columns: &Columns, spec: &GroupSpec) -> bool {
+    matches!(
+        sources(columns, spec),
+        Some((keys, accumulators))
+            if matches!(keys.as_slice(), [KeySource::Plain(cells)] if cells.index().is_some())
+                && accumulators.iter().all(|a| matches!(a, CellAccumulator::Count))
+    )
+}
+
 /// The key columns and accumulators of `spec` over `columns`, when the cells can answer it.
 fn sources<'a>(
     columns: &'a Columns,

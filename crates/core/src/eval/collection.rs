@@ -433,35 +433,44 @@ impl Collection {
         plan: &ListPlan,
         deadline: &Deadline,
     ) -> Result<Option<ListOutput>> {
-        let [spec] = plan.sort.as_slice() else {
+        let Some((column, matched, needed)) = self.order_walk(all, any, plan) else {
             return Ok(None);
         };
-        let [field] = spec.path.parts() else {
-            return Ok(None);
-        };
-        let Some(column) = self.columns.column(field) else {
-            return Ok(None);
-        };
-        let Some(matched) = scan::rows_by_index(self.raws.len(), all, any) else {
-            return Ok(None);
-        };
-        let (skip, needed) = page_bounds(plan);
-        let found = usize::try_from(matched.len()).unwrap_or(usize::MAX);
-        let needed = needed.min(found);
-        // The walk meets about `needed × rows / found` rows; going through the matches
-        // themselves costs about `found`.
-        let walk = (needed as u128) * (self.raws.len() as u128);
-        if walk > 4 * (found as u128) * (found as u128) {
-            return Ok(None);
-        }
         let Some(order) = column.sorted_rows() else {
             return Ok(None);
         };
-        let rows = walk_order(order, column.bits(), &matched, spec.desc, needed, deadline)?;
+        let desc = plan.sort.first().is_some_and(|s| s.desc);
+        let rows = walk_order(order, column.bits(), &matched, desc, needed, deadline)?;
+        let (skip, _) = page_bounds(plan);
         Ok(Some(ListOutput {
             documents: self.page_documents(&rows[skip.min(rows.len())..], plan)?,
             total_count: matched.len(),
         }))
+    }
+
+    /// What [`Self::page_by_order`] walks, when it applies: the one sort key's column (to be
+    /// all dates or all integers), the rows the value indexes give for the whole filter, and how
+    /// many rows the page needs; `None` also when the matches are so few that the walk would
+    /// be long (it meets about `needed × rows / matches` rows, where going through the
+    /// matches costs about their number).
+    pub(super) fn order_walk(
+        &self,
+        all: &[Bound<'_>],
+        any: &[Bound<'_>],
+        plan: &ListPlan,
+    ) -> Option<(&Column, roaring::RoaringBitmap, usize)> {
+        let [spec] = plan.sort.as_slice() else {
+            return None;
+        };
+        let [field] = spec.path.parts() else {
+            return None;
+        };
+        let column = self.columns.column(field)?;
+        let matched = scan::rows_by_index(self.raws.len(), all, any)?;
+        let found = usize::try_from(matched.len()).unwrap_or(usize::MAX);
+        let needed = page_bounds(plan).1.min(found);
+        let walk = (needed as u128) * (self.raws.len() as u128);
+        (walk <= 4 * (found as u128) * (found as u128)).then_some((column, matched, needed))
     }
 
     /// The documents of a page's rows, projected when the plan says so.

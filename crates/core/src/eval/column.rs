@@ -1,8 +1,8 @@
 //! [`Column`]: the cells of one field, packed, one per row of a collection.
 
 use super::columns::Cell;
+use super::sorted::SortedRows;
 use super::value_index::{ValueIndex, MOST_VALUES};
-use std::sync::OnceLock;
 
 /// The cells of one field, one per row, packed as a type tag and 8 bytes of value (9 bytes a
 /// cell instead of the 16 of a [`Cell`]), with the rows of each string while the column has
@@ -12,10 +12,8 @@ pub struct Column {
     tags: Vec<u8>,
     bits: Vec<u64>,
     index: Option<Box<ValueIndex>>,
-    /// Every row in ascending `(value, row)` order, when all cells are dates or all are
-    /// integers (`None` inside for other columns); made by the first sort on the column,
-    /// kept through appends in ascending order, dropped by any other change.
-    order: OnceLock<Option<Vec<u32>>>,
+    /// The rows in the order of the cells (dates or integers), once sorted on.
+    sorted: SortedRows,
 }
 
 const TAG_MISSING: u8 = 0;
@@ -36,7 +34,7 @@ impl Column {
             tags: vec![TAG_MISSING; rows],
             bits: vec![0; rows],
             index: indexed.then(Box::default),
-            order: OnceLock::new(),
+            sorted: SortedRows::default(),
         }
     }
 
@@ -106,55 +104,22 @@ impl Column {
         }
     }
 
+    /// True when the cells are all dates or all integers: the column has a sorted order
+    /// ([`Self::sorted_rows`]), made or not yet.
+    pub fn sortable(&self) -> bool {
+        self.sorted.sortable(&self.tags)
+    }
+
     /// Every row in ascending order of the cells, ties in row order, when the cells are all
     /// dates or all integers (made on first use, in parallel); `None` for other columns.
     pub fn sorted_rows(&self) -> Option<&[u32]> {
-        let order = self.order.get_or_init(|| {
-            use rayon::slice::ParallelSliceMut;
-            let tag = *self.tags.first()?;
-            if (tag != TAG_DATE && tag != TAG_INT) || self.tags.iter().any(|&t| t != tag) {
-                return None;
-            }
-            let mut keyed: Vec<(i64, u32)> = Vec::with_capacity(self.bits.len());
-            for (row, &bits) in self.bits.iter().enumerate() {
-                keyed.push((bits as i64, u32::try_from(row).ok()?));
-            }
-            keyed.par_sort_unstable();
-            Some(keyed.into_iter().map(|(_, row)| row).collect())
-        });
-        order.as_deref().filter(|o| o.len() == self.tags.len())
-    }
-
-    /// Keeps the sorted order through a cell written at `row`: a new last row whose value
-    /// is not below the largest goes at its end; anything else drops the order.
-    fn keep_order(&mut self, row: usize, tag: u8, bits: u64) {
-        let Some(Some(order)) = self.order.get_mut() else {
-            self.order = OnceLock::new();
-            return;
-        };
-        let appended = row + 1 == self.tags.len() && order.len() == row;
-        let in_order = order.last().is_none_or(|&last| {
-            let last = last as usize;
-            self.tags.get(last) == Some(&tag)
-                && self
-                    .bits
-                    .get(last)
-                    .is_some_and(|&b| b as i64 <= bits as i64)
-        });
-        match u32::try_from(row) {
-            Ok(row) if appended && in_order => order.push(row),
-            _ => self.order = OnceLock::new(),
-        }
+        self.sorted.get(&self.tags, &self.bits)
     }
 
     /// Drops a sorted order that does not cover every row (after a row was appended without
     /// a cell in this column).
     pub(super) fn settle_order(&mut self) {
-        if let Some(Some(order)) = self.order.get() {
-            if order.len() != self.tags.len() {
-                self.order = OnceLock::new();
-            }
-        }
+        self.sorted.settle(self.tags.len());
     }
 
     /// Number of rows.
@@ -230,9 +195,9 @@ impl Column {
         }
         self.unindex_cell(row, old_tag, old_bits);
         self.index_cell(row, tag, bits);
-        if self.order.get().is_some() {
-            self.keep_order(row, tag, bits);
-        }
+        // A row appended to the cells gets its first cell here.
+        let appended = row + 1 == self.tags.len() && old_tag == TAG_MISSING;
+        self.sorted.on_write(row, appended, tag, bits, &self.bits);
         self.tags[row] = tag;
         self.bits[row] = bits;
     }
@@ -249,7 +214,7 @@ impl Column {
     }
 
     pub(super) fn retain(&mut self, keep: &[bool]) {
-        self.order = OnceLock::new();
+        self.sorted.reset();
         let mut flags = keep.iter();
         self.tags.retain(|_| flags.next().copied().unwrap_or(true));
         let mut flags = keep.iter();

@@ -3,10 +3,10 @@
 //! distinct or first stage. The conditions are bound as a query would bind them; no row is
 //! scanned, sorted or grouped.
 
-use super::cell_group::groups_on_cells;
+use super::cell_group::{counts_on_index, groups_on_cells};
 use super::collection::Collection;
 use super::reads::pipeline_reads;
-use super::scan::{strategy, Bound};
+use super::scan::{rows_by_index, strategy, Bound};
 use crate::query::plan::{Filter, ListPlan, Stage, StatKind, StatPlan};
 use crate::query::Plan;
 use crate::value::FieldPath;
@@ -45,10 +45,31 @@ impl Collection {
 
     fn explain_list(&self, plan: &ListPlan) -> Map<String, Value> {
         let mut out = Map::new();
+        let (all, any) = (self.bind(&plan.filter.all), self.bind(&plan.filter.any));
+        let walk = self
+            .order_walk(&all, &any, plan)
+            .filter(|(column, ..)| column.sortable());
         let answer = if plan.count_only && plan.unwind.is_none() {
             "count of the matching rows (no document read)".to_string()
         } else if plan.unwind.is_some() {
             "matching documents parsed, unwound, filtered, sorted and paged".to_string()
+        } else if let Some((_, matched, needed)) = walk {
+            format!(
+                "the sort column's rows in order (made on first use), walked from the {} end, \
+                 keeping the {} rows the value indexes give until the first {needed} are \
+                 found; only the page's documents are read{}",
+                if plan.sort.first().is_some_and(|s| s.desc) {
+                    "largest"
+                } else {
+                    "smallest"
+                },
+                matched.len(),
+                if plan.projection.is_some() {
+                    ", then projected"
+                } else {
+                    " as stored BSON"
+                }
+            )
         } else if plan.sort.iter().all(|s| self.top_level_column(&s.path)) {
             let k = plan.slice.limit.map(|l| plan.slice.skip.saturating_add(l));
             format!(
@@ -80,7 +101,17 @@ impl Collection {
             }
             StatKind::Distinct(_) => "distinct values read from the matching documents".into(),
             StatKind::Aggregate(stages) => {
+                let (all, any) = (self.bind(&plan.filter.all), self.bind(&plan.filter.any));
+                let indexed = rows_by_index(self.len(), &all, &any).is_some();
                 let first = match stages.split_first() {
+                    Some((Stage::Group(spec), _))
+                        if indexed && counts_on_index(self.columns(), spec) =>
+                    {
+                        "the first group stage from the key's value index: each value's rows \
+                         intersected with the filter's, no row visited (the cells answer when \
+                         a matching row's key is not a plain string)"
+                            .to_string()
+                    }
                     Some((Stage::Group(spec), _)) if groups_on_cells(self.columns(), spec) => {
                         "the first group stage on the columns' cells (documents only where a \
                          cell is an array or document)"
@@ -180,6 +211,28 @@ mod tests {
             .contains("parsed and sorted"));
         let counted = list(json!({"count_only": true}));
         assert!(counted["answer"].as_str().unwrap().starts_with("count"));
+        // The value indexes answer the filter: the page walks created_at's order.
+        let walked = list(
+            json!({"filter": [{"k": "status", "v": "FAILURE", "o": "eq"}],
+                                 "page": {"limit": 3}}),
+        );
+        assert_eq!(
+            walked["answer"],
+            "the sort column's rows in order (made on first use), walked from the largest \
+             end, keeping the 34 rows the value indexes give until the first 3 are found; \
+             only the page's documents are read as stored BSON"
+        );
+        let counts = stat(
+            json!({"filter": [{"k": "status", "v": "FAILURE", "o": "eq"}],
+                "aggregate": [{"group": {
+                    "keys": [{"key": "status", "name": "status"}],
+                    "fields": [{"operator": "count", "name": "n"}]
+            }}]}),
+        );
+        assert!(counts["answer"]
+            .as_str()
+            .unwrap()
+            .starts_with("the first group stage from the key's value index"));
         let grouped = stat(json!({"aggregate": [{"group": {
             "keys": [{"key": "status", "name": "status"}],
             "fields": [{"operator": "count", "name": "n"}]

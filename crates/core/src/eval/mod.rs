@@ -13,6 +13,7 @@ mod order;
 pub mod raw_unwind;
 pub mod reads;
 mod scan;
+mod sorted;
 pub mod stat;
 pub mod stored;
 pub mod strings;

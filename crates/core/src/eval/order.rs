@@ -129,7 +129,7 @@ mod tests {
         let mut docs: Vec<Document> = (0..600).map(|i| task(i, (i * 37) % 200)).collect();
         let mut collection = Collection::from_documents(docs.clone()).expect("documents");
         assert_pages_agree(&collection, &docs);
-        // Appends in order keep the order; one out of order drops it; both answer right.
+        // Appends in order go at the end of the order, one out of order in its place.
         for i in 600..650 {
             docs.push(task(i, 300 + i));
             collection.push(docs.last().expect("pushed")).expect("push");
