@@ -112,7 +112,7 @@ impl std::fmt::Display for IsoTime {
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` of an instant in years 0000-9999, its digits worked out with
 /// integers only (the civil date of a day number, after Howard Hinnant's `civil_from_days`);
 /// `None` for other years.
-fn iso_digits(ms: i64) -> Option<[u8; 24]> {
+pub fn iso_digits(ms: i64) -> Option<[u8; 24]> {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let z = days + 719_468;

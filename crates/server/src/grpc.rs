@@ -143,12 +143,13 @@ impl Handler {
     }
 }
 
-#[tonic::async_trait]
-impl inventory::job_task_server::JobTask for Handler {
-    async fn list(
+impl Handler {
+    /// Inventory `list`, its answer made by `info`.
+    pub(crate) async fn job_task_list<T: Send + 'static>(
         &self,
         request: Request<inventory::JobTaskQuery>,
-    ) -> Result<Response<inventory::JobTasksInfo>, Status> {
+        info: fn(ListOutput) -> Result<T>,
+    ) -> Result<Response<T>, Status> {
         let context = self.context(&request);
         let r = request.into_inner();
         let fields = [
@@ -166,9 +167,19 @@ impl inventory::job_task_server::JobTask for Handler {
             &fields,
             r.status,
             &r.domain_id,
-            convert::job_tasks_info,
+            info,
         )
         .await
+    }
+}
+
+#[tonic::async_trait]
+impl inventory::job_task_server::JobTask for Handler {
+    async fn list(
+        &self,
+        request: Request<inventory::JobTaskQuery>,
+    ) -> Result<Response<inventory::JobTasksInfo>, Status> {
+        self.job_task_list(request, convert::job_tasks_info).await
     }
 
     async fn stat(

@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod convert;
+pub mod encoded_list;
 pub mod grpc;
 pub mod json;
 pub mod listen;
@@ -56,8 +57,10 @@ pub async fn routes(
     let kind = service.service();
     let handler = Handler::new(service, metrics.clone());
     let mut routes = tonic::service::RoutesBuilder::default();
+    let mut list_route = None;
     match kind {
         Service::Inventory => {
+            list_route = Some(encoded_list::ListRoute::new(handler.clone(), max));
             routes.add_service(
                 inventory::job_task_server::JobTaskServer::new(handler)
                     .max_decoding_message_size(max),
@@ -92,7 +95,12 @@ pub async fn routes(
     };
     routes.add_service(reflection().build_v1()?);
     routes.add_service(reflection().build_v1alpha()?);
-    Ok(routes.routes())
+    let mut router = routes.routes().into_axum_router();
+    if let Some(list) = list_route {
+        // Inventory lists are written straight from the stored bytes (same handler).
+        router = router.route_service(encoded_list::PATH, list);
+    }
+    Ok(Routes::from(router))
 }
 
 /// Serves `service` on `listener` with the default [`ServerConfig`] until `shutdown`

@@ -1,42 +1,89 @@
-//! Stored JobTasks read straight from their BSON bytes into `JobTaskInfo`, without the serde
-//! model in between: a page of a list is rendered in one pass over each document's fields.
-//! Only documents whose every known field has the type the model reads take this path;
-//! anything else returns `None`, and the caller reads the document through the model, which
-//! gives the same message or words the error.
+//! Stored JobTasks read straight from their BSON bytes into `JobTaskInfo` protobuf bytes,
+//! without the serde model or the message in between: a page of a list is written in one
+//! pass over each document's fields ([`write_job_task_info`]), and the message, when one is
+//! wanted, is decoded from those bytes. Only documents whose every known field has the type
+//! the model reads take this path; anything else returns `None`, and the caller reads the
+//! document through the model, which gives the same message or words the error.
 
 use crate::convert::document_struct;
 use bson::raw::{RawBsonRef, RawDocument};
+use prost::encoding::{encode_key, encode_varint, WireType};
+use prost::Message;
 use spacejobs_core::model::Service;
-use spacejobs_core::time::IsoTime;
+use spacejobs_core::time::{format_iso, iso_digits};
 use spacejobs_proto::inventory;
-use std::fmt::Write;
+
+/// Writes field `tag` holding `bytes` (a string or a message), unless empty and `skip_empty`
+/// (proto3 leaves out empty strings; an element of a repeated message is always written).
+fn put_bytes(out: &mut Vec<u8>, tag: u32, bytes: &[u8], skip_empty: bool) {
+    if bytes.is_empty() && skip_empty {
+        return;
+    }
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// Writes int32 or enum field `tag` (left out when 0, as proto3 does).
+fn put_int(out: &mut Vec<u8>, tag: u32, value: i32) {
+    if value != 0 {
+        encode_key(tag, WireType::Varint, out);
+        // Negative int32 values are sign-extended to ten bytes, as protobuf wants.
+        encode_varint(i64::from(value) as u64, out);
+    }
+}
 
 /// A string field as the model reads it (`null` as empty).
-fn string(value: RawBsonRef<'_>) -> Option<String> {
+fn string(out: &mut Vec<u8>, tag: u32, value: RawBsonRef<'_>) -> Option<()> {
     match value {
-        RawBsonRef::String(s) => Some(s.to_string()),
-        RawBsonRef::Null => Some(String::new()),
-        _ => None,
+        RawBsonRef::String(s) => put_bytes(out, tag, s.as_bytes(), true),
+        RawBsonRef::Null => {}
+        _ => return None,
     }
+    Some(())
 }
 
 /// A 32-bit count as the model reads it (`null` as 0).
-fn count(value: RawBsonRef<'_>) -> Option<i32> {
+fn count(out: &mut Vec<u8>, tag: u32, value: RawBsonRef<'_>) -> Option<()> {
     match value {
-        RawBsonRef::Int32(n) => Some(n),
-        RawBsonRef::Null => Some(0),
-        _ => None,
+        RawBsonRef::Int32(n) => put_int(out, tag, n),
+        RawBsonRef::Null => {}
+        _ => return None,
     }
+    Some(())
 }
 
 /// A date field as the wire's ISO text (`null` as empty).
-fn iso(value: RawBsonRef<'_>) -> Option<String> {
+fn iso(out: &mut Vec<u8>, tag: u32, value: RawBsonRef<'_>) -> Option<()> {
     match value {
-        RawBsonRef::DateTime(d) => {
-            let mut text = String::with_capacity(24);
-            write!(text, "{}", IsoTime(d)).ok()?;
-            Some(text)
+        RawBsonRef::DateTime(d) => match iso_digits(d.timestamp_millis()) {
+            Some(text) => put_bytes(out, tag, &text, true),
+            None => put_bytes(out, tag, format_iso(d).as_bytes(), true),
+        },
+        RawBsonRef::Null => {}
+        _ => return None,
+    }
+    Some(())
+}
+
+/// The status name as its enum number (`null` as 0).
+fn status(out: &mut Vec<u8>, tag: u32, value: RawBsonRef<'_>) -> Option<()> {
+    let number = match value {
+        RawBsonRef::Null => 0,
+        RawBsonRef::String(name) => {
+            let names = Service::Inventory.status_names();
+            i32::try_from(names.iter().position(|s| *s == name)?).ok()?
         }
+        _ => return None,
+    };
+    put_int(out, tag, number);
+    Some(())
+}
+
+/// A string of an error as the model reads it (`null` as empty).
+fn owned_string(value: RawBsonRef<'_>) -> Option<String> {
+    match value {
+        RawBsonRef::String(s) => Some(s.to_string()),
         RawBsonRef::Null => Some(String::new()),
         _ => None,
     }
@@ -62,8 +109,8 @@ fn error_info(value: RawBsonRef<'_>) -> Option<inventory::ErrorInfo> {
             return None; // A field given twice: the model refuses the document.
         }
         match slot {
-            0 => info.error_code = string(value)?,
-            1 => info.message = string(value)?,
+            0 => info.error_code = owned_string(value)?,
+            1 => info.message = owned_string(value)?,
             _ => {
                 additional = match value {
                     RawBsonRef::Document(d) => Some(d),
@@ -115,7 +162,7 @@ fn struct_value(value: RawBsonRef<'_>) -> Option<prost_types::Value> {
         RawBsonRef::Int64(i) => Kind::NumberValue(i as f64),
         RawBsonRef::Double(d) => number(d),
         RawBsonRef::String(s) | RawBsonRef::Symbol(s) => Kind::StringValue(s.to_string()),
-        RawBsonRef::DateTime(d) => Kind::StringValue(IsoTime(d).to_string()),
+        RawBsonRef::DateTime(d) => Kind::StringValue(format_iso(d)),
         RawBsonRef::ObjectId(id) => Kind::StringValue(id.to_hex()),
         RawBsonRef::Document(d) => Kind::StructValue(structure(d)?),
         RawBsonRef::Array(items) => Kind::ListValue(prost_types::ListValue {
@@ -129,16 +176,19 @@ fn struct_value(value: RawBsonRef<'_>) -> Option<prost_types::Value> {
     Some(prost_types::Value { kind: Some(kind) })
 }
 
-/// The stored errors (`null` as none).
-fn errors(value: RawBsonRef<'_>) -> Option<Vec<inventory::ErrorInfo>> {
+/// The stored errors (`null` as none), each an `ErrorInfo` element of field `tag`.
+fn errors(out: &mut Vec<u8>, tag: u32, value: RawBsonRef<'_>) -> Option<()> {
     match value {
-        RawBsonRef::Array(items) => items
-            .into_iter()
-            .map(|item| error_info(item.ok()?))
-            .collect(),
-        RawBsonRef::Null => Some(Vec::new()),
-        _ => None,
+        RawBsonRef::Array(items) => {
+            for item in items {
+                let info = error_info(item.ok()?)?;
+                put_bytes(out, tag, &info.encode_to_vec(), false);
+            }
+        }
+        RawBsonRef::Null => {}
+        _ => return None,
     }
+    Some(())
 }
 
 /// The fields of a stored JobTask that `JobTaskInfo` shows.
@@ -163,9 +213,10 @@ const JOB_TASK_FIELDS: [&str; 18] = [
     "finished_at",
 ];
 
-/// A stored JobTask as `JobTaskInfo`, when every known field has the model's type.
-pub fn job_task_info(doc: &RawDocument) -> Option<inventory::JobTaskInfo> {
-    let mut info = inventory::JobTaskInfo::default();
+/// Writes a stored JobTask as the bytes of a `JobTaskInfo` message (field numbers of
+/// `spaceone.api.inventory.v1.JobTaskInfo`, in the document's order), when every known field
+/// has the model's type; `None` (with `out` partly written) otherwise.
+pub(crate) fn write_job_task_info(doc: &RawDocument, out: &mut Vec<u8>) -> Option<()> {
     let mut seen = 0u32;
     for field in doc {
         let (key, value) = field.ok()?;
@@ -177,38 +228,55 @@ pub fn job_task_info(doc: &RawDocument) -> Option<inventory::JobTaskInfo> {
             seen |= 1 << bit;
         }
         match key {
-            "job_task_id" => info.job_task_id = string(value)?,
-            "status" => {
-                info.status = match value {
-                    RawBsonRef::Null => 0,
-                    RawBsonRef::String(name) => {
-                        let names = Service::Inventory.status_names();
-                        i32::try_from(names.iter().position(|s| *s == name)?).ok()?
-                    }
-                    _ => return None,
-                }
-            }
-            "created_count" => info.created_count = count(value)?,
-            "updated_count" => info.updated_count = count(value)?,
-            "failure_count" => info.failure_count = count(value)?,
-            "deleted_count" => info.deleted_count = count(value)?,
-            "disconnected_count" => info.disconnected_count = count(value)?,
-            "errors" => info.errors = errors(value)?,
-            "job_id" => info.job_id = string(value)?,
-            "secret_id" => info.secret_id = string(value)?,
-            "provider" => info.provider = string(value)?,
-            "service_account_id" => info.service_account_id = string(value)?,
-            "project_id" => info.project_id = string(value)?,
-            "domain_id" => info.domain_id = string(value)?,
-            "created_at" => info.created_at = iso(value)?,
-            "started_at" => info.started_at = iso(value)?,
-            "finished_at" => info.finished_at = iso(value)?,
+            "job_task_id" => string(out, 1, value)?,
+            "status" => status(out, 2, value)?,
+            "created_count" => count(out, 3, value)?,
+            "updated_count" => count(out, 4, value)?,
+            "failure_count" => count(out, 5, value)?,
+            "deleted_count" => count(out, 6, value)?,
+            "disconnected_count" => count(out, 7, value)?,
+            "errors" => errors(out, 9, value)?,
+            "job_id" => string(out, 11, value)?,
+            "secret_id" => string(out, 12, value)?,
+            "provider" => string(out, 13, value)?,
+            "service_account_id" => string(out, 14, value)?,
+            "project_id" => string(out, 15, value)?,
+            "domain_id" => string(out, 16, value)?,
+            "created_at" => iso(out, 21, value)?,
+            "started_at" => iso(out, 22, value)?,
+            "finished_at" => iso(out, 23, value)?,
             // The model reads `_id` as an ObjectId.
             "_id" if !matches!(value, RawBsonRef::ObjectId(_) | RawBsonRef::Null) => return None,
             _ => {}
         }
     }
-    Some(info)
+    Some(())
+}
+
+/// A stored JobTask as `JobTaskInfo`, when every known field has the model's type.
+pub fn job_task_info(doc: &RawDocument) -> Option<inventory::JobTaskInfo> {
+    let mut bytes = Vec::new();
+    write_job_task_info(doc, &mut bytes)?;
+    inventory::JobTaskInfo::decode(bytes.as_slice()).ok()
+}
+
+/// A list answer as the bytes of `JobTasksInfo`: each document written straight from its
+/// BSON, or through the model when it has fields of other types.
+pub fn job_tasks_info_bytes(
+    documents: &[bson::RawDocumentBuf],
+    total_count: i32,
+) -> spacejobs_core::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(documents.iter().map(|d| d.as_bytes().len()).sum());
+    let mut info = Vec::new();
+    for doc in documents {
+        info.clear();
+        if write_job_task_info(doc, &mut info).is_none() {
+            info = crate::convert::job_task_info_by_model(doc)?.encode_to_vec();
+        }
+        put_bytes(&mut out, 1, &info, false);
+    }
+    put_int(&mut out, 2, total_count);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -283,6 +351,43 @@ mod tests {
             // As bytes: -0.0 equals 0.0 as a number, not on the wire.
             assert_eq!(fast.encode_to_vec(), model.encode_to_vec());
         }
+    }
+
+    #[test]
+    fn a_list_answer_in_bytes_decodes_to_the_answer_the_model_gives() {
+        use spacejobs_core::eval::ListOutput;
+        use spacejobs_proto::inventory::JobTasksInfo;
+        let corpus = Corpus::load();
+        let mut documents: Vec<RawDocumentBuf> = corpus
+            .documents(Service::Inventory.name())
+            .iter()
+            .map(raw)
+            .collect();
+        // One the model reads (an Int64 count), an empty one, an error without fields.
+        documents.insert(1, bytes(&[("created_count", Bson::Int64(-3))]));
+        documents.push(raw(&doc! {}));
+        documents.push(raw(&doc! {"errors": [{}], "created_count": -1}));
+        let by_model: Vec<_> = documents
+            .iter()
+            .map(|d| job_task_info_by_model(d).expect("model"))
+            .collect();
+        for total in [0, 7, 70_000] {
+            let written = super::job_tasks_info_bytes(&documents, total).expect("written");
+            let expected = JobTasksInfo {
+                results: by_model.clone(),
+                total_count: total,
+            };
+            assert_eq!(JobTasksInfo::decode(written.as_slice()), Ok(expected));
+        }
+        // The public conversion gives the same message.
+        let output = ListOutput {
+            documents,
+            total_count: 7,
+        };
+        assert_eq!(
+            crate::convert::job_tasks_info(output).map(|m| m.results),
+            Ok(by_model)
+        );
     }
 
     #[test]
