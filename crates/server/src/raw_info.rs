@@ -9,6 +9,7 @@ use crate::convert::document_struct;
 use bson::raw::{RawBsonRef, RawDocument};
 use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message;
+use spacejobs_core::eval::walk::{self, kind, Element};
 use spacejobs_core::model::Service;
 use spacejobs_core::time::{format_iso, iso_digits};
 use spacejobs_proto::inventory;
@@ -34,43 +35,50 @@ fn put_int(out: &mut Vec<u8>, tag: u32, value: i32) {
 }
 
 /// A string field as the model reads it (`null` as empty).
-fn string(out: &mut Vec<u8>, tag: u32, value: RawBsonRef<'_>) -> Option<()> {
-    match value {
-        RawBsonRef::String(s) => put_bytes(out, tag, s.as_bytes(), true),
-        RawBsonRef::Null => {}
+fn string(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
+    match value.kind {
+        kind::STRING => put_bytes(out, tag, value.str()?.as_bytes(), true),
+        kind::NULL => {}
         _ => return None,
     }
     Some(())
 }
 
 /// A 32-bit count as the model reads it (`null` as 0).
-fn count(out: &mut Vec<u8>, tag: u32, value: RawBsonRef<'_>) -> Option<()> {
-    match value {
-        RawBsonRef::Int32(n) => put_int(out, tag, n),
-        RawBsonRef::Null => {}
+fn count(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
+    match value.kind {
+        kind::INT32 => put_int(out, tag, value.i32()?),
+        kind::NULL => {}
         _ => return None,
     }
     Some(())
 }
 
 /// A date field as the wire's ISO text (`null` as empty).
-fn iso(out: &mut Vec<u8>, tag: u32, value: RawBsonRef<'_>) -> Option<()> {
-    match value {
-        RawBsonRef::DateTime(d) => match iso_digits(d.timestamp_millis()) {
-            Some(text) => put_bytes(out, tag, &text, true),
-            None => put_bytes(out, tag, format_iso(d).as_bytes(), true),
-        },
-        RawBsonRef::Null => {}
+fn iso(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
+    match value.kind {
+        kind::DATETIME => {
+            let ms = value.u64()? as i64;
+            match iso_digits(ms) {
+                Some(text) => put_bytes(out, tag, &text, true),
+                None => {
+                    let text = format_iso(bson::DateTime::from_millis(ms));
+                    put_bytes(out, tag, text.as_bytes(), true);
+                }
+            }
+        }
+        kind::NULL => {}
         _ => return None,
     }
     Some(())
 }
 
 /// The status name as its enum number (`null` as 0).
-fn status(out: &mut Vec<u8>, tag: u32, value: RawBsonRef<'_>) -> Option<()> {
-    let number = match value {
-        RawBsonRef::Null => 0,
-        RawBsonRef::String(name) => {
+fn status(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
+    let number = match value.kind {
+        kind::NULL => 0,
+        kind::STRING => {
+            let name = value.str()?;
             let names = Service::Inventory.status_names();
             i32::try_from(names.iter().position(|s| *s == name)?).ok()?
         }
@@ -177,15 +185,17 @@ fn struct_value(value: RawBsonRef<'_>) -> Option<prost_types::Value> {
 }
 
 /// The stored errors (`null` as none), each an `ErrorInfo` element of field `tag`.
-fn errors(out: &mut Vec<u8>, tag: u32, value: RawBsonRef<'_>) -> Option<()> {
-    match value {
-        RawBsonRef::Array(items) => {
-            for item in items {
-                let info = error_info(item.ok()?)?;
+fn errors(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
+    match value.kind {
+        // An array is stored as a document; the bson crate reads it with all its checks.
+        kind::ARRAY => {
+            for item in RawDocument::from_bytes(value.value).ok()? {
+                let (_, item) = item.ok()?;
+                let info = error_info(item)?;
                 put_bytes(out, tag, &info.encode_to_vec(), false);
             }
         }
-        RawBsonRef::Null => {}
+        kind::NULL => {}
         _ => return None,
     }
     Some(())
@@ -218,39 +228,40 @@ const JOB_TASK_FIELDS: [&str; 18] = [
 /// has the model's type; `None` (with `out` partly written) otherwise.
 pub(crate) fn write_job_task_info(doc: &RawDocument, out: &mut Vec<u8>) -> Option<()> {
     let mut seen = 0u32;
-    for field in doc {
-        let (key, value) = field.ok()?;
-        let key = key.as_str();
-        if let Some(bit) = JOB_TASK_FIELDS.iter().position(|f| *f == key) {
+    let mut fields = walk::elements(doc.as_bytes());
+    for field in fields.by_ref() {
+        let key = field.key;
+        if let Some(bit) = JOB_TASK_FIELDS.iter().position(|f| f.as_bytes() == key) {
             if seen & (1 << bit) != 0 {
                 return None; // A field given twice: the model refuses the document.
             }
             seen |= 1 << bit;
         }
         match key {
-            "job_task_id" => string(out, 1, value)?,
-            "status" => status(out, 2, value)?,
-            "created_count" => count(out, 3, value)?,
-            "updated_count" => count(out, 4, value)?,
-            "failure_count" => count(out, 5, value)?,
-            "deleted_count" => count(out, 6, value)?,
-            "disconnected_count" => count(out, 7, value)?,
-            "errors" => errors(out, 9, value)?,
-            "job_id" => string(out, 11, value)?,
-            "secret_id" => string(out, 12, value)?,
-            "provider" => string(out, 13, value)?,
-            "service_account_id" => string(out, 14, value)?,
-            "project_id" => string(out, 15, value)?,
-            "domain_id" => string(out, 16, value)?,
-            "created_at" => iso(out, 21, value)?,
-            "started_at" => iso(out, 22, value)?,
-            "finished_at" => iso(out, 23, value)?,
+            b"job_task_id" => string(out, 1, field)?,
+            b"status" => status(out, 2, field)?,
+            b"created_count" => count(out, 3, field)?,
+            b"updated_count" => count(out, 4, field)?,
+            b"failure_count" => count(out, 5, field)?,
+            b"deleted_count" => count(out, 6, field)?,
+            b"disconnected_count" => count(out, 7, field)?,
+            b"errors" => errors(out, 9, field)?,
+            b"job_id" => string(out, 11, field)?,
+            b"secret_id" => string(out, 12, field)?,
+            b"provider" => string(out, 13, field)?,
+            b"service_account_id" => string(out, 14, field)?,
+            b"project_id" => string(out, 15, field)?,
+            b"domain_id" => string(out, 16, field)?,
+            b"created_at" => iso(out, 21, field)?,
+            b"started_at" => iso(out, 22, field)?,
+            b"finished_at" => iso(out, 23, field)?,
             // The model reads `_id` as an ObjectId.
-            "_id" if !matches!(value, RawBsonRef::ObjectId(_) | RawBsonRef::Null) => return None,
+            b"_id" if field.kind != kind::OBJECT_ID && field.kind != kind::NULL => return None,
             _ => {}
         }
     }
-    Some(())
+    // Bytes the walk could not read to their end go to the model, which words the error.
+    fields.at_end().then_some(())
 }
 
 /// A stored JobTask as `JobTaskInfo`, when every known field has the model's type.
@@ -285,6 +296,7 @@ mod tests {
     use bson::{doc, Bson, Document, RawDocumentBuf};
     use prost::Message;
     use spacejobs_conformance::Corpus;
+    use spacejobs_core::eval::walk::{self, kind, Element};
     use spacejobs_core::model::Service;
 
     /// The bytes of `doc`, fields in its order (duplicates kept: bson's Document cannot).
@@ -415,6 +427,15 @@ mod tests {
                 ("errors", Bson::Null),
             ],
         ];
+        // A string whose length runs past the document: the walk stops short.
+        let mut cut = raw(&doc! {"job_id": "abc", "provider": "x"}).into_bytes();
+        let at = cut
+            .windows(4)
+            .position(|w| w == 4i32.to_le_bytes())
+            .expect("length");
+        cut[at..at + 4].copy_from_slice(&200i32.to_le_bytes());
+        let cut = bson::RawDocument::from_bytes(&cut).expect("outer length and end are right");
+        assert_eq!(super::job_task_info(cut), None);
         for fields in cases {
             let raw = bytes(&fields);
             assert_eq!(super::job_task_info(&raw), None, "{fields:?}");

@@ -18,6 +18,8 @@ pub mod kind {
     pub const ARRAY: u8 = 0x04;
     /// undefined (deprecated)
     pub const UNDEFINED: u8 = 0x06;
+    /// ObjectId
+    pub const OBJECT_ID: u8 = 0x07;
     /// boolean
     pub const BOOLEAN: u8 = 0x08;
     /// UTC datetime
@@ -91,6 +93,14 @@ pub fn find<'a>(bytes: &'a [u8], key: &str) -> Option<Element<'a>> {
 pub struct Elements<'a> {
     bytes: &'a [u8],
     pos: usize,
+}
+
+impl Elements<'_> {
+    /// True once every element was read and the document's last byte, its terminator, is
+    /// next (false when the walk stopped early on bytes it could not read).
+    pub fn at_end(&self) -> bool {
+        self.pos + 1 == self.bytes.len() && self.bytes.get(self.pos) == Some(&0)
+    }
 }
 
 impl<'a> Iterator for Elements<'a> {
