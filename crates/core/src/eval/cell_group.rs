@@ -116,10 +116,7 @@ fn counts_by_index(
     let [KeySource::Plain(cells)] = keys else {
         return None;
     };
-    if !accumulators
-        .iter()
-        .all(|a| matches!(a, CellAccumulator::Count))
-    {
+    if !counted_on_index(keys, accumulators) {
         return None;
     }
     let index = cells.index()?;
@@ -234,12 +231,16 @@ pub fn groups_on_cells(columns: &Columns, spec: &GroupSpec) -> bool {
 /// value indexes give, [`group_counts_by_index`] answers it unless a row's key is not a
 /// plain string.
 pub fn counts_on_index(columns: &Columns, spec: &GroupSpec) -> bool {
-    matches!(
-        sources(columns, spec),
-        Some((keys, accumulators))
-            if matches!(keys.as_slice(), [KeySource::Plain(cells)] if cells.index().is_some())
-                && accumulators.iter().all(|a| matches!(a, CellAccumulator::Count))
-    )
+    sources(columns, spec)
+        .is_some_and(|(keys, accumulators)| counted_on_index(&keys, &accumulators))
+}
+
+/// True when the groups are counts by one plain key whose column has a value index.
+fn counted_on_index(keys: &[KeySource<'_>], accumulators: &[CellAccumulator<'_>]) -> bool {
+    matches!(keys, [KeySource::Plain(cells)] if cells.index().is_some())
+        && accumulators
+            .iter()
+            .all(|a| matches!(a, CellAccumulator::Count))
 }
 
 /// The key columns and accumulators of `spec` over `columns`, when the cells can answer it.
@@ -298,6 +299,9 @@ pub fn group_cells(
         })
         .collect();
     let by_index = || {
+        if !counted_on_index(&keys, &accumulators) {
+            return None;
+        }
         let rows = roaring::RoaringBitmap::from_sorted_iter(
             matched
                 .iter()

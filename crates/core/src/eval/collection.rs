@@ -485,10 +485,11 @@ impl Collection {
 
     /// Answers a stat plan, within `deadline`.
     pub fn stat(&self, plan: &StatPlan, deadline: &Deadline) -> Result<StatOutput> {
-        if let Some(rows) = self.group_counts_by_index(plan, deadline)? {
+        let (all, any) = (self.bind(&plan.filter.all), self.bind(&plan.filter.any));
+        if let Some(rows) = self.group_counts_by_index(&all, &any, plan, deadline)? {
             return Ok(paged(rows_to_results(rows), plan.page));
         }
-        let matched = self.matching(&plan.filter, deadline)?;
+        let matched = scan::matching(&self.raws, &all, &any, deadline)?;
         deadline.check()?;
         let results = match &plan.kind {
             StatKind::Distinct(path) => match self.distinct_cells(path, &matched) {
@@ -541,10 +542,12 @@ impl Collection {
     }
 
     /// The rows of an aggregation opening with a count by one indexed key, when the value
-    /// indexes alone answer the filter: the groups are the key's bitmaps intersected with
-    /// the filter's, no row is visited.
+    /// indexes alone answer the filter (`all`, `any` bound): the groups are the key's bitmaps
+    /// intersected with the filter's, no row is visited.
     fn group_counts_by_index(
         &self,
+        all: &[Bound<'_>],
+        any: &[Bound<'_>],
         plan: &StatPlan,
         deadline: &Deadline,
     ) -> Result<Option<Vec<Document>>> {
@@ -554,8 +557,7 @@ impl Collection {
         let Some((Stage::Group(spec), rest)) = stages.split_first() else {
             return Ok(None);
         };
-        let (all, any) = (self.bind(&plan.filter.all), self.bind(&plan.filter.any));
-        let Some(rows) = scan::rows_by_index(self.raws.len(), &all, &any) else {
+        let Some(rows) = scan::rows_by_index(self.raws.len(), all, any) else {
             return Ok(None);
         };
         let Some(grouped) = group_counts_by_index(&self.columns, spec, &rows) else {
