@@ -78,7 +78,17 @@ impl<'a> Kernel<'a> {
 
     /// `out[j]` = the test on cell `j` (whatever for complex cells; false where the cell
     /// test is costly and `!wanted(j)`).
-    fn fill(&self, tags: &[u8], bits: &[u64], out: &mut [bool], wanted: impl Fn(usize) -> bool) {
+    /// `local` holds this thread's copies of the patterns (made on first need): a copied
+    /// regex keeps its matching caches to the thread, where the shared one hands them out
+    /// under a lock on every call.
+    fn fill(
+        &self,
+        tags: &[u8],
+        bits: &[u64],
+        out: &mut [bool],
+        wanted: impl Fn(usize) -> bool,
+        local: &mut Option<Vec<Pattern>>,
+    ) {
         let cells = out.iter_mut().zip(tags.iter().zip(bits));
         match self {
             Kernel::Exact(keys, negate) => match keys.as_slice() {
@@ -106,18 +116,24 @@ impl<'a> Kernel<'a> {
                 }
             }
             Kernel::Memo(test) => {
-                let CellTest::Matches { memo, negate, .. } = test else {
+                let CellTest::Matches {
+                    patterns,
+                    memo,
+                    negate,
+                    ..
+                } = test
+                else {
                     return;
                 };
-                // The shared patterns: a regex here runs once per distinct string at most (and
-                // cached patterns keep their matching caches from one request to the next),
-                // where a copy a block would build its caches anew.
                 for (j, (o, (t, b))) in cells.enumerate() {
                     *o = match *t {
                         TAG_STR => match memo.get(*b as usize).map(|slot| slot.load(Relaxed)) {
                             Some(MATCH) => !negate,
                             Some(NO_MATCH) => *negate,
-                            _ => wanted(j) && test.eval_with(Column::decode(*t, *b), None),
+                            _ => {
+                                let local = local.get_or_insert_with(|| patterns.to_vec());
+                                wanted(j) && test.eval_with(Column::decode(*t, *b), Some(local))
+                            }
                         },
                         TAG_COMPLEX => false,
                         // Not a string: no pattern matches it.
@@ -126,7 +142,9 @@ impl<'a> Kernel<'a> {
                 }
             }
             Kernel::Cells(test) => {
-                let local = test.patterns().map(<[Pattern]>::to_vec);
+                if let (None, Some(patterns)) = (&local, test.patterns()) {
+                    *local = Some(patterns.to_vec());
+                }
                 for (j, (o, (t, b))) in cells.enumerate() {
                     *o = *t != TAG_COMPLEX
                         && wanted(j)
@@ -225,17 +243,19 @@ impl<'a> Bound<'a> {
         Some((kernel, tags, bits))
     }
 
-    /// `out[j]` = the condition on row `start + j`, for the rows where `wanted(j)`.
+    /// `out[j]` = the condition on row `start + j`, for the rows where `wanted(j)`; `local`
+    /// as [`Kernel::fill`] takes it.
     fn test(
         &self,
         raws: &[Box<[u8]>],
         start: usize,
         out: &mut [bool],
         wanted: impl Fn(usize) -> bool,
+        local: &mut Option<Vec<Pattern>>,
     ) {
         match self.cells(start, out.len()) {
             Some((kernel, tags, bits)) => {
-                kernel.fill(tags, bits, out, &wanted);
+                kernel.fill(tags, bits, out, &wanted, local);
                 if tags.contains(&TAG_COMPLEX) {
                     for (j, _) in tags.iter().enumerate().filter(|(_, t)| **t == TAG_COMPLEX) {
                         out[j] = wanted(j) && self.on_document(raws, start + j);
@@ -263,22 +283,24 @@ pub(super) fn matching(
         return Ok(rows);
     }
     let blocks = raws.len().div_ceil(BLOCK);
-    let block = |b: usize| -> Result<Vec<usize>> {
+    // Each thread's copies of the conditions' patterns, one slot a condition.
+    let locals = || -> Vec<Option<Vec<Pattern>>> { vec![None; all.len() + any.len()] };
+    let block = |locals: &mut Vec<Option<Vec<Pattern>>>, b: usize| -> Result<Vec<usize>> {
         deadline.check()?;
         let start = b * BLOCK;
         let end = (start + BLOCK).min(raws.len());
-        Ok(scan_block(raws, all, any, start, end - start))
+        Ok(scan_block(raws, all, any, start, end - start, locals))
     };
     if raws.len() < PARALLEL_ROWS {
-        let mut out = Vec::new();
+        let (mut out, mut locals) = (Vec::new(), locals());
         for b in 0..blocks {
-            out.extend(block(b)?);
+            out.extend(block(&mut locals, b)?);
         }
         return Ok(out);
     }
     let parts: Vec<Vec<usize>> = (0..blocks)
         .into_par_iter()
-        .map(block)
+        .map_init(locals, block)
         .collect::<Result<_>>()?;
     Ok(parts.concat())
 }
@@ -443,11 +465,15 @@ fn scan_block(
     any: &[Bound<'_>],
     start: usize,
     n: usize,
+    locals: &mut Vec<Option<Vec<Pattern>>>,
 ) -> Vec<usize> {
     let mut alive = vec![true; n];
     let mut hits = vec![false; n];
-    for bound in all {
-        bound.test(raws, start, &mut hits, |j| alive[j]);
+    // One slot a condition, so that no condition is left out of the zips below.
+    locals.resize(all.len() + any.len(), None);
+    let (all_locals, any_locals) = locals.split_at_mut(all.len());
+    for (bound, local) in all.iter().zip(all_locals) {
+        bound.test(raws, start, &mut hits, |j| alive[j], local);
         let mut left = false;
         for (a, h) in alive.iter_mut().zip(&hits) {
             *a &= *h;
@@ -459,8 +485,8 @@ fn scan_block(
     }
     if !any.is_empty() {
         let mut met = vec![false; n];
-        for bound in any {
-            bound.test(raws, start, &mut hits, |j| alive[j] && !met[j]);
+        for (bound, local) in any.iter().zip(any_locals) {
+            bound.test(raws, start, &mut hits, |j| alive[j] && !met[j], local);
             for (m, h) in met.iter_mut().zip(&hits) {
                 *m |= *h;
             }
