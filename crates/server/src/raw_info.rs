@@ -296,7 +296,6 @@ mod tests {
     use bson::{doc, Bson, Document, RawDocumentBuf};
     use prost::Message;
     use spacejobs_conformance::Corpus;
-    use spacejobs_core::eval::walk::{self, kind, Element};
     use spacejobs_core::model::Service;
 
     /// The bytes of `doc`, fields in its order (duplicates kept: bson's Document cannot).
