@@ -88,56 +88,6 @@ fn status(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
     Some(())
 }
 
-/// A string of an error as the model reads it (`null` as empty).
-fn owned_string(value: RawBsonRef<'_>) -> Option<String> {
-    match value {
-        RawBsonRef::String(s) => Some(s.to_string()),
-        RawBsonRef::Null => Some(String::new()),
-        _ => None,
-    }
-}
-
-/// One stored error as `ErrorInfo`.
-fn error_info(value: RawBsonRef<'_>) -> Option<inventory::ErrorInfo> {
-    let RawBsonRef::Document(fields) = value else {
-        return None;
-    };
-    let mut info = inventory::ErrorInfo::default();
-    let mut additional = None;
-    let mut seen = [false; 3];
-    for field in fields {
-        let (key, value) = field.ok()?;
-        let slot = match key.as_str() {
-            "error_code" => 0,
-            "message" => 1,
-            "additional" => 2,
-            _ => continue,
-        };
-        if std::mem::replace(&mut seen[slot], true) {
-            return None; // A field given twice: the model refuses the document.
-        }
-        match slot {
-            0 => info.error_code = owned_string(value)?,
-            1 => info.message = owned_string(value)?,
-            _ => {
-                additional = match value {
-                    RawBsonRef::Document(d) => Some(d),
-                    RawBsonRef::Null => None,
-                    _ => return None,
-                }
-            }
-        }
-    }
-    info.additional = Some(match additional {
-        Some(fields) => match structure(fields) {
-            Some(done) => done,
-            None => document_struct(&bson::Document::try_from(fields).ok()?)?,
-        },
-        None => prost_types::Struct::default(),
-    });
-    Some(info)
-}
-
 /// A stored sub-document as a `Struct`, values as the JSON rendering gives them (numbers as
 /// doubles, dates as ISO text, ObjectIds as hex); `None` when it holds a kind of value that
 /// rendering words otherwise (the caller then goes through the JSON rendering).
@@ -184,15 +134,79 @@ fn struct_value(value: RawBsonRef<'_>) -> Option<prost_types::Value> {
     Some(prost_types::Value { kind: Some(kind) })
 }
 
+/// Writes one field of a message from a stored value; `None` when the value has a type the
+/// model does not read there.
+type Writer = fn(&mut Vec<u8>, u32, Element<'_>) -> Option<()>;
+
+/// Writes the fields of the document in `bytes` that `table` names (stored key, field
+/// number, writer), in the document's order; the others are not read. Gives the set of
+/// table entries met (bit `i` for entry `i`), or `None` when a named field has another type
+/// or is given twice (the model refuses those), or the bytes cannot be read to their end.
+fn write_fields(bytes: &[u8], table: &[(&str, u32, Writer)], out: &mut Vec<u8>) -> Option<u32> {
+    let mut seen = 0u32;
+    let mut fields = walk::elements(bytes);
+    for field in fields.by_ref() {
+        let Some(at) = table
+            .iter()
+            .position(|(key, ..)| key.as_bytes() == field.key)
+        else {
+            continue;
+        };
+        if seen & (1 << at) != 0 {
+            return None;
+        }
+        seen |= 1 << at;
+        let (_, tag, write) = table[at];
+        write(out, tag, field)?;
+    }
+    fields.at_end().then_some(seen)
+}
+
+/// The fields of a stored error that `ErrorInfo` shows.
+const ERROR_FIELDS: [(&str, u32, Writer); 3] = [
+    ("error_code", 1, string),
+    ("message", 2, string),
+    ("additional", 3, additional),
+];
+
+/// An error's free-form details as a `Struct` (`null` as an empty one).
+fn additional(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
+    let details = match value.kind {
+        kind::DOCUMENT => {
+            let fields = RawDocument::from_bytes(value.value).ok()?;
+            match structure(fields) {
+                Some(done) => done,
+                None => document_struct(&bson::Document::try_from(fields).ok()?)?,
+            }
+        }
+        kind::NULL => prost_types::Struct::default(),
+        _ => return None,
+    };
+    put_bytes(out, tag, &details.encode_to_vec(), false);
+    Some(())
+}
+
 /// The stored errors (`null` as none), each an `ErrorInfo` element of field `tag`.
 fn errors(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
     match value.kind {
-        // An array is stored as a document; the bson crate reads it with all its checks.
+        // An array is stored as a document whose keys are the positions.
         kind::ARRAY => {
-            for item in RawDocument::from_bytes(value.value).ok()? {
-                let (_, item) = item.ok()?;
-                let info = error_info(item)?;
-                put_bytes(out, tag, &info.encode_to_vec(), false);
+            let mut items = walk::elements(value.value);
+            let mut info = Vec::new();
+            for item in items.by_ref() {
+                if item.kind != kind::DOCUMENT {
+                    return None;
+                }
+                info.clear();
+                let seen = write_fields(item.value, &ERROR_FIELDS, &mut info)?;
+                // The model gives every error its details, empty when it has none.
+                if seen & (1 << 2) == 0 {
+                    put_bytes(&mut info, 3, &[], false);
+                }
+                put_bytes(out, tag, &info, false);
+            }
+            if !items.at_end() {
+                return None;
             }
         }
         kind::NULL => {}
@@ -201,67 +215,39 @@ fn errors(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
     Some(())
 }
 
-/// The fields of a stored JobTask that `JobTaskInfo` shows.
-const JOB_TASK_FIELDS: [&str; 18] = [
-    "_id",
-    "job_task_id",
-    "status",
-    "created_count",
-    "updated_count",
-    "failure_count",
-    "deleted_count",
-    "disconnected_count",
-    "errors",
-    "job_id",
-    "secret_id",
-    "provider",
-    "service_account_id",
-    "project_id",
-    "domain_id",
-    "created_at",
-    "started_at",
-    "finished_at",
+/// The model reads `_id` as an ObjectId; `JobTaskInfo` does not show it.
+fn object_id(_: &mut Vec<u8>, _: u32, value: Element<'_>) -> Option<()> {
+    matches!(value.kind, kind::OBJECT_ID | kind::NULL).then_some(())
+}
+
+/// The fields of a stored JobTask and their numbers in
+/// `spaceone.api.inventory.v1.JobTaskInfo`.
+const JOB_TASK_FIELDS: [(&str, u32, Writer); 18] = [
+    ("_id", 0, object_id),
+    ("job_task_id", 1, string),
+    ("status", 2, status),
+    ("created_count", 3, count),
+    ("updated_count", 4, count),
+    ("failure_count", 5, count),
+    ("deleted_count", 6, count),
+    ("disconnected_count", 7, count),
+    ("errors", 9, errors),
+    ("job_id", 11, string),
+    ("secret_id", 12, string),
+    ("provider", 13, string),
+    ("service_account_id", 14, string),
+    ("project_id", 15, string),
+    ("domain_id", 16, string),
+    ("created_at", 21, iso),
+    ("started_at", 22, iso),
+    ("finished_at", 23, iso),
 ];
 
-/// Writes a stored JobTask as the bytes of a `JobTaskInfo` message (field numbers of
-/// `spaceone.api.inventory.v1.JobTaskInfo`, in the document's order), when every known field
-/// has the model's type; `None` (with `out` partly written) otherwise.
+/// Writes a stored JobTask as the bytes of a `JobTaskInfo` message, in the document's order,
+/// when every known field has the model's type; `None` (with `out` partly written)
+/// otherwise, and the caller goes through the model, which words the error.
 pub(crate) fn write_job_task_info(doc: &RawDocument, out: &mut Vec<u8>) -> Option<()> {
-    let mut seen = 0u32;
-    let mut fields = walk::elements(doc.as_bytes());
-    for field in fields.by_ref() {
-        let key = field.key;
-        if let Some(bit) = JOB_TASK_FIELDS.iter().position(|f| f.as_bytes() == key) {
-            if seen & (1 << bit) != 0 {
-                return None; // A field given twice: the model refuses the document.
-            }
-            seen |= 1 << bit;
-        }
-        match key {
-            b"job_task_id" => string(out, 1, field)?,
-            b"status" => status(out, 2, field)?,
-            b"created_count" => count(out, 3, field)?,
-            b"updated_count" => count(out, 4, field)?,
-            b"failure_count" => count(out, 5, field)?,
-            b"deleted_count" => count(out, 6, field)?,
-            b"disconnected_count" => count(out, 7, field)?,
-            b"errors" => errors(out, 9, field)?,
-            b"job_id" => string(out, 11, field)?,
-            b"secret_id" => string(out, 12, field)?,
-            b"provider" => string(out, 13, field)?,
-            b"service_account_id" => string(out, 14, field)?,
-            b"project_id" => string(out, 15, field)?,
-            b"domain_id" => string(out, 16, field)?,
-            b"created_at" => iso(out, 21, field)?,
-            b"started_at" => iso(out, 22, field)?,
-            b"finished_at" => iso(out, 23, field)?,
-            // The model reads `_id` as an ObjectId.
-            b"_id" if field.kind != kind::OBJECT_ID && field.kind != kind::NULL => return None,
-            _ => {}
-        }
-    }
-    // Bytes the walk could not read to their end go to the model, which words the error.
-    fields.at_end().then_some(())
+    write_fields(doc.as_bytes(), &JOB_TASK_FIELDS, out).map(|_| ())
 }
 
 /// A stored JobTask as `JobTaskInfo`, when every known field has the model's type.
