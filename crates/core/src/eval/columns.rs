@@ -9,6 +9,7 @@
 
 pub use super::column::Column;
 use super::column::{EMPTY_ARRAY, TAG_COMPLEX};
+use super::memo::{Memo, MATCH, NO_MATCH, UNTRIED};
 use super::strings::{Recent, Strings};
 use super::text_search;
 use super::walk::{self, kind, Element};
@@ -18,7 +19,6 @@ use bson::Bson;
 use hashbrown::HashMap;
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 /// One top-level field value of one document, in 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -387,9 +387,7 @@ impl Columns {
             let memo = self.untried_memo();
             for (ids, tried) in [(hits, MATCH), (misses, NO_MATCH)] {
                 for id in ids {
-                    if let Some(slot) = memo.get(id as usize) {
-                        slot.store(tried, Relaxed);
-                    }
+                    memo.set(id as usize, tried);
                 }
             }
             memo
@@ -406,7 +404,7 @@ impl Columns {
                 Some(needles) if text.len() <= rows.saturating_mul(ARENA_BYTES_PER_ROW) => {
                     text_search::search(&self.strings, &needles).unwrap_or_default()
                 }
-                Some(_) => Vec::new(),
+                Some(_) => Memo::default(),
                 None => self.untried_memo(),
             }
         };
@@ -418,10 +416,8 @@ impl Columns {
         }
     }
 
-    fn untried_memo(&self) -> Vec<AtomicU8> {
-        (0..self.strings.len())
-            .map(|_| AtomicU8::new(UNTRIED))
-            .collect()
+    fn untried_memo(&self) -> Memo {
+        Memo::new(self.strings.len(), UNTRIED)
     }
 }
 
@@ -431,13 +427,6 @@ const ARENA_BYTES_PER_ROW: usize = 128;
 
 /// Most strings a pattern test on an indexed column becomes equality to.
 const MOST_EQUAL: usize = 64;
-
-/// A memo slot of [`CellTest::Matches`] not tried yet.
-pub(super) const UNTRIED: u8 = 0;
-/// A memo slot of a string some pattern matches.
-pub(super) const MATCH: u8 = 1;
-/// A memo slot of a string no pattern matches.
-pub(super) const NO_MATCH: u8 = 2;
 
 /// The ordering a comparison accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -483,7 +472,7 @@ pub enum CellTest<'a> {
         /// The interned strings, by id.
         strings: &'a Strings,
         /// What each string gave.
-        memo: Vec<AtomicU8>,
+        memo: Memo,
         /// `not_contain`: true when no pattern matches.
         negate: bool,
     },
@@ -531,14 +520,12 @@ impl CellTest<'_> {
                             local.unwrap_or(patterns).iter().any(|p| p.is_match(text))
                         };
                         match memo.get(id as usize) {
-                            Some(slot) => match slot.load(Relaxed) {
-                                UNTRIED => {
-                                    let hit = tried();
-                                    slot.store(if hit { MATCH } else { NO_MATCH }, Relaxed);
-                                    hit
-                                }
-                                seen => seen == MATCH,
-                            },
+                            Some(UNTRIED) => {
+                                let hit = tried();
+                                memo.set(id as usize, if hit { MATCH } else { NO_MATCH });
+                                hit
+                            }
+                            Some(seen) => seen == MATCH,
                             None => tried(),
                         }
                     }

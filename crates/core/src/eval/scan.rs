@@ -7,8 +7,10 @@
 //! condition was indexed or few rows are left to test one by one.
 
 use super::column::{Column, TAG_BOOL, TAG_COMPLEX, TAG_DATE, TAG_STR};
-use super::columns::{Cell, CellTest, Cmp, MATCH, NO_MATCH};
+use super::columns::{Cell, CellTest, Cmp};
+use super::edges::EdgeBytes;
 use super::filter::condition_matches;
+use super::memo::{MATCH, NO_MATCH};
 use super::stored::field_document;
 use crate::error::Result;
 use crate::exec::Deadline;
@@ -16,7 +18,6 @@ use crate::query::plan::{Condition, Pattern};
 use bson::RawDocument;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// Rows in a block.
 const BLOCK: usize = 4096;
@@ -37,8 +38,9 @@ enum Kernel<'a> {
     Exact(Vec<(u8, u64)>, bool),
     /// A date cell compared with a date.
     Dates(i64, Cmp),
-    /// A pattern test whose memo already holds what most strings give.
-    Memo(CellTest<'a>),
+    /// A pattern test whose memo already holds what most strings give (or will), with the
+    /// edge bytes of anchored patterns that reject most strings before it.
+    Memo(CellTest<'a>, Option<Box<EdgeBytes>>),
     /// Any other cell test, cell by cell.
     Cells(CellTest<'a>),
 }
@@ -62,7 +64,10 @@ impl<'a> Kernel<'a> {
                 }
             }
             CellTest::Compare(Cell::Date(d), cmp) => Kernel::Dates(*d, *cmp),
-            CellTest::Matches { memo, .. } if !memo.is_empty() => Kernel::Memo(test),
+            CellTest::Matches { memo, patterns, .. } if !memo.is_empty() => {
+                let edges = EdgeBytes::of(patterns).map(Box::new);
+                Kernel::Memo(test, edges)
+            }
             _ => Kernel::Cells(test),
         }
     }
@@ -72,7 +77,7 @@ impl<'a> Kernel<'a> {
         match self {
             Kernel::Exact(keys, negate) => keys.contains(&(tag, bits)) != *negate,
             Kernel::Dates(date, cmp) => tag == TAG_DATE && cmp.accepts((bits as i64).cmp(date)),
-            Kernel::Cells(test) | Kernel::Memo(test) => test.eval(Column::decode(tag, bits)),
+            Kernel::Cells(test) | Kernel::Memo(test, _) => test.eval(Column::decode(tag, bits)),
         }
     }
 
@@ -89,16 +94,15 @@ impl<'a> Kernel<'a> {
         wanted: impl Fn(usize) -> bool,
         local: &mut Option<Vec<Pattern>>,
     ) {
-        let cells = out.iter_mut().zip(tags.iter().zip(bits));
         match self {
             Kernel::Exact(keys, negate) => match keys.as_slice() {
                 [(tag, value)] => {
-                    for (o, (t, b)) in cells {
+                    for (o, (t, b)) in cells_again(out, tags, bits) {
                         *o = (*t == *tag && *b == *value) != *negate;
                     }
                 }
                 keys => {
-                    for (o, (t, b)) in cells {
+                    for (o, (t, b)) in cells_again(out, tags, bits) {
                         *o = keys.iter().any(|(tag, value)| t == tag && b == value) != *negate;
                     }
                 }
@@ -111,28 +115,38 @@ impl<'a> Kernel<'a> {
                     Cmp::Gt => |a, b| a > b,
                     Cmp::Gte => |a, b| a >= b,
                 };
-                for (o, (t, b)) in cells {
+                for (o, (t, b)) in cells_again(out, tags, bits) {
                     *o = *t == TAG_DATE && accept(*b as i64, date);
                 }
             }
-            Kernel::Memo(test) => {
+            Kernel::Memo(test, edges) => {
                 let CellTest::Matches {
                     patterns,
+                    strings,
                     memo,
                     negate,
-                    ..
                 } = test
                 else {
                     return;
                 };
-                for (j, (o, (t, b))) in cells.enumerate() {
+                // `out[j]`: the string cell may match (its edge bytes allow it).
+                match edges {
+                    Some(edges) => edges.mark(strings, tags, bits, &wanted, out),
+                    None => {
+                        for (j, (o, t)) in out.iter_mut().zip(tags).enumerate() {
+                            *o = *t == TAG_STR && wanted(j);
+                        }
+                    }
+                }
+                for (o, (t, b)) in cells_again(out, tags, bits) {
                     *o = match *t {
-                        TAG_STR => match memo.get(*b as usize).map(|slot| slot.load(Relaxed)) {
+                        TAG_STR if !*o => *negate,
+                        TAG_STR => match memo.get(*b as usize) {
                             Some(MATCH) => !negate,
                             Some(NO_MATCH) => *negate,
                             _ => {
                                 let local = local.get_or_insert_with(|| patterns.to_vec());
-                                wanted(j) && test.eval_with(Column::decode(*t, *b), Some(local))
+                                test.eval_with(Column::decode(*t, *b), Some(local))
                             }
                         },
                         TAG_COMPLEX => false,
@@ -145,7 +159,7 @@ impl<'a> Kernel<'a> {
                 if let (None, Some(patterns)) = (&local, test.patterns()) {
                     *local = Some(patterns.to_vec());
                 }
-                for (j, (o, (t, b))) in cells.enumerate() {
+                for (j, (o, (t, b))) in cells_again(out, tags, bits).enumerate() {
                     *o = *t != TAG_COMPLEX
                         && wanted(j)
                         && test.eval_with(Column::decode(*t, *b), local.as_deref());
@@ -153,6 +167,15 @@ impl<'a> Kernel<'a> {
             }
         }
     }
+}
+
+/// `out`'s slots with the cells they answer for.
+fn cells_again<'o>(
+    out: &'o mut [bool],
+    tags: &'o [u8],
+    bits: &'o [u64],
+) -> impl Iterator<Item = (&'o mut bool, (&'o u8, &'o u64))> {
+    out.iter_mut().zip(tags.iter().zip(bits))
 }
 
 impl<'a> Bound<'a> {
@@ -182,7 +205,7 @@ impl<'a> Bound<'a> {
             Some(_) if self.indexed(0).is_some() => "value index: the values' row bitmaps",
             Some((_, Kernel::Exact(..))) => "column: packed cells compared exactly",
             Some((_, Kernel::Dates(..))) => "column: date cells compared as instants",
-            Some((_, Kernel::Memo(_))) => {
+            Some((_, Kernel::Memo(..))) => {
                 "column: each distinct string tried once (literal search or regex), remembered"
             }
             Some((_, Kernel::Cells(_))) => "column: cell by cell",

@@ -11,6 +11,9 @@ pub struct Strings {
     text: String,
     /// Where string `i` ends in `text` (it starts where string `i - 1` ends).
     ends: Vec<u32>,
+    /// The first and last byte of string `i` (zeros for the empty string): what anchored
+    /// patterns test first, without reading the text.
+    edges: Vec<[u8; 2]>,
     /// Ids, hashed by their string.
     table: HashTable<u32>,
     hasher: hashbrown::DefaultHashBuilder,
@@ -29,6 +32,11 @@ impl Strings {
     /// `ends[i - 1]..ends[i]`, the first from 0).
     pub fn arena(&self) -> (&str, &[u32]) {
         (&self.text, &self.ends)
+    }
+
+    /// The first and last byte of each string, by id (zeros for the empty string).
+    pub fn edges(&self) -> &[[u8; 2]] {
+        &self.edges
     }
 
     /// Number of distinct strings.
@@ -89,6 +97,9 @@ impl Strings {
         vacant.insert(id);
         self.text.push_str(s);
         self.ends.push(end);
+        let bytes = s.as_bytes();
+        let edge = |b: Option<&u8>| b.copied().unwrap_or(0);
+        self.edges.push([edge(bytes.first()), edge(bytes.last())]);
         Some(id)
     }
 
@@ -103,6 +114,7 @@ impl Strings {
     pub fn shrink_to_fit(&mut self) {
         self.text.shrink_to_fit();
         self.ends.shrink_to_fit();
+        self.edges.shrink_to_fit();
         let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
         self.table
             .shrink_to_fit(|&id| hasher.hash_one(string_of(text, ends, id)));
@@ -147,6 +159,7 @@ mod tests {
         assert_eq!((s.get(a), s.get(b), s.get(c)), ("alpha", "", "beta"));
         assert_eq!(s.find("beta"), Some(c));
         assert_eq!(s.find("gamma"), None);
+        assert_eq!(s.edges(), [*b"aa", [0, 0], *b"ba"]);
         assert_eq!(s.len(), 3);
         s.shrink_to_fit();
         assert_eq!(s.find("alpha"), Some(a));

@@ -3,11 +3,10 @@
 //! search, in parallel chunks), instead of one search per row. The answer is a memo by
 //! string id that the row scan reads.
 
-use super::columns::{MATCH, NO_MATCH, UNTRIED};
+use super::memo::{Memo, MATCH, NO_MATCH, UNTRIED};
 use super::strings::Strings;
 use aho_corasick::{packed, AhoCorasick, Input, Span};
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 /// Arena bytes a chunk of the parallel search covers, about (small in tests, so that
 /// small collections take the parallel path too).
@@ -17,13 +16,13 @@ const CHUNK: usize = if cfg!(test) { 1 << 10 } else { 1 << 20 };
 /// ignoring ASCII case, [`UNTRIED`] when it has non-ASCII text and no such occurrence (the
 /// regex's Unicode case folding must decide), else [`NO_MATCH`]. `None` when the needles
 /// cannot be searched this way.
-pub fn search(strings: &Strings, needles: &[&[u8]]) -> Option<Vec<AtomicU8>> {
+pub fn search(strings: &Strings, needles: &[&[u8]]) -> Option<Memo> {
     if needles.iter().any(|n| n.is_empty() || !n.is_ascii()) {
         return None;
     }
     let finder = Finder::new(needles)?;
     let (text, ends) = strings.arena();
-    let memo: Vec<AtomicU8> = (0..ends.len()).map(|_| AtomicU8::new(NO_MATCH)).collect();
+    let memo = Memo::new(ends.len(), NO_MATCH);
     let text = text.as_bytes();
     let chunk = |(start, end): (usize, usize)| {
         mark_non_ascii(text, ends, start, end, &memo);
@@ -44,9 +43,7 @@ pub fn search(strings: &Strings, needles: &[&[u8]]) -> Option<Vec<AtomicU8>> {
                         .is_some_and(|t| t.eq_ignore_ascii_case(needle))
             });
             if hit {
-                if let Some(slot) = memo.get(id) {
-                    slot.store(MATCH, Relaxed);
-                }
+                memo.set(id, MATCH);
                 from = string_end; // the string is decided
             } else {
                 from = at + 1;
@@ -160,7 +157,7 @@ impl Finder {
 const ASCII_BLOCK: usize = 4096;
 
 /// Marks [`UNTRIED`] the strings of `text[start..end]` holding a non-ASCII byte.
-fn mark_non_ascii(text: &[u8], ends: &[u32], start: usize, end: usize, memo: &[AtomicU8]) {
+fn mark_non_ascii(text: &[u8], ends: &[u32], start: usize, end: usize, memo: &Memo) {
     let Some(span) = text.get(start..end) else {
         return;
     };
@@ -171,9 +168,7 @@ fn mark_non_ascii(text: &[u8], ends: &[u32], start: usize, end: usize, memo: &[A
         let base = start + block_no * ASCII_BLOCK;
         for (at, _) in block.iter().enumerate().filter(|(_, b)| !b.is_ascii()) {
             let id = ends.partition_point(|&e| (e as usize) <= base + at);
-            if let Some(slot) = memo.get(id) {
-                slot.store(UNTRIED, Relaxed);
-            }
+            memo.set(id, UNTRIED);
         }
     }
 }

@@ -150,6 +150,8 @@ mod tests {
                     3 => format!("JOB-TASK-{i:04X}").into(),
                     // The Kelvin sign folds to 'k' in the regex, not in an ASCII search.
                     4 => format!("job-task-\u{212a}{i:03x}").into(),
+                    // The long s folds to 's' in the regex: a first byte no ASCII case has.
+                    5 => format!("\u{17f}ecret-{i:04x}").into(),
                     _ => format!("job-task-{i:04x}").into(),
                 };
                 let tag = ["alpha", "Beta", "gamma", "é-delta"][i as usize % 4];
@@ -167,6 +169,8 @@ mod tests {
             ("id", vec![literal("cgroup")]),
             ("id", vec![regex("^job-task-0.*f$")]),
             ("id", vec![regex("[0-3]$"), literal("b")]),
+            ("id", vec![regex("^secret-.*[0-3]$")]),
+            ("id", vec![regex("^JOB-task-\\d"), regex("e$")]),
             ("group", vec![literal("group-1")]),
             ("group", vec![regex("^group-2[0-9]$")]),
             ("tag", vec![literal("ET")]),

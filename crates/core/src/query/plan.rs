@@ -44,6 +44,11 @@ pub struct Anchors {
 }
 
 impl Anchors {
+    /// True when no start or end is known (every text is admitted).
+    pub fn is_empty(&self) -> bool {
+        self.prefixes.is_empty() && self.suffixes.is_empty()
+    }
+
     /// False when `text` cannot match.
     pub fn admit(&self, text: &[u8]) -> bool {
         let starts = |p: &[u8]| {
