@@ -7,12 +7,25 @@
 
 use crate::convert::document_struct;
 use bson::raw::{RawBsonRef, RawDocument};
-use prost::encoding::{encode_key, encode_varint, WireType};
+use prost::encoding::{encode_varint, WireType};
 use prost::Message;
 use spacejobs_core::eval::walk::{self, kind, Element};
 use spacejobs_core::model::Service;
 use spacejobs_core::time::{format_iso, iso_digits};
 use spacejobs_proto::inventory;
+
+/// Writes the key of field `tag` (one byte for the fields 1 to 15).
+fn encode_key(tag: u32, wire_type: WireType, out: &mut Vec<u8>) {
+    put_varint(out, u64::from(tag << 3 | wire_type as u32));
+}
+
+/// Writes a varint (one byte below 128, the common case).
+fn put_varint(out: &mut Vec<u8>, value: u64) {
+    match u8::try_from(value) {
+        Ok(byte) if byte < 0x80 => out.push(byte),
+        _ => encode_varint(value, out),
+    }
+}
 
 /// Writes field `tag` holding `bytes` (a string or a message), unless empty and `skip_empty`
 /// (proto3 leaves out empty strings; an element of a repeated message is always written).
@@ -21,7 +34,7 @@ fn put_bytes(out: &mut Vec<u8>, tag: u32, bytes: &[u8], skip_empty: bool) {
         return;
     }
     encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(bytes.len() as u64, out);
+    put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
@@ -30,7 +43,7 @@ fn put_int(out: &mut Vec<u8>, tag: u32, value: i32) {
     if value != 0 {
         encode_key(tag, WireType::Varint, out);
         // Negative int32 values are sign-extended to ten bytes, as protobuf wants.
-        encode_varint(i64::from(value) as u64, out);
+        put_varint(out, i64::from(value) as u64);
     }
 }
 
@@ -88,50 +101,99 @@ fn status(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
     Some(())
 }
 
-/// A stored sub-document as a `Struct`, values as the JSON rendering gives them (numbers as
-/// doubles, dates as ISO text, ObjectIds as hex); `None` when it holds a kind of value that
-/// rendering words otherwise (the caller then goes through the JSON rendering).
-fn structure(fields: &RawDocument) -> Option<prost_types::Struct> {
-    let mut out = std::collections::BTreeMap::new();
-    for field in fields {
-        let (key, value) = field.ok()?;
-        out.insert(key.as_str().to_string(), struct_value(value)?);
+/// Writes message field `tag` whose bytes `write` appends, its length put in front
+/// afterwards (one byte kept for it, the bytes moved along when the length needs more);
+/// `None`, with `out` as it was, when `write` fails.
+fn nested(
+    out: &mut Vec<u8>,
+    tag: u32,
+    write: impl FnOnce(&mut Vec<u8>) -> Option<()>,
+) -> Option<()> {
+    let start = out.len();
+    encode_key(tag, WireType::LengthDelimited, out);
+    let at = out.len();
+    out.push(0);
+    if write(out).is_none() {
+        out.truncate(start);
+        return None;
     }
-    Some(prost_types::Struct { fields: out })
+    let len = (out.len() - at - 1) as u64;
+    match u8::try_from(len) {
+        Ok(byte) if byte < 0x80 => out[at] = byte,
+        _ => {
+            let mut prefix = Vec::with_capacity(10);
+            encode_varint(len, &mut prefix);
+            out.splice(at..=at, prefix);
+        }
+    }
+    Some(())
 }
 
-/// One value of [`structure`].
-fn struct_value(value: RawBsonRef<'_>) -> Option<prost_types::Value> {
-    use prost_types::value::Kind;
-    let number = |d: f64| {
+/// Writes a stored sub-document as the fields of a `google.protobuf.Struct` (entries by key,
+/// the last of a repeated key, as the model's map keeps them), values as the JSON rendering
+/// gives them (numbers as doubles, dates as ISO text, ObjectIds as hex); `None` when it
+/// holds a kind of value that rendering words otherwise (the caller then goes through the
+/// JSON rendering).
+fn write_struct(out: &mut Vec<u8>, fields: &RawDocument) -> Option<()> {
+    let mut entries = fields
+        .into_iter()
+        .map(|field| field.ok().map(|(key, value)| (key.as_str(), value)))
+        .collect::<Option<Vec<_>>>()?;
+    entries.sort_by_key(|(key, _)| *key);
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if entries.get(i + 1).is_some_and(|(next, _)| next == key) {
+            continue;
+        }
+        nested(out, 1, |entry| {
+            put_bytes(entry, 1, key.as_bytes(), true);
+            nested(entry, 2, |v| write_value(v, *value))
+        })?;
+    }
+    Some(())
+}
+
+/// Writes one value of [`write_struct`] as the fields of a `google.protobuf.Value`.
+fn write_value(out: &mut Vec<u8>, value: RawBsonRef<'_>) -> Option<()> {
+    let null = |out: &mut Vec<u8>| {
+        encode_key(1, WireType::Varint, out);
+        out.push(0);
+    };
+    let number = |out: &mut Vec<u8>, d: f64| {
         if d.is_finite() {
             // JSON keeps whole numbers as integers: -0.0 reads back as 0.
-            Kind::NumberValue(if d == 0.0 { 0.0 } else { d })
+            let d = if d == 0.0 { 0.0 } else { d };
+            encode_key(2, WireType::SixtyFourBit, out);
+            out.extend_from_slice(&d.to_le_bytes());
         } else {
-            Kind::NullValue(0)
+            null(out);
         }
     };
-    let kind = match value {
+    let text = |out: &mut Vec<u8>, s: &str| put_bytes(out, 3, s.as_bytes(), false);
+    match value {
         RawBsonRef::Null | RawBsonRef::Undefined | RawBsonRef::MinKey | RawBsonRef::MaxKey => {
-            Kind::NullValue(0)
+            null(out)
         }
-        RawBsonRef::Boolean(b) => Kind::BoolValue(b),
-        RawBsonRef::Int32(i) => Kind::NumberValue(f64::from(i)),
-        RawBsonRef::Int64(i) => Kind::NumberValue(i as f64),
-        RawBsonRef::Double(d) => number(d),
-        RawBsonRef::String(s) | RawBsonRef::Symbol(s) => Kind::StringValue(s.to_string()),
-        RawBsonRef::DateTime(d) => Kind::StringValue(format_iso(d)),
-        RawBsonRef::ObjectId(id) => Kind::StringValue(id.to_hex()),
-        RawBsonRef::Document(d) => Kind::StructValue(structure(d)?),
-        RawBsonRef::Array(items) => Kind::ListValue(prost_types::ListValue {
-            values: items
-                .into_iter()
-                .map(|item| struct_value(item.ok()?))
-                .collect::<Option<_>>()?,
-        }),
+        RawBsonRef::Boolean(b) => {
+            encode_key(4, WireType::Varint, out);
+            out.push(u8::from(b));
+        }
+        RawBsonRef::Int32(i) => number(out, f64::from(i)),
+        RawBsonRef::Int64(i) => number(out, i as f64),
+        RawBsonRef::Double(d) => number(out, d),
+        RawBsonRef::String(s) | RawBsonRef::Symbol(s) => text(out, s),
+        RawBsonRef::DateTime(d) => text(out, &format_iso(d)),
+        RawBsonRef::ObjectId(id) => text(out, &id.to_hex()),
+        RawBsonRef::Document(d) => nested(out, 5, |s| write_struct(s, d))?,
+        RawBsonRef::Array(items) => nested(out, 6, |list| {
+            for item in items {
+                let item = item.ok()?;
+                nested(list, 1, |v| write_value(v, item))?;
+            }
+            Some(())
+        })?,
         _ => return None,
-    };
-    Some(prost_types::Value { kind: Some(kind) })
+    }
+    Some(())
 }
 
 /// Writes one field of a message from a stored value; `None` when the value has a type the
@@ -144,14 +206,20 @@ type Writer = fn(&mut Vec<u8>, u32, Element<'_>) -> Option<()>;
 /// or is given twice (the model refuses those), or the bytes cannot be read to their end.
 fn write_fields(bytes: &[u8], table: &[(&str, u32, Writer)], out: &mut Vec<u8>) -> Option<u32> {
     let mut seen = 0u32;
+    // Stored documents mostly keep the table's order: the entry after the last one met is
+    // tried first.
+    let mut next = 0;
     let mut fields = walk::elements(bytes);
     for field in fields.by_ref() {
-        let Some(at) = table
-            .iter()
-            .position(|(key, ..)| key.as_bytes() == field.key)
-        else {
-            continue;
+        let named = |(key, ..): &(&str, u32, Writer)| key.as_bytes() == field.key;
+        let at = match table.get(next) {
+            Some(entry) if named(entry) => next,
+            _ => match table.iter().position(named) {
+                Some(at) => at,
+                None => continue,
+            },
         };
+        next = at + 1;
         if seen & (1 << at) != 0 {
             return None;
         }
@@ -171,18 +239,17 @@ const ERROR_FIELDS: [(&str, u32, Writer); 3] = [
 
 /// An error's free-form details as a `Struct` (`null` as an empty one).
 fn additional(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
-    let details = match value.kind {
+    match value.kind {
         kind::DOCUMENT => {
             let fields = RawDocument::from_bytes(value.value).ok()?;
-            match structure(fields) {
-                Some(done) => done,
-                None => document_struct(&bson::Document::try_from(fields).ok()?)?,
+            if nested(out, tag, |s| write_struct(s, fields)).is_none() {
+                let details = document_struct(&bson::Document::try_from(fields).ok()?)?;
+                put_bytes(out, tag, &details.encode_to_vec(), false);
             }
         }
-        kind::NULL => prost_types::Struct::default(),
+        kind::NULL => put_bytes(out, tag, &[], false),
         _ => return None,
-    };
-    put_bytes(out, tag, &details.encode_to_vec(), false);
+    }
     Some(())
 }
 
@@ -264,13 +331,11 @@ pub fn job_tasks_info_bytes(
     total_count: i32,
 ) -> spacejobs_core::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(documents.iter().map(|d| d.as_bytes().len()).sum());
-    let mut info = Vec::new();
     for doc in documents {
-        info.clear();
-        if write_job_task_info(doc, &mut info).is_none() {
-            info = crate::convert::job_task_info_by_model(doc)?.encode_to_vec();
+        if nested(&mut out, 1, |info| write_job_task_info(doc, info)).is_none() {
+            let info = crate::convert::job_task_info_by_model(doc)?.encode_to_vec();
+            put_bytes(&mut out, 1, &info, false);
         }
-        put_bytes(&mut out, 1, &info, false);
     }
     put_int(&mut out, 2, total_count);
     Ok(out)
@@ -332,14 +397,12 @@ mod tests {
             "flag": true, "none": Bson::Null, "when": bson::DateTime::from_millis(1),
             "id": oid, "list": [1, "a", {"deep": [Bson::Null, 2.5]}], "nested": {"x": {}},
         };
-        assert!(
-            super::structure(&raw(&additional)).is_some(),
-            "read straight"
-        );
+        let straight = |d: &Document| super::write_struct(&mut Vec::new(), &raw(d));
+        assert!(straight(&additional).is_some(), "read straight");
         // A decimal is worded by the JSON rendering.
         let mut rare = additional.clone();
         rare.insert("decimal", Bson::Decimal128("1.5".parse().expect("decimal")));
-        assert!(super::structure(&raw(&rare)).is_none());
+        assert!(straight(&rare).is_none());
         for additional in [additional, rare] {
             let doc = doc! {"errors": [{"error_code": "E", "additional": additional}]};
             let raw = raw(&doc);
@@ -347,7 +410,34 @@ mod tests {
             let model = job_task_info_by_model(&raw).expect("model");
             // As bytes: -0.0 equals 0.0 as a number, not on the wire.
             assert_eq!(fast.encode_to_vec(), model.encode_to_vec());
+            // The bytes written are the model's own (keys in order, lengths of every size).
+            let mut written = Vec::new();
+            super::write_job_task_info(&raw, &mut written).expect("read straight");
+            assert_eq!(written, model.encode_to_vec());
         }
+        // A repeated key keeps its last value, and an empty key is left out, as the model's
+        // map does.
+        let details = bytes(&[
+            ("b", Bson::Int32(1)),
+            ("", "empty key".into()),
+            ("a", "first".into()),
+            ("b", Bson::Int32(2)),
+            ("long", "x".repeat(300).into()),
+        ]);
+        let doc = doc! {"errors": [{"error_code": "E", "additional": Bson::Document(
+        Document::try_from(details.as_ref()).expect("details"))}]};
+        let key = |k| <&bson::raw::CStr>::try_from(k).expect("key");
+        let mut error = RawDocumentBuf::new();
+        error.append(key("error_code"), "E");
+        error.append(key("additional"), details.clone());
+        let mut errors = bson::RawArrayBuf::new();
+        errors.push(error);
+        let mut raw_doc = RawDocumentBuf::new();
+        raw_doc.append(key("errors"), errors);
+        let model = job_task_info_by_model(&raw(&doc)).expect("model");
+        let mut written = Vec::new();
+        super::write_job_task_info(&raw_doc, &mut written).expect("read straight");
+        assert_eq!(written, model.encode_to_vec());
     }
 
     #[test]
