@@ -116,16 +116,21 @@ impl EmbeddedStore {
                     let mut chunk = Vec::with_capacity(LOAD_CHUNK);
                     for entry in t.iter().map_err(|e| open_err(&e))? {
                         let (key, value) = entry.map_err(|e| open_err(&e))?;
+                        // Checked here, so that the loader only fills columns.
+                        if let Err(e) = validate(value.value()) {
+                            let _ = chunks.send(Err((key.value(), e)));
+                            return Ok(());
+                        }
                         chunk.push((key.value(), Box::<[u8]>::from(value.value())));
                         if chunk.len() == LOAD_CHUNK {
                             let full =
                                 std::mem::replace(&mut chunk, Vec::with_capacity(LOAD_CHUNK));
-                            if chunks.send(full).is_err() {
-                                return Ok(()); // the loader stopped at a bad document
+                            if chunks.send(Ok(full)).is_err() {
+                                return Ok(());
                             }
                         }
                     }
-                    let _ = chunks.send(chunk);
+                    let _ = chunks.send(Ok(chunk));
                     Ok(())
                 })();
                 drop(chunks);

@@ -37,6 +37,10 @@ pub struct Collection {
     columns: Columns,
 }
 
+/// Stored documents `(sequence number, BSON bytes)` in ascending order, each checked with
+/// [`validate`]; or the first bad one, with its sequence number.
+pub type CheckedChunk = std::result::Result<Vec<(u64, Box<[u8]>)>, (u64, Error)>;
+
 impl Collection {
     /// An empty collection.
     pub fn new() -> Self {
@@ -71,16 +75,24 @@ impl Collection {
     /// each checked with [`validate`]; the first bad document, in order, is refused with its
     /// sequence number. See [`Self::load_chunks`].
     pub fn load(stored: Vec<(u64, Box<[u8]>)>) -> std::result::Result<Self, (u64, Error)> {
-        Self::load_chunks(stored.len(), std::iter::once(stored))
+        let bad = stored
+            .par_iter()
+            .filter_map(|(seq, raw)| validate(raw).err().map(|e| (*seq, e)))
+            .min_by_key(|(seq, _)| *seq);
+        if let Some(bad) = bad {
+            return Err(bad);
+        }
+        Self::load_chunks(stored.len(), std::iter::once(Ok(stored)))
     }
 
     /// [`Self::load`] of documents given chunk after chunk (`expected` of them in all, for
-    /// the room to reserve), so that reading the next chunk can go on meanwhile. Each
-    /// chunk is validated in parallel (rayon) while the columns are filled from the same
-    /// bytes.
+    /// the room to reserve), so that reading and checking the next chunk can go on
+    /// meanwhile on another thread: every document of a chunk was checked with
+    /// [`validate`] by the sender, which sends the first bad one instead (and the load
+    /// stops there).
     pub fn load_chunks(
         expected: usize,
-        chunks: impl IntoIterator<Item = Vec<(u64, Box<[u8]>)>>,
+        chunks: impl IntoIterator<Item = CheckedChunk>,
     ) -> std::result::Result<Self, (u64, Error)> {
         let mut collection = Collection::new();
         collection.raws.reserve_exact(expected);
@@ -88,24 +100,9 @@ impl Collection {
         collection.columns.reserve(expected);
         collection.columns.pause_indexes();
         for chunk in chunks {
-            let columns = &mut collection.columns;
-            let (bad, ()) = rayon::join(
-                || {
-                    chunk
-                        .par_iter()
-                        .filter_map(|(seq, raw)| validate(raw).err().map(|e| (*seq, e)))
-                        .min_by_key(|(seq, _)| *seq)
-                },
-                || {
-                    // The column walker reads any bytes without panicking; a bad document
-                    // throws the whole collection away.
-                    for (_, raw) in &chunk {
-                        columns.push(raw);
-                    }
-                },
-            );
-            if let Some(bad) = bad {
-                return Err(bad);
+            let chunk = chunk?;
+            for (_, raw) in &chunk {
+                collection.columns.push(raw);
             }
             for (seq, raw) in chunk {
                 collection.raws.push(raw);
