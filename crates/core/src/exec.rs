@@ -150,6 +150,22 @@ where
     result
 }
 
+/// [`run_cpu`], or `work` right here when `small` says it is bounded by a small constant (a
+/// query without patterns to compile: time linear in a query whose size the limits bound):
+/// work that short costs less than the two thread wake-ups of a handoff to the pool, and
+/// keeps the async threads within tokio's tens of microseconds between awaits.
+pub async fn run_cpu_unless_small<T, F>(deadline: &Deadline, small: bool, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Deadline) -> Result<T> + Send + 'static,
+{
+    if small {
+        deadline.check()?;
+        return work(deadline);
+    }
+    run_cpu(deadline, work).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

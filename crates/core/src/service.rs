@@ -8,7 +8,7 @@
 use crate::auth::{Authenticator, CallInfo, Caller, NoAuth};
 use crate::error::{Error, Result};
 use crate::eval::{ListOutput, StatOutput};
-use crate::exec::{run_cpu, Deadline};
+use crate::exec::{run_cpu_unless_small, Deadline};
 use crate::limits::Limits;
 use crate::model::Service;
 use crate::query::{compile, ListPlan, Method, Plan, StatPlan};
@@ -173,7 +173,8 @@ impl<S: Store + ?Sized> JobService<S> {
             ..self.limits.check_list(&query, self.clock.now())?
         };
         let minimal = self.service.minimal_fields();
-        run_cpu(deadline, move |_| {
+        let small = !compile::builds_patterns(&query.filter, &query.filter_or, &query.keyword);
+        run_cpu_unless_small(deadline, small, move |_| {
             compile::list_with(&query, minimal, &options)
         })
         .await
@@ -243,7 +244,11 @@ impl<S: Store + ?Sized> JobService<S> {
             deadline: Some(deadline.clone()),
             ..self.limits.check_stat(&query, self.clock.now())?
         };
-        run_cpu(deadline, move |_| compile::stat_with(&query, &options)).await
+        let small = !compile::builds_patterns(&query.filter, &query.filter_or, &query.keyword);
+        run_cpu_unless_small(deadline, small, move |_| {
+            compile::stat_with(&query, &options)
+        })
+        .await
     }
 
     /// The validated plan of a `list` or `stat` request in its proto3 JSON form, as `token`'s

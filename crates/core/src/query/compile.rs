@@ -161,6 +161,32 @@ pub fn literal_pattern(text: &str, size_limit: usize) -> Result<Pattern> {
     Ok(pattern)
 }
 
+/// Operators whose values compile to patterns (regexes).
+const PATTERN_OPERATORS: [&str; 6] = [
+    "contain",
+    "not_contain",
+    "regex",
+    "contain_in",
+    "not_contain_in",
+    "regex_in",
+];
+
+/// True when compiling these filters (or the keyword) builds patterns: the one part of
+/// compiling that may take long (a regex's automaton); the rest takes time linear in a
+/// query whose size the limits bound.
+pub fn builds_patterns(
+    filter: &[RawCondition],
+    filter_or: &[RawCondition],
+    keyword: &Option<String>,
+) -> bool {
+    keyword.is_some()
+        || filter.iter().chain(filter_or).any(|c| {
+            c.operator
+                .as_deref()
+                .is_some_and(|o| PATTERN_OPERATORS.contains(&o))
+        })
+}
+
 /// Compiles filter conditions; `param` names the list in errors (`filter`, `filter_or`, …).
 pub fn conditions(raw: &[RawCondition], param: &str, cx: &Options) -> Result<Vec<Condition>> {
     raw.iter().map(|c| condition(c, param, cx)).collect()
@@ -711,6 +737,53 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         crate::time::parse_iso("2022-07-01T12:00:00Z").expect("valid")
+    }
+
+    #[test]
+    fn builds_patterns_exactly_when_compiling_makes_patterns() {
+        let operators = [
+            "eq",
+            "not",
+            "lt",
+            "lte",
+            "gt",
+            "gte",
+            "exists",
+            "contain",
+            "not_contain",
+            "regex",
+            "in",
+            "not_in",
+            "contain_in",
+            "not_contain_in",
+            "regex_in",
+            "match",
+            "datetime_lt",
+            "datetime_gt",
+            "timediff_lt",
+            "timediff_gte",
+        ];
+        let values = [
+            json!("x"),
+            json!(["x"]),
+            json!(true),
+            json!({"k": "x"}),
+            json!("now"),
+            json!("2022-06-01"),
+        ];
+        for operator in operators {
+            let raw = |v: &Value| RawCondition::new("status", operator, v.clone());
+            let compiled = values
+                .iter()
+                .find_map(|v| condition(&raw(v), "filter", &Options::new(now())).ok())
+                .unwrap_or_else(|| panic!("'{operator}' compiles with one of the values"));
+            let patterns = matches!(compiled.op, Op::Matches(_) | Op::NotMatches(_));
+            let said = builds_patterns(&[raw(&values[0])], &[], &None);
+            assert_eq!(said, patterns, "{operator}");
+            assert_eq!(builds_patterns(&[], &[raw(&values[0])], &None), patterns);
+        }
+        assert!(builds_patterns(&[], &[], &Some("word".into())));
+        assert!(!builds_patterns(&[], &[], &None));
     }
 
     #[test]
