@@ -81,8 +81,8 @@ impl<'a> Kernel<'a> {
         }
     }
 
-    /// `out[j]` = the test on cell `j` (whatever for complex cells; false where the cell
-    /// test is costly and `!wanted(j)`).
+    /// `out[j]` = the test on cell `j` (whatever for complex cells, and for the rows not
+    /// `wanted(j)` where the cell test is costly: those are not tested).
     /// `local` holds this thread's copies of the patterns (made on first need): a copied
     /// regex keeps its matching caches to the thread, where the shared one hands them out
     /// under a lock on every call.
@@ -97,12 +97,12 @@ impl<'a> Kernel<'a> {
         match self {
             Kernel::Exact(keys, negate) => match keys.as_slice() {
                 [(tag, value)] => {
-                    for (o, (t, b)) in cells_again(out, tags, bits) {
+                    for (o, (t, b)) in zip_cells(out, tags, bits) {
                         *o = (*t == *tag && *b == *value) != *negate;
                     }
                 }
                 keys => {
-                    for (o, (t, b)) in cells_again(out, tags, bits) {
+                    for (o, (t, b)) in zip_cells(out, tags, bits) {
                         *o = keys.iter().any(|(tag, value)| t == tag && b == value) != *negate;
                     }
                 }
@@ -115,7 +115,7 @@ impl<'a> Kernel<'a> {
                     Cmp::Gt => |a, b| a > b,
                     Cmp::Gte => |a, b| a >= b,
                 };
-                for (o, (t, b)) in cells_again(out, tags, bits) {
+                for (o, (t, b)) in zip_cells(out, tags, bits) {
                     *o = *t == TAG_DATE && accept(*b as i64, date);
                 }
             }
@@ -138,7 +138,7 @@ impl<'a> Kernel<'a> {
                         }
                     }
                 }
-                for (o, (t, b)) in cells_again(out, tags, bits) {
+                for (o, (t, b)) in zip_cells(out, tags, bits) {
                     *o = match *t {
                         TAG_STR if !*o => *negate,
                         TAG_STR => match memo.get(*b as usize) {
@@ -159,7 +159,7 @@ impl<'a> Kernel<'a> {
                 if let (None, Some(patterns)) = (&local, test.patterns()) {
                     *local = Some(patterns.to_vec());
                 }
-                for (j, (o, (t, b))) in cells_again(out, tags, bits).enumerate() {
+                for (j, (o, (t, b))) in zip_cells(out, tags, bits).enumerate() {
                     *o = *t != TAG_COMPLEX
                         && wanted(j)
                         && test.eval_with(Column::decode(*t, *b), local.as_deref());
@@ -170,7 +170,7 @@ impl<'a> Kernel<'a> {
 }
 
 /// `out`'s slots with the cells they answer for.
-fn cells_again<'o>(
+fn zip_cells<'o>(
     out: &'o mut [bool],
     tags: &'o [u8],
     bits: &'o [u64],
