@@ -13,7 +13,7 @@ use crate::limits::Limits;
 use crate::model::Service;
 use crate::query::{compile, ListPlan, Method, Plan, StatPlan};
 use crate::request::{prepare_list, prepare_stat, ListRequest, StatRequest};
-use crate::store::Store;
+use crate::store::{Finish, Finished, Store};
 use crate::time::{Clock, SystemClock};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -141,11 +141,27 @@ impl<S: Store + ?Sized> JobService<S> {
         deadline: &Deadline,
         token: Option<&str>,
     ) -> Result<ListOutput> {
+        self.list_finished(request, deadline, token, Ok).await
+    }
+
+    /// [`Self::list_within`], then `finish` on the answer (rendering it, say) on the rayon
+    /// pool, in the store's own evaluation task when it has one.
+    pub async fn list_finished<T: Send + 'static>(
+        &self,
+        request: &ListRequest,
+        deadline: &Deadline,
+        token: Option<&str>,
+        finish: impl FnOnce(ListOutput) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let _permit = self.admit()?;
         let plan = self.list_plan(request, deadline, token).await?;
+        let finish: Finish = Box::new(move |out| finish(out).map(|t| Box::new(t) as Finished));
         self.store
-            .list(self.service.collection(), &plan, deadline)
-            .await
+            .list_finished(self.service.collection(), &plan, deadline, finish)
+            .await?
+            .downcast::<T>()
+            .map(|t| *t)
+            .map_err(|_| Error::Internal("a list's answer came back as another type".into()))
     }
 
     /// The plan of a `list`: authenticate `token` (scoping the request to the caller),

@@ -21,7 +21,7 @@ use spacejobs_core::eval::collection::{encode, validate};
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, Plan, StatPlan};
 use spacejobs_core::store::Planned;
-use spacejobs_core::store::{ensure_object_id, Collections};
+use spacejobs_core::store::{ensure_object_id, Collections, Finish, Finished};
 use spacejobs_core::write::{Write, Written};
 use spacejobs_core::{Deadline, Store};
 use std::path::{Path, PathBuf};
@@ -168,6 +168,18 @@ impl Store for EmbeddedStore {
         deadline: &Deadline,
     ) -> spacejobs_core::Result<ListOutput> {
         self.collections.list(collection, plan, deadline).await
+    }
+
+    async fn list_finished(
+        &self,
+        collection: &str,
+        plan: &ListPlan,
+        deadline: &Deadline,
+        finish: Finish,
+    ) -> spacejobs_core::Result<Finished> {
+        self.collections
+            .list_finished(collection, plan, deadline, finish)
+            .await
     }
 
     async fn stat(

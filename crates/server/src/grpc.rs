@@ -98,11 +98,9 @@ impl Handler {
     ) -> Result<Response<T>, Status> {
         self.call("list", domain, async {
             let request = convert::list_request(self.service.service(), query, fields, status)?;
-            let out = self
-                .service
-                .list_within(&request, &deadline, token.as_deref())
-                .await?;
-            run_cpu(&deadline, move |_| info(out)).await
+            self.service
+                .list_finished(&request, &deadline, token.as_deref(), info)
+                .await
         })
         .await
     }

@@ -230,17 +230,22 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 async fn list(service: &Shared, request: Value, token: Option<&str>) -> Result<Body> {
     let kind = service.service();
     let deadline = service.deadline(None);
-    let out = service
-        .list_within(&ListRequest::from_json(kind, &request)?, &deadline, token)
-        .await?;
-    run_cpu(&deadline, move |_| {
-        Ok(match kind {
-            Service::Inventory => Body::Bytes(json::job_tasks_body(&convert::job_tasks_info(out)?)),
-            Service::SpotAutomation => Body::Tree(json::spot_jobs(convert::spot_jobs_info(out)?)),
-            Service::PowerScheduler => Body::Tree(json::power_jobs(convert::power_jobs_info(out)?)),
+    let request = ListRequest::from_json(kind, &request)?;
+    service
+        .list_finished(&request, &deadline, token, move |out| {
+            Ok(match kind {
+                Service::Inventory => {
+                    Body::Bytes(json::job_tasks_body(&convert::job_tasks_info(out)?))
+                }
+                Service::SpotAutomation => {
+                    Body::Tree(json::spot_jobs(convert::spot_jobs_info(out)?))
+                }
+                Service::PowerScheduler => {
+                    Body::Tree(json::power_jobs(convert::power_jobs_info(out)?))
+                }
+            })
         })
-    })
-    .await
+        .await
 }
 
 /// An answer's JSON: a tree of values, or bytes already written.

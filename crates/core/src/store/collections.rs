@@ -74,6 +74,25 @@ impl Collections {
         .await
     }
 
+    /// [`Self::list`], then `finish` on the answer, in the same task on the rayon pool.
+    pub async fn list_finished(
+        &self,
+        name: &str,
+        plan: &ListPlan,
+        deadline: &Deadline,
+        finish: super::Finish,
+    ) -> Result<super::Finished> {
+        let (this, name, plan) = (self.clone(), name.to_string(), plan.clone());
+        run_cpu(deadline, move |deadline| {
+            let out = match this.read().get(&name) {
+                Some(c) => c.list(&plan, deadline)?,
+                None => ListOutput::default(),
+            };
+            finish(out)
+        })
+        .await
+    }
+
     /// Answers a stat plan over collection `name` on the rayon pool, within `deadline`.
     pub async fn stat(
         &self,

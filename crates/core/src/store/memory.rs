@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: collections held in memory only, evaluated by the core engine. Writes are
 //! ordered by one lock, so each batch is atomic and none interleaves with another.
 
-use super::{ensure_object_id, Collections, Store};
+use super::{ensure_object_id, Collections, Finish, Finished, Store};
 use crate::error::Result;
 use crate::eval::collection::encode;
 use crate::eval::{ListOutput, StatOutput};
@@ -35,6 +35,18 @@ impl Store for MemoryStore {
         deadline: &Deadline,
     ) -> Result<ListOutput> {
         self.collections.list(collection, plan, deadline).await
+    }
+
+    async fn list_finished(
+        &self,
+        collection: &str,
+        plan: &ListPlan,
+        deadline: &Deadline,
+        finish: Finish,
+    ) -> Result<Finished> {
+        self.collections
+            .list_finished(collection, plan, deadline, finish)
+            .await
     }
 
     async fn stat(
