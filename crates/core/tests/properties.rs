@@ -30,29 +30,12 @@ const KEYS: &[&str] = &[
     "nothing",
     "a.b.c",
 ];
-const OPERATORS: &[&str] = &[
-    "eq",
-    "not",
-    "lt",
-    "lte",
-    "gt",
-    "gte",
-    "exists",
-    "contain",
-    "not_contain",
-    "in",
-    "not_in",
-    "contain_in",
-    "not_contain_in",
-    "match",
-    "regex",
-    "regex_in",
-    "datetime_gt",
-    "datetime_lte",
-    "timediff_lt",
-    "timediff_gte",
-    "bogus",
-];
+/// Every filter operator, and one that does not exist.
+fn operators() -> Vec<&'static str> {
+    let mut all = compile::FILTER_OPERATORS.to_vec();
+    all.push("bogus");
+    all
+}
 const DOMAINS: &[&str] = &["domain-a", "domain-b", "domain-c"];
 
 fn collection() -> &'static eval::Collection {
@@ -198,7 +181,7 @@ fn condition() -> impl Strategy<Value = Value> {
     ];
     prop_oneof![
         9 => (key.clone(), typed).prop_map(|(k, (o, v))| json!({"k": k, "o": o, "v": v})),
-        1 => (key, prop::sample::select(OPERATORS), value()).prop_map(|(k, o, v)| json!({"k": k, "o": o, "v": v})),
+        1 => (key, prop::sample::select(operators()), value()).prop_map(|(k, o, v)| json!({"k": k, "o": o, "v": v})),
     ]
 }
 

@@ -161,6 +161,34 @@ pub fn literal_pattern(text: &str, size_limit: usize) -> Result<Pattern> {
     Ok(pattern)
 }
 
+/// Every filter operator a condition may name (`filter`, `filter_or`).
+pub const FILTER_OPERATORS: [&str; 24] = [
+    "eq",
+    "not",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "exists",
+    "contain",
+    "not_contain",
+    "regex",
+    "in",
+    "not_in",
+    "contain_in",
+    "not_contain_in",
+    "regex_in",
+    "match",
+    "datetime_lt",
+    "datetime_lte",
+    "datetime_gt",
+    "datetime_gte",
+    "timediff_lt",
+    "timediff_lte",
+    "timediff_gt",
+    "timediff_gte",
+];
+
 /// Operators whose values compile to patterns (regexes).
 const PATTERN_OPERATORS: [&str; 6] = [
     "contain",
@@ -741,28 +769,6 @@ mod tests {
 
     #[test]
     fn builds_patterns_exactly_when_compiling_makes_patterns() {
-        let operators = [
-            "eq",
-            "not",
-            "lt",
-            "lte",
-            "gt",
-            "gte",
-            "exists",
-            "contain",
-            "not_contain",
-            "regex",
-            "in",
-            "not_in",
-            "contain_in",
-            "not_contain_in",
-            "regex_in",
-            "match",
-            "datetime_lt",
-            "datetime_gt",
-            "timediff_lt",
-            "timediff_gte",
-        ];
         let values = [
             json!("x"),
             json!(["x"]),
@@ -771,7 +777,7 @@ mod tests {
             json!("now"),
             json!("2022-06-01"),
         ];
-        for operator in operators {
+        for operator in FILTER_OPERATORS {
             let raw = |v: &Value| RawCondition::new("status", operator, v.clone());
             let compiled = values
                 .iter()
