@@ -5,9 +5,10 @@
 //! filter, page of 20), `stat` (group by status with count) and, as the transport's ceiling,
 //! `grpc.health.v1.Health/Check` (no work at all) for a few seconds each, while a
 //! separate client checks `grpc.health.v1.Health/Check` every 20 ms. Prints throughput,
-//! p50/p99 latency, the health check's latency under that load beside its idle latency (as a
-//! ratio), and the server's resident memory before and after. Everything is bounded in time
-//! and sends traffic to 127.0.0.1 only.
+//! p50/p99 latency, the CPU time the server and the clients spend per request, the health
+//! check's latency under that load beside its idle latency (as a ratio), and the server's
+//! resident memory before and after. Everything is bounded in time and sends traffic to
+//! 127.0.0.1 only.
 //!
 //! Options (environment): `LOAD_DOCUMENTS` (100000), `LOAD_SECONDS` per run (5),
 //! `LOAD_METHODS` (`health,list,stat`), `LOAD_CLIENTS` (`1,16,64`). A whole run (neither of
@@ -52,6 +53,22 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// CPU time process `pid` has used so far (all threads, user and system), from
+/// `/proc/<pid>/stat` (in USER_HZ ticks, 100 a second on Linux).
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -216,10 +233,11 @@ async fn main() {
     );
     println!();
     let mut table = String::from(
-        "| method | clients | requests/s | p50 ms | p99 ms | errors | health p50 ms | health p99 ms | health p99 / idle p50 |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| method | clients | requests/s | p50 ms | p99 ms | errors | server CPU µs/request | clients' CPU µs/request | server's cores ÷ its CPU per request | health p50 ms | health p99 ms | health p99 / idle p50 |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     print!("{table}");
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     // `health` is the transport's own ceiling on this machine: a gRPC call doing no work.
     let methods = env_list("LOAD_METHODS", "health,list,stat");
     let client_counts: Vec<usize> = env_list("LOAD_CLIENTS", "1,16,64")
@@ -231,15 +249,22 @@ async fn main() {
             let until = Instant::now() + Duration::from_secs(seconds);
             let health = tokio::spawn(probe_health(addr, until));
             let started = Instant::now();
+            let cpu_before = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
             let (latencies, errors) = run(addr, method, clients, seconds).await;
             let elapsed = started.elapsed().as_secs_f64();
+            let cpu_after = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
+            let per_request =
+                |before: f64, after: f64| (after - before) * 1e6 / (latencies.len().max(1) as f64);
+            let server_us = per_request(cpu_before.0, cpu_after.0);
             let health = health.await.expect("join");
             let health_p99 = percentile(&health, 0.99);
             let row = format!(
-                "| {method} | {clients} | {:.0} | {:.2} | {:.2} | {errors} | {:.3} | {:.3} | {:.1}× |\n",
+                "| {method} | {clients} | {:.0} | {:.2} | {:.2} | {errors} | {server_us:.0} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1}× |\n",
                 latencies.len() as f64 / elapsed,
                 percentile(&latencies, 0.5),
                 percentile(&latencies, 0.99),
+                per_request(cpu_before.1, cpu_after.1),
+                cores as f64 * 1e6 / server_us.max(1e-3),
                 percentile(&health, 0.5),
                 health_p99,
                 health_p99 / idle_p50.max(1e-3),
@@ -265,7 +290,11 @@ async fn main() {
              status FAILURE, page of 20 (newest first); `stat`: group by status with count; \
              `health`: the health check, which does no work (the transport's ceiling on this \
              machine). A separate client checks health every 20 ms meanwhile; idle health p50 \
-             {idle_p50:.3} ms.\n\n{table}\n{memory}.",
+             {idle_p50:.3} ms. CPU per request is the server's (or the clients' process's) \
+             user and system time over the row divided by its requests; the clients take part \
+             of the same cores, so the next column, the machine's {cores} cores divided by the \
+             server's CPU per request, is the rate the server would reach with the cores to \
+             itself (derived, not measured).\n\n{table}\n{memory}.",
             benchmarks_md::LOAD_HEADING,
             chrono::Utc::now().format("%Y-%m-%d"),
             benchmarks_md::machine(),
