@@ -103,7 +103,7 @@ fn status(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
 
 /// Writes message field `tag` whose bytes `write` appends, its length put in front
 /// afterwards (one byte kept for it, the bytes moved along when the length needs more);
-/// `None`, with `out` as it was, when `write` fails.
+/// `None`, with `out` as it was, when `write` fails. Allocates nothing beyond `out`.
 fn nested(
     out: &mut Vec<u8>,
     tag: u32,
@@ -121,9 +121,16 @@ fn nested(
     match u8::try_from(len) {
         Ok(byte) if byte < 0x80 => out[at] = byte,
         _ => {
-            let mut prefix = Vec::with_capacity(10);
-            encode_varint(len, &mut prefix);
-            out.splice(at..=at, prefix);
+            let mut prefix = [0u8; 10];
+            let mut used = 0;
+            let mut rest = len;
+            while rest >= 0x80 {
+                prefix[used] = (rest as u8 & 0x7f) | 0x80;
+                rest >>= 7;
+                used += 1;
+            }
+            prefix[used] = rest as u8;
+            out.splice(at..=at, prefix[..=used].iter().copied());
         }
     }
     Some(())
@@ -135,6 +142,21 @@ fn nested(
 /// holds a kind of value that rendering words otherwise (the caller then goes through the
 /// JSON rendering).
 fn write_struct(out: &mut Vec<u8>, fields: &RawDocument) -> Option<()> {
+    // Mostly the keys are stored in order, once each: then they are written as they come.
+    let mut last: Option<&str> = None;
+    let mut in_order = true;
+    for field in fields {
+        let key = field.ok()?.0.as_str();
+        in_order &= last.is_none_or(|last| last < key);
+        last = Some(key);
+    }
+    if in_order {
+        for field in fields {
+            let (key, value) = field.ok()?;
+            write_entry(out, key.as_str(), value)?;
+        }
+        return Some(());
+    }
     let mut entries = fields
         .into_iter()
         .map(|field| field.ok().map(|(key, value)| (key.as_str(), value)))
@@ -144,12 +166,17 @@ fn write_struct(out: &mut Vec<u8>, fields: &RawDocument) -> Option<()> {
         if entries.get(i + 1).is_some_and(|(next, _)| next == key) {
             continue;
         }
-        nested(out, 1, |entry| {
-            put_bytes(entry, 1, key.as_bytes(), true);
-            nested(entry, 2, |v| write_value(v, *value))
-        })?;
+        write_entry(out, key, *value)?;
     }
     Some(())
+}
+
+/// Writes one entry of a `Struct`'s `fields` map.
+fn write_entry(out: &mut Vec<u8>, key: &str, value: RawBsonRef<'_>) -> Option<()> {
+    nested(out, 1, |entry| {
+        put_bytes(entry, 1, key.as_bytes(), true);
+        nested(entry, 2, |v| write_value(v, value))
+    })
 }
 
 /// Writes one value of [`write_struct`] as the fields of a `google.protobuf.Value`.
@@ -259,18 +286,18 @@ fn errors(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
         // An array is stored as a document whose keys are the positions.
         kind::ARRAY => {
             let mut items = walk::elements(value.value);
-            let mut info = Vec::new();
             for item in items.by_ref() {
                 if item.kind != kind::DOCUMENT {
                     return None;
                 }
-                info.clear();
-                let seen = write_fields(item.value, &ERROR_FIELDS, &mut info)?;
-                // The model gives every error its details, empty when it has none.
-                if seen & (1 << 2) == 0 {
-                    put_bytes(&mut info, 3, &[], false);
-                }
-                put_bytes(out, tag, &info, false);
+                nested(out, tag, |info| {
+                    let seen = write_fields(item.value, &ERROR_FIELDS, info)?;
+                    // The model gives every error its details, empty when it has none.
+                    if seen & (1 << 2) == 0 {
+                        put_bytes(info, 3, &[], false);
+                    }
+                    Some(())
+                })?;
             }
             if !items.at_end() {
                 return None;
