@@ -157,7 +157,7 @@ impl<S: Store + ?Sized> JobService<S> {
         let plan = self.list_plan(request, deadline, token).await?;
         let finish: Finish = Box::new(move |out| finish(out).map(|t| Box::new(t) as Finished));
         self.store
-            .list_finished(self.service.collection(), &plan, deadline, finish)
+            .list_finished(self.service.collection(), plan, deadline, finish)
             .await?
             .downcast::<T>()
             .map(|t| *t)

@@ -173,7 +173,7 @@ impl Store for EmbeddedStore {
     async fn list_finished(
         &self,
         collection: &str,
-        plan: &ListPlan,
+        plan: ListPlan,
         deadline: &Deadline,
         finish: Finish,
     ) -> spacejobs_core::Result<Finished> {

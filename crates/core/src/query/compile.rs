@@ -72,6 +72,15 @@ fn required<'a>(value: &'a Option<String>, key: &str) -> Result<&'a str> {
     }
 }
 
+/// [`required`] for field `field` of an element of list `param` (the name written only when
+/// it is missing).
+fn required_in<'a>(value: &'a Option<String>, param: &str, field: &str) -> Result<&'a str> {
+    match value.as_deref() {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(Error::required(format!("{param}.{field}"))),
+    }
+}
+
 /// Builds a case-insensitive pattern from regex source, with the length and default size bounds.
 pub fn pattern(source: &str) -> Result<Pattern> {
     bounded_pattern(source, REGEX_SIZE_LIMIT)
@@ -222,8 +231,8 @@ pub fn conditions(raw: &[RawCondition], param: &str, cx: &Options) -> Result<Vec
 
 /// Compiles one filter condition.
 pub fn condition(raw: &RawCondition, param: &str, cx: &Options) -> Result<Condition> {
-    let key = required(&raw.key, &format!("{param}.key"))?;
-    let operator = required(&raw.operator, &format!("{param}.operator"))?;
+    let key = required_in(&raw.key, param, "key")?;
+    let operator = required_in(&raw.operator, param, "operator")?;
     let path = field_path(key, "filter key")?;
     let null = Value::Null;
     let value = raw.value.as_ref().unwrap_or(&null);
@@ -414,7 +423,7 @@ fn sort_specs(sort: &model::Sort, param: &str) -> Result<Vec<SortSpec>> {
             .keys
             .iter()
             .map(|k| {
-                let key = required(&k.key, &format!("{param}.keys.key"))?;
+                let key = required_in(&k.key, param, "keys.key")?;
                 Ok(SortSpec {
                     path: field_path(key, "sort key")?,
                     desc: k.desc,
@@ -422,7 +431,7 @@ fn sort_specs(sort: &model::Sort, param: &str) -> Result<Vec<SortSpec>> {
             })
             .collect();
     }
-    let key = required(&sort.key, &format!("{param}.key"))?;
+    let key = required_in(&sort.key, param, "key")?;
     Ok(vec![SortSpec {
         path: field_path(key, "sort key")?,
         desc: sort.desc,

@@ -78,11 +78,11 @@ impl Collections {
     pub async fn list_finished(
         &self,
         name: &str,
-        plan: &ListPlan,
+        plan: ListPlan,
         deadline: &Deadline,
         finish: super::Finish,
     ) -> Result<super::Finished> {
-        let (this, name, plan) = (self.clone(), name.to_string(), plan.clone());
+        let (this, name) = (self.clone(), name.to_string());
         run_cpu(deadline, move |deadline| {
             let out = match this.read().get(&name) {
                 Some(c) => c.list(&plan, deadline)?,

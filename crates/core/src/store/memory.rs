@@ -40,7 +40,7 @@ impl Store for MemoryStore {
     async fn list_finished(
         &self,
         collection: &str,
-        plan: &ListPlan,
+        plan: ListPlan,
         deadline: &Deadline,
         finish: Finish,
     ) -> Result<Finished> {

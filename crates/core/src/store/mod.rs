@@ -45,16 +45,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<ListOutput>;
 
     /// [`Self::list`], then `finish` on the answer, on the rayon pool. A store that evaluates
-    /// there runs both in one task (one handoff instead of two); the default lists, then
-    /// hands the answer over.
+    /// there runs both in one task (one handoff instead of two, and the plan moved into it
+    /// rather than copied); the default lists, then hands the answer over.
     async fn list_finished(
         &self,
         collection: &str,
-        plan: &ListPlan,
+        plan: ListPlan,
         deadline: &Deadline,
         finish: Finish,
     ) -> Result<Finished> {
-        let out = self.list(collection, plan, deadline).await?;
+        let out = self.list(collection, &plan, deadline).await?;
         crate::exec::run_cpu(deadline, move |_| finish(out)).await
     }
 
