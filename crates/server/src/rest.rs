@@ -107,10 +107,24 @@ async fn method_not_allowed(request: Request) -> Response {
     )
 }
 
+/// The length of `value`'s text, counted without writing it anywhere.
+fn display_len(value: &impl std::fmt::Display) -> usize {
+    struct Count(usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = std::fmt::write(&mut count, format_args!("{value}"));
+    count.0
+}
+
 /// Middleware: a request head (URI and headers) over `limit` bytes is refused with 431 in the
 /// `ERROR_*` shape (hyper's own, larger, buffer limit answers without a body).
 pub async fn head_limit(State(limit): State<usize>, request: Request, next: Next) -> Response {
-    let size = request.uri().to_string().len()
+    let size = display_len(request.uri())
         + request
             .headers()
             .iter()

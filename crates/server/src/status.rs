@@ -35,9 +35,10 @@ pub async fn oversize_message(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let mut response = next.run(request).await;
-    let out_of_range = (Code::OutOfRange as i32).to_string();
-    if response.headers().get("grpc-status").map(|v| v.as_bytes()) != Some(out_of_range.as_bytes())
-    {
+    // `Code::OutOfRange` (11) as the `grpc-status` header writes it.
+    const OUT_OF_RANGE: &[u8] = b"11";
+    debug_assert_eq!(Code::OutOfRange as i32, 11);
+    if response.headers().get("grpc-status").map(|v| v.as_bytes()) != Some(OUT_OF_RANGE) {
         return response;
     }
     let error = Error::TooLarge {
