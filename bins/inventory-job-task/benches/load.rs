@@ -4,7 +4,8 @@
 //! then for 1, 16 and 64 concurrent gRPC clients (one connection each) runs `list` (a status
 //! filter, page of 20), `stat` (group by status with count) and, as the transport's ceiling,
 //! `grpc.health.v1.Health/Check` (no work at all) for a few seconds each, while a
-//! separate client checks `grpc.health.v1.Health/Check` every 20 ms. Prints throughput,
+//! separate client checks `grpc.health.v1.Health/Check` every 20 ms; each row is run again
+//! with h2load as the clients when it is installed (see `h2load.rs`). Prints throughput,
 //! p50/p99 latency, the CPU time the server and the clients spend per request, the health
 //! check's latency under that load beside its idle latency (as a ratio), and the server's
 //! resident memory before and after. Everything is bounded in time and sends traffic to
@@ -14,6 +15,7 @@
 //! `LOAD_METHODS` (`health,list,stat`), `LOAD_CLIENTS` (`1,16,64`). A whole run (neither of
 //! the last two given) is recorded as the "Load" part of `BENCHMARKS.md`.
 
+use prost::Message;
 use serde_json::json;
 use spacejobs_proto::inventory::{JobTaskQuery, JobTaskStatQuery};
 use std::net::SocketAddr;
@@ -24,6 +26,8 @@ use tonic_health::pb::HealthCheckRequest;
 
 #[path = "report.rs"]
 mod benchmarks_md;
+#[path = "h2load.rs"]
+mod h2load;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -244,33 +248,68 @@ async fn main() {
         .iter()
         .filter_map(|n| n.parse().ok())
         .collect();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let h2load = h2load::available(&root);
+    if !h2load {
+        println!("(h2load is not installed and could not be: its rows are left out)");
+    }
     for method in &methods {
+        let mut check = tonic::client::Grpc::new(connect(addr).await);
+        let answers = call(&mut check, method, &list_request(), &stat_request()).await;
+        assert!(
+            answers,
+            "{method} answers through tonic before it is loaded"
+        );
         for &clients in &client_counts {
-            let until = Instant::now() + Duration::from_secs(seconds);
-            let health = tokio::spawn(probe_health(addr, until));
-            let started = Instant::now();
-            let cpu_before = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
-            let (latencies, errors) = run(addr, method, clients, seconds).await;
-            let elapsed = started.elapsed().as_secs_f64();
-            let cpu_after = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
-            let per_request =
-                |before: f64, after: f64| (after - before) * 1e6 / (latencies.len().max(1) as f64);
-            let server_us = per_request(cpu_before.0, cpu_after.0);
-            let health = health.await.expect("join");
-            let health_p99 = percentile(&health, 0.99);
-            let row = format!(
-                "| {method} | {clients} | {:.0} | {:.2} | {:.2} | {errors} | {server_us:.0} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1}× |\n",
-                latencies.len() as f64 / elapsed,
-                percentile(&latencies, 0.5),
-                percentile(&latencies, 0.99),
-                per_request(cpu_before.1, cpu_after.1),
-                cores as f64 * 1e6 / server_us.max(1e-3),
-                percentile(&health, 0.5),
-                health_p99,
-                health_p99 / idle_p50.max(1e-3),
-            );
-            print!("{row}");
-            table.push_str(&row);
+            let drivers: &[bool] = if h2load { &[false, true] } else { &[false] };
+            for &by_h2load in drivers {
+                let until = Instant::now() + Duration::from_secs(seconds);
+                let health = tokio::spawn(probe_health(addr, until));
+                let started = Instant::now();
+                let cpu_before = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
+                let (latencies, errors, h2load_cpu) = if by_h2load {
+                    let message = match method.as_str() {
+                        "list" => list_request().encode_to_vec(),
+                        "stat" => stat_request().encode_to_vec(),
+                        _ => HealthCheckRequest::default().encode_to_vec(),
+                    };
+                    let (path, frame) = h2load::request(method, &message);
+                    let outcome = tokio::task::spawn_blocking(move || {
+                        h2load::run(addr, (path, &frame), clients, seconds)
+                    })
+                    .await
+                    .expect("join")
+                    .expect("h2load runs");
+                    (outcome.latencies, outcome.errors, outcome.cpu_seconds)
+                } else {
+                    let (latencies, errors) = run(addr, method, clients, seconds).await;
+                    (latencies, errors, 0.0)
+                };
+                let elapsed = started.elapsed().as_secs_f64();
+                let cpu_after = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
+                let requests = latencies.len().max(1) as f64;
+                let server_us = (cpu_after.0 - cpu_before.0) * 1e6 / requests;
+                let clients_us = (cpu_after.1 - cpu_before.1 + h2load_cpu) * 1e6 / requests;
+                let health = health.await.expect("join");
+                let health_p99 = percentile(&health, 0.99);
+                let label = if by_h2load {
+                    format!("{method} (h2load)")
+                } else {
+                    method.clone()
+                };
+                let row = format!(
+                    "| {label} | {clients} | {:.0} | {:.2} | {:.2} | {errors} | {server_us:.0} | {clients_us:.0} | {:.0} | {:.3} | {:.3} | {:.1}× |\n",
+                    latencies.len() as f64 / elapsed,
+                    percentile(&latencies, 0.5),
+                    percentile(&latencies, 0.99),
+                    cores as f64 * 1e6 / server_us.max(1e-3),
+                    percentile(&health, 0.5),
+                    health_p99,
+                    health_p99 / idle_p50.max(1e-3),
+                );
+                print!("{row}");
+                table.push_str(&row);
+            }
         }
     }
     let rss_after = rss_mib(pid);
@@ -286,7 +325,10 @@ async fn main() {
             "{}\n\nThe last run of `cargo bench -p inventory-job-task --bench load`, on {}: {}. \
              The release binary on its embedded store with {documents} demo JobTasks, over \
              loopback; the clients run in one process on the same cores, each on its own \
-             connection, {seconds} s a row, reading only `total_count` of list answers. `list`: \
+             connection, {seconds} s a row, reading only `total_count` of list answers; rows \
+             marked h2load are the same calls sent by h2load (nghttp2's load generator, in C, \
+             one thread, one connection a client), whose answers are checked by their HTTP \
+             status after the same call was checked with tonic. `list`: \
              status FAILURE, page of 20 (newest first); `stat`: group by status with count; \
              `health`: the health check, which does no work (the transport's ceiling on this \
              machine). A separate client checks health every 20 ms meanwhile; idle health p50 \
@@ -299,7 +341,6 @@ async fn main() {
             chrono::Utc::now().format("%Y-%m-%d"),
             benchmarks_md::machine(),
         );
-        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         benchmarks_md::write(&root, None, Some(&part));
     }
 }
