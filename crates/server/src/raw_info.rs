@@ -6,7 +6,7 @@
 //! document through the model, which gives the same message or words the error.
 
 use crate::convert::document_struct;
-use bson::raw::{RawBsonRef, RawDocument};
+use bson::raw::RawDocument;
 use prost::encoding::{encode_varint, WireType};
 use prost::Message;
 use spacejobs_core::eval::walk::{self, kind, Element};
@@ -136,51 +136,59 @@ fn nested(
     Some(())
 }
 
-/// Writes a stored sub-document as the fields of a `google.protobuf.Struct` (entries by key,
-/// the last of a repeated key, as the model's map keeps them), values as the JSON rendering
-/// gives them (numbers as doubles, dates as ISO text, ObjectIds as hex); `None` when it
-/// holds a kind of value that rendering words otherwise (the caller then goes through the
-/// JSON rendering).
-fn write_struct(out: &mut Vec<u8>, fields: &RawDocument) -> Option<()> {
+/// Writes the stored sub-document in `bytes` as the fields of a `google.protobuf.Struct`
+/// (entries by key, the last of a repeated key, as the model's map keeps them), values as
+/// the JSON rendering gives them (numbers as doubles, dates as ISO text, ObjectIds as hex);
+/// `None` when it holds a kind of value that rendering words otherwise (the caller then goes
+/// through the JSON rendering) or cannot be read to its end.
+fn write_struct(out: &mut Vec<u8>, bytes: &[u8]) -> Option<()> {
     // Mostly the keys are stored in order, once each: then they are written as they come.
-    let mut last: Option<&str> = None;
+    let mut last: Option<&[u8]> = None;
     let mut in_order = true;
-    for field in fields {
-        let key = field.ok()?.0.as_str();
-        in_order &= last.is_none_or(|last| last < key);
-        last = Some(key);
+    let mut fields = walk::elements(bytes);
+    for field in fields.by_ref() {
+        in_order &= last.is_none_or(|last| last < field.key);
+        last = Some(field.key);
+    }
+    if !fields.at_end() {
+        return None;
     }
     if in_order {
-        for field in fields {
-            let (key, value) = field.ok()?;
-            write_entry(out, key.as_str(), value)?;
-        }
-        return Some(());
+        return walk::elements(bytes).try_for_each(|field| write_entry(out, field));
     }
-    let mut entries = fields
-        .into_iter()
-        .map(|field| field.ok().map(|(key, value)| (key.as_str(), value)))
-        .collect::<Option<Vec<_>>>()?;
-    entries.sort_by_key(|(key, _)| *key);
-    for (i, (key, value)) in entries.iter().enumerate() {
-        if entries.get(i + 1).is_some_and(|(next, _)| next == key) {
+    let mut entries: Vec<Element<'_>> = walk::elements(bytes).collect();
+    entries.sort_by_key(|field| field.key);
+    for (i, field) in entries.iter().enumerate() {
+        if entries.get(i + 1).is_some_and(|next| next.key == field.key) {
             continue;
         }
-        write_entry(out, key, *value)?;
+        write_entry(out, *field)?;
     }
     Some(())
 }
 
 /// Writes one entry of a `Struct`'s `fields` map.
-fn write_entry(out: &mut Vec<u8>, key: &str, value: RawBsonRef<'_>) -> Option<()> {
+fn write_entry(out: &mut Vec<u8>, field: Element<'_>) -> Option<()> {
+    let key = std::str::from_utf8(field.key).ok()?;
     nested(out, 1, |entry| {
         put_bytes(entry, 1, key.as_bytes(), true);
-        nested(entry, 2, |v| write_value(v, value))
+        nested(entry, 2, |v| write_value(v, field))
     })
 }
 
+/// The text of a string (or symbol) value.
+fn text_of(value: Element<'_>) -> Option<&str> {
+    let len = usize::try_from(i32::from_le_bytes(value.value.get(..4)?.try_into().ok()?)).ok()?;
+    std::str::from_utf8(value.value.get(4..(4 + len).checked_sub(1)?)?).ok()
+}
+
+/// The 8 little-endian bytes of a double, datetime or int64 value.
+fn eight_bytes(value: Element<'_>) -> Option<[u8; 8]> {
+    value.value.get(..8)?.try_into().ok()
+}
+
 /// Writes one value of [`write_struct`] as the fields of a `google.protobuf.Value`.
-fn write_value(out: &mut Vec<u8>, value: RawBsonRef<'_>) -> Option<()> {
+fn write_value(out: &mut Vec<u8>, value: Element<'_>) -> Option<()> {
     let null = |out: &mut Vec<u8>| {
         encode_key(1, WireType::Varint, out);
         out.push(0);
@@ -195,33 +203,50 @@ fn write_value(out: &mut Vec<u8>, value: RawBsonRef<'_>) -> Option<()> {
             null(out);
         }
     };
-    let text = |out: &mut Vec<u8>, s: &str| put_bytes(out, 3, s.as_bytes(), false);
-    match value {
-        RawBsonRef::Null | RawBsonRef::Undefined | RawBsonRef::MinKey | RawBsonRef::MaxKey => {
-            null(out)
-        }
-        RawBsonRef::Boolean(b) => {
+    let text = |out: &mut Vec<u8>, s: &[u8]| put_bytes(out, 3, s, false);
+    match value.kind {
+        kind::NULL | kind::UNDEFINED | MIN_KEY | MAX_KEY => null(out),
+        kind::BOOLEAN => {
+            let b = *value.value.first()?;
+            if b > 1 {
+                return None;
+            }
             encode_key(4, WireType::Varint, out);
-            out.push(u8::from(b));
+            out.push(b);
         }
-        RawBsonRef::Int32(i) => number(out, f64::from(i)),
-        RawBsonRef::Int64(i) => number(out, i as f64),
-        RawBsonRef::Double(d) => number(out, d),
-        RawBsonRef::String(s) | RawBsonRef::Symbol(s) => text(out, s),
-        RawBsonRef::DateTime(d) => text(out, &format_iso(d)),
-        RawBsonRef::ObjectId(id) => text(out, &id.to_hex()),
-        RawBsonRef::Document(d) => nested(out, 5, |s| write_struct(s, d))?,
-        RawBsonRef::Array(items) => nested(out, 6, |list| {
-            for item in items {
-                let item = item.ok()?;
+        kind::INT32 => number(out, f64::from(value.i32()?)),
+        kind::INT64 => number(out, i64::from_le_bytes(eight_bytes(value)?) as f64),
+        kind::DOUBLE => number(out, f64::from_le_bytes(eight_bytes(value)?)),
+        kind::STRING | SYMBOL => text(out, text_of(value)?.as_bytes()),
+        kind::DATETIME => {
+            let ms = i64::from_le_bytes(eight_bytes(value)?);
+            match iso_digits(ms) {
+                Some(digits) => text(out, &digits),
+                None => text(out, format_iso(bson::DateTime::from_millis(ms)).as_bytes()),
+            }
+        }
+        kind::OBJECT_ID => {
+            let id: [u8; 12] = value.value.get(..12)?.try_into().ok()?;
+            text(out, bson::oid::ObjectId::from_bytes(id).to_hex().as_bytes());
+        }
+        kind::DOCUMENT => nested(out, 5, |s| write_struct(s, value.value))?,
+        kind::ARRAY => nested(out, 6, |list| {
+            let mut items = walk::elements(value.value);
+            for item in items.by_ref() {
                 nested(list, 1, |v| write_value(v, item))?;
             }
-            Some(())
+            items.at_end().then_some(())
         })?,
         _ => return None,
     }
     Some(())
 }
+
+/// BSON's symbol, min key and max key type bytes (rare; read as the JSON rendering reads
+/// them).
+const SYMBOL: u8 = 0x0E;
+const MIN_KEY: u8 = 0xFF;
+const MAX_KEY: u8 = 0x7F;
 
 /// Writes one field of a message from a stored value; `None` when the value has a type the
 /// model does not read there.
@@ -268,8 +293,8 @@ const ERROR_FIELDS: [(&str, u32, Writer); 3] = [
 fn additional(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
     match value.kind {
         kind::DOCUMENT => {
-            let fields = RawDocument::from_bytes(value.value).ok()?;
-            if nested(out, tag, |s| write_struct(s, fields)).is_none() {
+            if nested(out, tag, |s| write_struct(s, value.value)).is_none() {
+                let fields = RawDocument::from_bytes(value.value).ok()?;
                 let details = document_struct(&bson::Document::try_from(fields).ok()?)?;
                 put_bytes(out, tag, &details.encode_to_vec(), false);
             }
@@ -423,8 +448,11 @@ mod tests {
             "whole": 4.0, "minus_zero": -0.0, "nan": f64::NAN, "inf": f64::INFINITY,
             "flag": true, "none": Bson::Null, "when": bson::DateTime::from_millis(1),
             "id": oid, "list": [1, "a", {"deep": [Bson::Null, 2.5]}], "nested": {"x": {}},
+            "undefined": Bson::Undefined, "min": Bson::MinKey, "max": Bson::MaxKey,
+            "symbol": Bson::Symbol("s".into()), "far": bson::DateTime::from_millis(300_000_000_000_000),
+            "before": bson::DateTime::from_millis(-1), "false": false,
         };
-        let straight = |d: &Document| super::write_struct(&mut Vec::new(), &raw(d));
+        let straight = |d: &Document| super::write_struct(&mut Vec::new(), raw(d).as_bytes());
         assert!(straight(&additional).is_some(), "read straight");
         // A decimal is worded by the JSON rendering.
         let mut rare = additional.clone();
