@@ -18,6 +18,7 @@ use crate::query::plan::{Condition, Pattern};
 use bson::RawDocument;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
+use std::borrow::Cow;
 
 /// Rows in a block.
 const BLOCK: usize = 4096;
@@ -239,7 +240,7 @@ impl<'a> Bound<'a> {
     /// For `eq`/`in` (and `ne`/`not_in`) of strings on an indexed column: the rows where the
     /// condition holds for sure, and the rows it cannot tell (cells that are not plain
     /// scalars).
-    fn indexed(&self, rows: usize) -> Option<(RoaringBitmap, &RoaringBitmap)> {
+    fn indexed(&self, rows: usize) -> Option<(Cow<'a, RoaringBitmap>, &'a RoaringBitmap)> {
         let Some((column, Kernel::Exact(keys, negate))) = &self.cells else {
             return None;
         };
@@ -247,15 +248,16 @@ impl<'a> Bound<'a> {
         if keys.iter().any(|(tag, _)| *tag != TAG_STR) {
             return None;
         }
-        let holding = index.rows_of(keys.iter().map(|(_, id)| *id as u32));
+        let ids: Vec<u32> = keys.iter().map(|(_, id)| *id as u32).collect();
+        let holding = index.rows_of(&ids);
         if !negate {
             return Some((holding, index.complex()));
         }
         let mut others = RoaringBitmap::new();
         others.insert_range(0..u32::try_from(rows).ok()?);
-        others -= holding;
+        others -= holding.as_ref();
         others -= index.complex();
-        Some((others, index.complex()))
+        Some((Cow::Owned(others), index.complex()))
     }
 
     /// The cells of rows `start..start + n`, when the column has them all.
@@ -347,7 +349,8 @@ fn index_answer<'b, 'a>(
     all: &'b [Bound<'a>],
     any: &'b [Bound<'a>],
 ) -> Option<IndexAnswer<'b, 'a>> {
-    let mut sure: Option<RoaringBitmap> = None;
+    // The index's own bitmaps are intersected without copying them first.
+    let mut sure: Option<Cow<'a, RoaringBitmap>> = None;
     let mut unsure = RoaringBitmap::new();
     let mut rest = Vec::new();
     for bound in all {
@@ -355,20 +358,20 @@ fn index_answer<'b, 'a>(
             Some((matching, complex)) => {
                 sure = Some(match sure {
                     None => matching,
-                    Some(sure) => sure & matching,
+                    Some(sure) => Cow::Owned(sure.as_ref() & matching.as_ref()),
                 });
                 unsure |= complex;
             }
             None => rest.push(bound),
         }
     }
-    let mut sure = sure?;
+    let mut sure = sure?.into_owned();
     let any_indexed: Option<Vec<_>> = any.iter().map(|b| b.indexed(rows)).collect();
     let any_left: &[Bound<'_>] = match any_indexed {
         Some(indexed) if !indexed.is_empty() => {
             let mut either = RoaringBitmap::new();
             for (matching, complex) in indexed {
-                either |= matching;
+                either |= matching.as_ref();
                 unsure |= complex;
             }
             sure &= either;

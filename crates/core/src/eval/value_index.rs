@@ -7,6 +7,7 @@
 
 use hashbrown::HashMap;
 use roaring::RoaringBitmap;
+use std::borrow::Cow;
 
 /// Distinct strings past which a column is not indexed.
 pub(super) const MOST_VALUES: usize = 1024;
@@ -72,15 +73,21 @@ impl ValueIndex {
         }
     }
 
-    /// The rows holding any of `ids`.
-    pub fn rows_of(&self, ids: impl IntoIterator<Item = u32>) -> RoaringBitmap {
+    /// The rows holding any of `ids`: the index's own bitmap, not a copy, for one id.
+    pub fn rows_of(&self, ids: &[u32]) -> Cow<'_, RoaringBitmap> {
+        if let [id] = ids {
+            return match self.by_string.get(id) {
+                Some(found) => Cow::Borrowed(found),
+                None => Cow::Owned(RoaringBitmap::new()),
+            };
+        }
         let mut rows = RoaringBitmap::new();
         for id in ids {
-            if let Some(found) = self.by_string.get(&id) {
+            if let Some(found) = self.by_string.get(id) {
                 rows |= found;
             }
         }
-        rows
+        Cow::Owned(rows)
     }
 
     /// Each indexed string with its rows.
