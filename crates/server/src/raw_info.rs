@@ -50,7 +50,7 @@ fn put_int(out: &mut Vec<u8>, tag: u32, value: i32) {
 /// A string field as the model reads it (`null` as empty).
 fn string(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
     match value.kind {
-        kind::STRING => put_bytes(out, tag, value.str()?.as_bytes(), true),
+        kind::STRING => put_bytes(out, tag, text_of(value)?, true),
         kind::NULL => {}
         _ => return None,
     }
@@ -91,9 +91,9 @@ fn status(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
     let number = match value.kind {
         kind::NULL => 0,
         kind::STRING => {
-            let name = value.str()?;
+            let name = text_of(value)?;
             let names = Service::Inventory.status_names();
-            i32::try_from(names.iter().position(|s| *s == name)?).ok()?
+            i32::try_from(names.iter().position(|s| s.as_bytes() == name)?).ok()?
         }
         _ => return None,
     };
@@ -176,10 +176,12 @@ fn write_entry(out: &mut Vec<u8>, field: Element<'_>) -> Option<()> {
     })
 }
 
-/// The text of a string (or symbol) value.
-fn text_of(value: Element<'_>) -> Option<&str> {
+/// The UTF-8 bytes of a string (or symbol) value; `None` when they are not UTF-8. Stored
+/// text is mostly ASCII, which a word-at-a-time check confirms before the general one.
+fn text_of(value: Element<'_>) -> Option<&[u8]> {
     let len = usize::try_from(i32::from_le_bytes(value.value.get(..4)?.try_into().ok()?)).ok()?;
-    std::str::from_utf8(value.value.get(4..(4 + len).checked_sub(1)?)?).ok()
+    let bytes = value.value.get(4..(4 + len).checked_sub(1)?)?;
+    (bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()).then_some(bytes)
 }
 
 /// The 8 little-endian bytes of a double, datetime or int64 value.
@@ -217,7 +219,7 @@ fn write_value(out: &mut Vec<u8>, value: Element<'_>) -> Option<()> {
         kind::INT32 => number(out, f64::from(value.i32()?)),
         kind::INT64 => number(out, i64::from_le_bytes(eight_bytes(value)?) as f64),
         kind::DOUBLE => number(out, f64::from_le_bytes(eight_bytes(value)?)),
-        kind::STRING | SYMBOL => text(out, text_of(value)?.as_bytes()),
+        kind::STRING | SYMBOL => text(out, text_of(value)?),
         kind::DATETIME => {
             let ms = i64::from_le_bytes(eight_bytes(value)?);
             match iso_digits(ms) {
@@ -566,6 +568,20 @@ mod tests {
         cut[at..at + 4].copy_from_slice(&200i32.to_le_bytes());
         let cut = bson::RawDocument::from_bytes(&cut).expect("outer length and end are right");
         assert_eq!(super::job_task_info(cut), None);
+        // Text that is not UTF-8 (in a field, in an error's details) is not written as a
+        // protobuf string: the model words it.
+        for doc in [
+            doc! {"job_id": "ab\u{e9}"},
+            doc! {"errors": [{"error_code": "E", "additional": {"k": "v\u{e9}"}}]},
+        ] {
+            let mut broken = raw(&doc).into_bytes();
+            // The last byte of "é" (0xC3 0xA9) becomes a second lead byte: not UTF-8.
+            let at = broken.iter().rposition(|&b| b == 0xA9).expect("the é");
+            broken[at] = 0xC3;
+            let broken = bson::RawDocument::from_bytes(&broken).expect("lengths unchanged");
+            let written = super::write_job_task_info(broken, &mut Vec::new());
+            assert_eq!(written, None, "{doc}");
+        }
         for fields in cases {
             let raw = bytes(&fields);
             assert_eq!(super::job_task_info(&raw), None, "{fields:?}");
