@@ -66,19 +66,18 @@ fn column_name(name: &str, what: &str) -> Result<String> {
 }
 
 fn required<'a>(value: &'a Option<String>, key: &str) -> Result<&'a str> {
-    match value.as_deref() {
-        Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(Error::required(key)),
-    }
+    present(value).ok_or_else(|| Error::required(key))
 }
 
 /// [`required`] for field `field` of an element of list `param` (the name written only when
 /// it is missing).
 fn required_in<'a>(value: &'a Option<String>, param: &str, field: &str) -> Result<&'a str> {
-    match value.as_deref() {
-        Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(Error::required(format!("{param}.{field}"))),
-    }
+    present(value).ok_or_else(|| Error::required(format!("{param}.{field}")))
+}
+
+/// A string parameter that is given and not empty.
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
 }
 
 /// Builds a case-insensitive pattern from regex source, with the length and default size bounds.
