@@ -70,20 +70,23 @@ fn count(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
 /// A date field as the wire's ISO text (`null` as empty).
 fn iso(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
     match value.kind {
-        kind::DATETIME => {
-            let ms = value.u64()? as i64;
-            match iso_digits(ms) {
-                Some(text) => put_bytes(out, tag, &text, true),
-                None => {
-                    let text = format_iso(bson::DateTime::from_millis(ms));
-                    put_bytes(out, tag, text.as_bytes(), true);
-                }
-            }
-        }
+        kind::DATETIME => put_date(out, tag, value.u64()? as i64, true),
         kind::NULL => {}
         _ => return None,
     }
     Some(())
+}
+
+/// Writes field `tag` holding the ISO text of the date `ms` milliseconds after the epoch
+/// (`skip_empty` as [`put_bytes`] takes it).
+fn put_date(out: &mut Vec<u8>, tag: u32, ms: i64, skip_empty: bool) {
+    match iso_digits(ms) {
+        Some(text) => put_bytes(out, tag, &text, skip_empty),
+        None => {
+            let text = format_iso(bson::DateTime::from_millis(ms));
+            put_bytes(out, tag, text.as_bytes(), skip_empty);
+        }
+    }
 }
 
 /// The status name as its enum number (`null` as 0).
@@ -122,15 +125,10 @@ fn nested(
         Ok(byte) if byte < 0x80 => out[at] = byte,
         _ => {
             let mut prefix = [0u8; 10];
-            let mut used = 0;
-            let mut rest = len;
-            while rest >= 0x80 {
-                prefix[used] = (rest as u8 & 0x7f) | 0x80;
-                rest >>= 7;
-                used += 1;
-            }
-            prefix[used] = rest as u8;
-            out.splice(at..=at, prefix[..=used].iter().copied());
+            let mut free = &mut prefix[..];
+            encode_varint(len, &mut free);
+            let used = 10 - free.len();
+            out.splice(at..=at, prefix[..used].iter().copied());
         }
     }
     Some(())
@@ -179,14 +177,8 @@ fn write_entry(out: &mut Vec<u8>, field: Element<'_>) -> Option<()> {
 /// The UTF-8 bytes of a string (or symbol) value; `None` when they are not UTF-8. Stored
 /// text is mostly ASCII, which a word-at-a-time check confirms before the general one.
 fn text_of(value: Element<'_>) -> Option<&[u8]> {
-    let len = usize::try_from(i32::from_le_bytes(value.value.get(..4)?.try_into().ok()?)).ok()?;
-    let bytes = value.value.get(4..(4 + len).checked_sub(1)?)?;
+    let bytes = value.text_bytes()?;
     (bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()).then_some(bytes)
-}
-
-/// The 8 little-endian bytes of a double, datetime or int64 value.
-fn eight_bytes(value: Element<'_>) -> Option<[u8; 8]> {
-    value.value.get(..8)?.try_into().ok()
 }
 
 /// Writes one value of [`write_struct`] as the fields of a `google.protobuf.Value`.
@@ -217,16 +209,10 @@ fn write_value(out: &mut Vec<u8>, value: Element<'_>) -> Option<()> {
             out.push(b);
         }
         kind::INT32 => number(out, f64::from(value.i32()?)),
-        kind::INT64 => number(out, i64::from_le_bytes(eight_bytes(value)?) as f64),
-        kind::DOUBLE => number(out, f64::from_le_bytes(eight_bytes(value)?)),
+        kind::INT64 => number(out, value.u64()? as i64 as f64),
+        kind::DOUBLE => number(out, f64::from_bits(value.u64()?)),
         kind::STRING | SYMBOL => text(out, text_of(value)?),
-        kind::DATETIME => {
-            let ms = i64::from_le_bytes(eight_bytes(value)?);
-            match iso_digits(ms) {
-                Some(digits) => text(out, &digits),
-                None => text(out, format_iso(bson::DateTime::from_millis(ms)).as_bytes()),
-            }
-        }
+        kind::DATETIME => put_date(out, 3, value.u64()? as i64, false),
         kind::OBJECT_ID => {
             let id: [u8; 12] = value.value.get(..12)?.try_into().ok()?;
             text(out, bson::oid::ObjectId::from_bytes(id).to_hex().as_bytes());

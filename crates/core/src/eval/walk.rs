@@ -49,8 +49,14 @@ impl<'a> Element<'a> {
         if self.kind != kind::STRING {
             return None;
         }
+        std::str::from_utf8(self.text_bytes()?).ok()
+    }
+
+    /// The bytes of a length-prefixed text value (string or symbol), whatever the type byte
+    /// says and without checking their UTF-8.
+    pub fn text_bytes(&self) -> Option<&'a [u8]> {
         let len = usize::try_from(i32_at(self.value, 0)?).ok()?;
-        std::str::from_utf8(self.value.get(4..(4 + len).checked_sub(1)?)?).ok()
+        self.value.get(4..(4 + len).checked_sub(1)?)
     }
 
     /// The 8 little-endian bytes of a double, datetime or int64 value.
