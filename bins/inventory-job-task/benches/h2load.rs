@@ -78,14 +78,8 @@ pub fn run(
         .arg(format!("http://{addr}{path}"))
         .output()
         .ok()?;
-    let stat = String::from_utf8_lossy(&output.stdout);
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
-    let cpu_seconds = (ticks(13)? + ticks(14)?) / 100.0;
+    // cutime and cstime: fields 16 and 17.
+    let cpu_seconds = stat_seconds(&String::from_utf8_lossy(&output.stdout), 16)?;
     let summary = std::fs::read_to_string(&summary).ok()?;
     let mut latencies = Vec::new();
     let mut errors = 0;
@@ -115,4 +109,14 @@ pub fn run(
         errors,
         cpu_seconds,
     })
+}
+
+/// The sum of the two CPU times (in USER_HZ ticks, 100 a second on Linux) at fields `first`
+/// and `first + 1` of a `/proc/<pid>/stat` line, in seconds (fields numbered from 1, as
+/// `proc(5)` numbers them: 14 and 15 are the process's own user and system time).
+pub fn stat_seconds(stat: &str, first: usize) -> Option<f64> {
+    // The fields after the command name (which may hold spaces) start at state, field 3.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(first - 3);
+    let mut ticks = || fields.next()?.parse::<f64>().ok();
+    Some((ticks()? + ticks()?) / 100.0)
 }

@@ -59,20 +59,10 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// CPU time process `pid` has used so far (all threads, user and system), from
-/// `/proc/<pid>/stat` (in USER_HZ ticks, 100 a second on Linux).
+/// CPU time process `pid` has used so far (all threads, user and system).
 fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at state, field 3.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
+    h2load::stat_seconds(&stat, 14).unwrap_or(0.0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
