@@ -362,7 +362,7 @@ pub fn job_task_info(doc: &bson::RawDocument) -> Result<inventory::JobTaskInfo> 
 }
 
 /// [`job_task_info`] read through the serde model (documents with fields of other types).
-pub(crate) fn job_task_info_by_model(doc: &bson::RawDocument) -> Result<inventory::JobTaskInfo> {
+pub fn job_task_info_by_model(doc: &bson::RawDocument) -> Result<inventory::JobTaskInfo> {
     let status = wire_status(doc, Service::Inventory);
     let t = model::JobTask::from_raw(doc)?;
     Ok(inventory::JobTaskInfo {

@@ -20,7 +20,7 @@ pub mod grpc;
 pub mod json;
 pub mod listen;
 pub mod metrics;
-mod raw_info;
+pub mod raw_info;
 pub mod rest;
 pub mod status;
 pub mod trace;
