@@ -109,38 +109,59 @@ impl std::fmt::Display for IsoTime {
     }
 }
 
+/// The first and last millisecond of years 0000-9999 (0000-01-01T00:00:00.000Z and
+/// 9999-12-31T23:59:59.999Z).
+const FIRST_MS: i64 = -62_167_219_200_000;
+const LAST_MS: i64 = 253_402_300_799_999;
+
+/// "00", "01" … "99": two digits a lookup.
+const TWO_DIGITS: [u8; 200] = {
+    let mut table = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        table[2 * i] = b'0' + (i / 10) as u8;
+        table[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    table
+};
+
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` of an instant in years 0000-9999, its digits worked out with
-/// integers only (the civil date of a day number, after Howard Hinnant's `civil_from_days`);
+/// unsigned integers only (the civil date of a day number, after Howard Hinnant's
+/// `civil_from_days`, counted from one 400-year era before year 0 so nothing is negative);
 /// `None` for other years.
 pub fn iso_digits(ms: i64) -> Option<[u8; 24]> {
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
+    if !(FIRST_MS..=LAST_MS).contains(&ms) {
+        return None;
+    }
+    let since = u64::try_from(ms - FIRST_MS).ok()?;
+    let in_day = (since % 86_400_000) as u32;
+    // Days since 0000-03-01 (year 0 is a leap year: January and February are 60 days),
+    // plus one era of 146 097 days.
+    let z = (since / 86_400_000) as u32 + 146_097 - 60;
+    let era = z / 146_097;
+    let doe = z % 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    if !(0..=9999).contains(&year) {
-        return None;
-    }
+    let year = yoe + era * 400 + u32::from(month <= 2) - 400;
     let mut out = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut value: i64| {
-        for i in (at..at + width).rev() {
-            out[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
+    let mut two = |at: usize, value: u32| {
+        let i = 2 * value as usize;
+        out[at..at + 2].copy_from_slice(&TWO_DIGITS[i..i + 2]);
     };
-    put(0, 4, year);
-    put(5, 2, month);
-    put(8, 2, day);
-    put(11, 2, in_day / 3_600_000);
-    put(14, 2, in_day / 60_000 % 60);
-    put(17, 2, in_day / 1000 % 60);
-    put(20, 3, in_day % 1000);
+    two(0, year / 100);
+    two(2, year % 100);
+    two(5, month);
+    two(8, day);
+    two(11, in_day / 3_600_000);
+    two(14, in_day / 60_000 % 60);
+    two(17, in_day / 1000 % 60);
+    let millis = in_day % 1000;
+    two(21, millis % 100);
+    out[20] = b'0' + (millis / 100) as u8;
     Some(out)
 }
 
@@ -375,5 +396,16 @@ mod tests {
             assert_eq!(Some(format_iso(bson::DateTime::from_millis(ms))), chrono);
             ms += 1_234_567_891;
         }
+        let text = |ms| iso_digits(ms).map(|t| String::from_utf8_lossy(&t).into_owned());
+        assert_eq!(text(FIRST_MS).as_deref(), Some("0000-01-01T00:00:00.000Z"));
+        assert_eq!(
+            text(FIRST_MS + 59 * 86_400_000).as_deref(),
+            Some("0000-02-29T00:00:00.000Z")
+        );
+        assert_eq!(text(LAST_MS).as_deref(), Some("9999-12-31T23:59:59.999Z"));
+        assert_eq!(text(0).as_deref(), Some("1970-01-01T00:00:00.000Z"));
+        assert_eq!(text(-1).as_deref(), Some("1969-12-31T23:59:59.999Z"));
+        assert_eq!(text(FIRST_MS - 1), None);
+        assert_eq!(text(LAST_MS + 1), None);
     }
 }

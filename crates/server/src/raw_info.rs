@@ -251,7 +251,7 @@ fn write_fields(bytes: &[u8], table: &[(&str, u32, Writer)], out: &mut Vec<u8>) 
     let mut next = 0;
     let mut fields = walk::elements(bytes);
     for field in fields.by_ref() {
-        let named = |(key, ..): &(&str, u32, Writer)| key.as_bytes() == field.key;
+        let named = |(key, ..): &(&str, u32, Writer)| field.key_is(key.as_bytes());
         let at = match table.get(next) {
             Some(entry) if named(entry) => next,
             _ => match table.iter().position(named) {

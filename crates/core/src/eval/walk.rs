@@ -78,6 +78,26 @@ impl<'a> Element<'a> {
         Bson::try_from(value).ok()
     }
 
+    /// True when the key is `key`: compared eight bytes at a time in place, since keys are
+    /// short and a call to `memcmp` costs more than the comparison.
+    #[inline]
+    pub fn key_is(&self, key: &[u8]) -> bool {
+        let mine = self.key;
+        if mine.len() != key.len() {
+            return false;
+        }
+        let mut mine_words = mine.chunks_exact(8);
+        let mut key_words = key.chunks_exact(8);
+        let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or_default());
+        for (a, b) in mine_words.by_ref().zip(key_words.by_ref()) {
+            if word(a) != word(b) {
+                return false;
+            }
+        }
+        let tail = mine_words.remainder().iter().zip(key_words.remainder());
+        tail.fold(true, |same, (a, b)| same & (a == b))
+    }
+
     /// An int32 value.
     pub fn i32(&self) -> Option<i32> {
         i32_at(self.value, 0)
@@ -91,7 +111,7 @@ pub fn elements(bytes: &[u8]) -> Elements<'_> {
 
 /// The element `key` of the document in `bytes`.
 pub fn find<'a>(bytes: &'a [u8], key: &str) -> Option<Element<'a>> {
-    elements(bytes).find(|e| e.key == key.as_bytes())
+    elements(bytes).find(|e| e.key_is(key.as_bytes()))
 }
 
 /// Iterator over a document's elements.
@@ -112,6 +132,7 @@ impl Elements<'_> {
 impl<'a> Iterator for Elements<'a> {
     type Item = Element<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Element<'a>> {
         let bytes = self.bytes;
         let kind = *bytes.get(self.pos)?;
@@ -119,7 +140,7 @@ impl<'a> Iterator for Elements<'a> {
             return None;
         }
         let key_start = self.pos + 1;
-        let key_len = memchr::memchr(0, bytes.get(key_start..)?)?;
+        let key_len = key_len(bytes.get(key_start..)?)?;
         let value_start = key_start + key_len + 1;
         let Some(len) = value_len(kind, bytes.get(value_start..)?) else {
             self.pos = bytes.len();
@@ -135,11 +156,36 @@ impl<'a> Iterator for Elements<'a> {
     }
 }
 
+/// The length of the key at the start of `rest` (the position of its terminating 0). Keys
+/// are mostly short: they are searched eight bytes at a time in place (a zero byte found by
+/// word arithmetic), the bytes past 32 by a vectorised search, whose setup costs more than
+/// a short key.
+#[inline]
+fn key_len(rest: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while at < 32 {
+        let Some(word) = rest.get(at..at + 8) else {
+            return rest[at..].iter().position(|&b| b == 0).map(|i| at + i);
+        };
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        // The lowest flagged byte is the first zero byte (borrows only run upwards).
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(at + (zeros.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    memchr::memchr(0, &rest[at..]).map(|i| at + i)
+}
+
 fn i32_at(bytes: &[u8], at: usize) -> Option<i32> {
     Some(i32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// The length of a value of type `kind` at the start of `rest`.
+#[inline]
 fn value_len(kind: u8, rest: &[u8]) -> Option<usize> {
     let sized = |extra: usize| -> Option<usize> {
         usize::try_from(i32_at(rest, 0)?).ok()?.checked_add(extra)
@@ -258,7 +304,10 @@ mod tests {
             }),
             "i": 3_i32, "ts": Bson::Timestamp(bson::Timestamp { time: 1, increment: 2 }),
             "l": 4_i64, "dec": Bson::Decimal128(bson::Decimal128::from_bytes([0; 16])),
-            "min": Bson::MinKey, "max": Bson::MaxKey, "last": "end",
+            "min": Bson::MinKey, "max": Bson::MaxKey,
+            // Keys around and past the walker's short scan (24 bytes).
+            "twenty_three_bytes_long": 23, "twenty_four_bytes_long__": 24,
+            "a_key_longer_than_the_short_scan_of_the_walker": 46, "last": "end",
         };
         let bytes = super::super::stored::encode(&document).expect("encode");
         let keys: Vec<&[u8]> = elements(&bytes).map(|e| e.key).collect();
@@ -267,6 +316,8 @@ mod tests {
         assert_eq!(find(&bytes, "s").and_then(|e| e.str()), Some("héllo"));
         assert_eq!(find(&bytes, "last").and_then(|e| e.str()), Some("end"));
         assert_eq!(find(&bytes, "i").and_then(|e| e.i32()), Some(3));
+        let long = "a_key_longer_than_the_short_scan_of_the_walker";
+        assert_eq!(find(&bytes, long).and_then(|e| e.i32()), Some(46));
         assert_eq!(find(&bytes, "l").and_then(|e| e.u64()), Some(4));
         for (element, (_, value)) in elements(&bytes).zip(&document) {
             assert_eq!(element.to_bson().as_ref(), Some(value));
@@ -274,9 +325,47 @@ mod tests {
         let arr = find(&bytes, "arr").expect("array");
         assert_eq!(elements(arr.value).count(), 2);
         assert_eq!(find(&bytes, "missing"), None);
+        // Keys compared in place: every length around a word, and one byte off anywhere.
+        for key in [
+            "s",
+            "doc",
+            "twenty_three_bytes_long",
+            "twenty_four_bytes_long__",
+            long,
+        ] {
+            let element = find(&bytes, key).expect("present");
+            assert!(element.key_is(key.as_bytes()));
+            for at in 0..key.len() {
+                let mut other = key.as_bytes().to_vec();
+                other[at] ^= 1;
+                assert!(!element.key_is(&other), "{key} at {at}");
+            }
+            assert!(
+                !element.key_is(&key.as_bytes()[..key.len() - 1]),
+                "{key} shortened"
+            );
+        }
         // Truncated bytes end the walk instead of panicking.
         for cut in 0..bytes.len() {
             let _ = elements(&bytes[..cut]).count();
+        }
+    }
+
+    #[test]
+    fn key_lengths_are_found_at_every_position_and_tail_length() {
+        for len in 0..80 {
+            for tail in 0..12 {
+                let mut bytes = vec![b'k'; len];
+                bytes.push(0);
+                // Bytes after the terminator, zeros and not, never change the answer.
+                bytes.extend((0..tail).map(|i| if i % 3 == 0 { 0 } else { 0x80 }));
+                assert_eq!(key_len(&bytes), Some(len), "len {len}, tail {tail}");
+            }
+            // High bytes (UTF-8) in a key are not zeros.
+            let mut utf8 = "é".repeat(len).into_bytes();
+            utf8.push(0);
+            assert_eq!(key_len(&utf8), Some(2 * len));
+            assert_eq!(key_len(&vec![b'k'; len]), None, "no terminator");
         }
     }
 
