@@ -1,75 +1,45 @@
 //! Inventory `list` answered with `JobTasksInfo` bytes written straight from the stored
 //! documents ([`crate::raw_info`]): the gRPC route of `/spaceone.api.inventory.v1.JobTask/list`
 //! in place of the generated one. The call goes through the same handler (deadline, token,
-//! metrics, logs and spans); only the answer is not built as a message before it is encoded.
+//! metrics, logs and spans); only the framing is done here: the request's one message is
+//! read from the body, and the answer is written once, behind its gRPC frame header, and
+//! sent as it is (one data frame, then the `grpc-status` trailer), without tonic's encoder
+//! copying it into a buffer of its own. Errors are answered as tonic answers them.
 
 use crate::grpc::Handler;
-use crate::raw_info::job_tasks_info_bytes;
-use prost::bytes::{Buf, BufMut};
-use prost::encoding::{skip_field, DecodeContext, WireType};
-use prost::DecodeError;
+use crate::raw_info::write_job_tasks_info;
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use prost::bytes::Bytes;
+use prost::Message;
 use spacejobs_core::eval::ListOutput;
-use spacejobs_core::Result;
+use spacejobs_core::{Error, Result};
 use spacejobs_proto::inventory::JobTaskQuery;
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use tonic::codegen::{http, BoxFuture, Service};
-use tonic::{Request, Response, Status};
-use tonic_prost::ProstCodec;
+use tonic::{Request, Status};
 
 /// The gRPC path this route answers.
 pub const PATH: &str = "/spaceone.api.inventory.v1.JobTask/list";
 
-/// A message already encoded: its bytes are written as they are.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct PreEncoded(pub Vec<u8>);
+/// The gRPC frame header: a compression flag and the message's length (big-endian).
+const HEADER: usize = 5;
 
-impl prost::Message for PreEncoded {
-    fn encode_raw(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.0);
-    }
-
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: WireType,
-        buf: &mut impl Buf,
-        ctx: DecodeContext,
-    ) -> std::result::Result<(), DecodeError> {
-        // Only ever sent; a decoder learns nothing from it.
-        skip_field(wire_type, tag, buf, ctx)
-    }
-
-    fn encoded_len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn clear(&mut self) {
-        self.0.clear();
-    }
-}
-
-/// A list answer as `JobTasksInfo` bytes.
-fn answer(out: ListOutput) -> Result<PreEncoded> {
+/// A list answer as one gRPC frame: the header, then the `JobTasksInfo` bytes.
+fn framed_answer(out: ListOutput) -> Result<Bytes> {
     let total = i32::try_from(out.total_count).unwrap_or(i32::MAX);
-    job_tasks_info_bytes(&out.documents, total).map(PreEncoded)
+    let mut framed = vec![0u8; HEADER];
+    write_job_tasks_info(&out.documents, total, &mut framed)?;
+    let len = u32::try_from(framed.len() - HEADER)
+        .map_err(|_| Error::Internal("a list answer of 4 GiB or more".into()))?;
+    framed[1..HEADER].copy_from_slice(&len.to_be_bytes());
+    Ok(Bytes::from(framed))
 }
 
-/// The unary method: the handler's inventory list, answered in bytes.
-struct ListMethod(Handler);
-
-impl tonic::server::UnaryService<JobTaskQuery> for ListMethod {
-    type Response = PreEncoded;
-    type Future = BoxFuture<Response<PreEncoded>, Status>;
-
-    fn call(&mut self, request: Request<JobTaskQuery>) -> Self::Future {
-        let handler = self.0.clone();
-        Box::pin(async move { handler.job_task_list(request, answer).await })
-    }
-}
-
-/// The route's HTTP service: decodes the request (at most `max_message_size` bytes), runs
-/// [`ListMethod`], writes the answer.
+/// The route's HTTP service: reads the request (its message at most `max_message_size`
+/// bytes), runs the handler's inventory list, writes the answer.
 #[derive(Clone)]
 pub struct ListRoute {
     handler: Handler,
@@ -84,6 +54,69 @@ impl ListRoute {
             max_message_size,
         }
     }
+
+    /// The answer's frame, or the status to answer with.
+    async fn answer(self, request: http::Request<axum::body::Body>) -> Result<Bytes, Status> {
+        let (parts, body) = request.into_parts();
+        if let Some(encoding) = parts.headers.get("grpc-encoding") {
+            if encoding != "identity" {
+                let name = String::from_utf8_lossy(encoding.as_bytes());
+                return Err(Status::unimplemented(format!(
+                    "Content is compressed with `{name}` which isn't supported"
+                )));
+            }
+        }
+        let query = read_message(body, self.max_message_size).await?;
+        let request = Request::from_http(http::Request::from_parts(parts, query));
+        let response = self.handler.job_task_list(request, framed_answer).await?;
+        Ok(response.into_inner())
+    }
+}
+
+/// The one message of a unary request's body, read to the body's end; the statuses are
+/// tonic's for the same faults (a message over the limit is `OUT_OF_RANGE`, which the
+/// server's size middleware words).
+async fn read_message(mut body: axum::body::Body, max: usize) -> Result<JobTaskQuery, Status> {
+    let mut bytes: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Status::internal(format!("request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        bytes.extend_from_slice(&data);
+        if let Some(len) = declared_len(&bytes) {
+            if len > max {
+                return Err(Status::out_of_range(format!(
+                    "Error, decoded message length too large: found {len} bytes, the limit is: {max} bytes"
+                )));
+            }
+        }
+    }
+    let Some(flag) = bytes.first() else {
+        return Err(Status::internal("Missing request message."));
+    };
+    match flag {
+        0 => {}
+        1 => {
+            return Err(Status::internal(
+                "protocol error: received message with compressed-flag but no grpc-encoding was specified",
+            ))
+        }
+        f => {
+            return Err(Status::internal(format!(
+                "protocol error: received message with invalid compression flag: {f} (valid flags are 0 and 1), while receiving a request"
+            )))
+        }
+    }
+    let message = declared_len(&bytes).and_then(|len| bytes.get(HEADER..HEADER + len));
+    let message = message.ok_or_else(|| Status::internal("Unexpected EOF decoding stream."))?;
+    JobTaskQuery::decode(message).map_err(|e| Status::internal(e.to_string()))
+}
+
+/// The message length a frame header declares, once the header is there.
+fn declared_len(bytes: &[u8]) -> Option<usize> {
+    let header: [u8; 4] = bytes.get(1..HEADER)?.try_into().ok()?;
+    usize::try_from(u32::from_be_bytes(header)).ok()
 }
 
 impl Service<http::Request<axum::body::Body>> for ListRoute {
@@ -96,13 +129,53 @@ impl Service<http::Request<axum::body::Body>> for ListRoute {
     }
 
     fn call(&mut self, request: http::Request<axum::body::Body>) -> Self::Future {
-        let method = ListMethod(self.handler.clone());
-        let max = self.max_message_size;
+        let route = self.clone();
         Box::pin(async move {
-            let mut grpc =
-                tonic::server::Grpc::new(ProstCodec::<PreEncoded, JobTaskQuery>::default())
-                    .apply_max_message_size_config(Some(max), None);
-            Ok(grpc.unary(method, request).await)
+            Ok(match route.answer(request).await {
+                Ok(frame) => {
+                    let mut response = http::Response::new(tonic::body::Body::new(Unary {
+                        frame: Some(frame),
+                        trailers: true,
+                    }));
+                    response.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/grpc"),
+                    );
+                    response
+                }
+                Err(status) => status.into_http(),
+            })
         })
+    }
+}
+
+/// A unary answer's body: its one frame, then the trailer `grpc-status: 0`.
+struct Unary {
+    frame: Option<Bytes>,
+    trailers: bool,
+}
+
+impl Body for Unary {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if let Some(frame) = this.frame.take() {
+            return Poll::Ready(Some(Ok(Frame::data(frame))));
+        }
+        if std::mem::take(&mut this.trailers) {
+            let mut trailers = http::HeaderMap::with_capacity(1);
+            trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.frame.is_none() && !self.trailers
     }
 }

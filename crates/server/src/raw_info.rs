@@ -370,15 +370,26 @@ pub fn job_tasks_info_bytes(
     documents: &[bson::RawDocumentBuf],
     total_count: i32,
 ) -> spacejobs_core::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(documents.iter().map(|d| d.as_bytes().len()).sum());
+    let mut out = Vec::new();
+    write_job_tasks_info(documents, total_count, &mut out)?;
+    Ok(out)
+}
+
+/// [`job_tasks_info_bytes`] appended to `out` (after a frame header, say).
+pub fn write_job_tasks_info(
+    documents: &[bson::RawDocumentBuf],
+    total_count: i32,
+    out: &mut Vec<u8>,
+) -> spacejobs_core::Result<()> {
+    out.reserve(documents.iter().map(|d| d.as_bytes().len()).sum());
     for doc in documents {
-        if nested(&mut out, 1, |info| write_job_task_info(doc, info)).is_none() {
+        if nested(out, 1, |info| write_job_task_info(doc, info)).is_none() {
             let info = crate::convert::job_task_info_by_model(doc)?.encode_to_vec();
-            put_bytes(&mut out, 1, &info, false);
+            put_bytes(out, 1, &info, false);
         }
     }
-    put_int(&mut out, 2, total_count);
-    Ok(out)
+    put_int(out, 2, total_count);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -129,3 +129,106 @@ async fn bad_grpc_input_is_answered_precisely() {
         .into_inner();
     assert_eq!(ok.total_count, 9);
 }
+
+/// A codec that sends and receives a message's bytes as they are, so a test can send what
+/// no generated client would.
+#[derive(Default, Clone, Copy)]
+struct RawBytes;
+
+impl tonic::codec::Codec for RawBytes {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawBytes;
+    type Decoder = RawBytes;
+
+    fn encoder(&mut self) -> RawBytes {
+        RawBytes
+    }
+
+    fn decoder(&mut self) -> RawBytes {
+        RawBytes
+    }
+}
+
+impl tonic::codec::Encoder for RawBytes {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use prost::bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawBytes {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use prost::bytes::Buf;
+        let bytes = src.chunk().to_vec();
+        src.advance(bytes.len());
+        Ok(Some(bytes))
+    }
+}
+
+#[tokio::test]
+async fn the_inventory_list_route_reads_and_refuses_frames_as_tonic_does() {
+    use prost::Message;
+    let corpus = Corpus::load();
+    let addr = support::start(&corpus, Service::Inventory).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/spaceone.api.inventory.v1.JobTask/list",
+    );
+    let call = |request: tonic::Request<Vec<u8>>| {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        let path = path.clone();
+        async move {
+            grpc.ready().await.expect("ready");
+            grpc.unary(request, path, RawBytes).await
+        }
+    };
+    let query = JobTaskQuery {
+        domain_id: "domain-a".into(),
+        ..Default::default()
+    };
+    // The bytes the route writes are the message the generated client reads.
+    let raw = call(tonic::Request::new(query.encode_to_vec()))
+        .await
+        .expect("answered")
+        .into_inner();
+    let answer = spacejobs_proto::inventory::JobTasksInfo::decode(raw.as_slice()).expect("decodes");
+    let mut client = JobTaskClient::new(channel.clone());
+    let typed = client.list(query.clone()).await.expect("answered");
+    assert_eq!(answer, typed.into_inner());
+    assert_eq!(answer.total_count, 9);
+
+    // Bytes that are not a JobTaskQuery: INTERNAL, as tonic answers a message it cannot
+    // decode.
+    let status = call(tonic::Request::new(vec![0xff, 0xff, 0xff]))
+        .await
+        .expect_err("not a message");
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    // A compression the server does not take: UNIMPLEMENTED, naming it.
+    let mut gzip = tonic::Request::new(query.encode_to_vec());
+    gzip.metadata_mut()
+        .insert("grpc-encoding", "gzip".parse().expect("value"));
+    let status = call(gzip).await.expect_err("compressed");
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert!(status.message().contains("gzip"), "{status:?}");
+    // The server keeps serving.
+    assert!(client.list(query).await.is_ok());
+}
