@@ -1,15 +1,18 @@
 //! Where a request's CPU work runs, and when it must stop.
 //!
 //! Query evaluation, regex matching, sorting and rendering never run on the async worker
-//! threads: [`run_cpu`] hands them to the rayon pool and awaits the answer, so the async
-//! workers stay free for I/O and health checks. Every request carries a [`Deadline`]; the work
+//! threads: [`run_cpu`] hands them to the request pool (one thread a core, [`cpu_pool`]) and
+//! awaits the answer, so the async workers stay free for I/O and health checks. A request's
+//! work that splits over many rows (a scan of a large collection) fans out from there to
+//! rayon's pool. Every request carries a [`Deadline`]; the work
 //! checks it between chunks ([`Deadline::check`]) and stops when it has passed or when the
 //! caller went away (the awaiting future was dropped, which cancels the deadline).
 
 use crate::error::{Error, Result};
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How many items a loop handles between two deadline checks.
@@ -118,7 +121,88 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// Runs CPU-heavy `work` on the rayon pool and awaits it, answering
+/// A job for the request pool.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that run requests' CPU work: a queue and the threads waiting on it. Unlike
+/// rayon's workers, an idle thread sleeps at once instead of yielding the core for a while
+/// in case work comes: on a machine the async workers and the clients share, those yields
+/// were a tenth of the server's time.
+struct CpuPool {
+    state: Mutex<PoolState>,
+    ready: Condvar,
+    /// Threads started (none when the system would not start one: then rayon runs the jobs).
+    threads: AtomicUsize,
+}
+
+#[derive(Default)]
+struct PoolState {
+    jobs: VecDeque<Job>,
+    idle: usize,
+}
+
+impl CpuPool {
+    /// Queues `job`, waking a sleeping thread when there is one.
+    fn spawn(&self, job: Job) {
+        if self.threads.load(Ordering::Relaxed) == 0 {
+            return rayon::spawn(job);
+        }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.jobs.push_back(job);
+        let wake = state.idle > 0;
+        drop(state);
+        if wake {
+            self.ready.notify_one();
+        }
+    }
+
+    /// A thread's life: run jobs as they come, sleep when there are none.
+    fn work(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                drop(state);
+                // Jobs catch their own panics; this keeps the thread if one did not.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            state.idle += 1;
+            state = self
+                .ready
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+            state.idle -= 1;
+        }
+    }
+}
+
+/// The request pool, started on first use with one thread a core.
+fn cpu_pool() -> &'static CpuPool {
+    static POOL: OnceLock<&'static CpuPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let pool: &'static CpuPool = Box::leak(Box::new(CpuPool {
+            state: Mutex::new(PoolState::default()),
+            ready: Condvar::new(),
+            threads: AtomicUsize::new(0),
+        }));
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        for i in 0..cores {
+            let spawned = std::thread::Builder::new()
+                .name(format!("spacejobs-cpu-{i}"))
+                .spawn(move || pool.work());
+            match spawned {
+                Ok(_) => {
+                    pool.threads.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!(error = %e, "could not start a request pool thread"),
+            }
+        }
+        pool
+    })
+}
+
+/// Runs CPU-heavy `work` on the request pool and awaits it, answering
 /// [`Error::DeadlineExceeded`] when the deadline passes first (the work is told to stop). If the
 /// returned future is dropped, the work is cancelled too. A panic in `work` is an internal
 /// error, never a crash.
@@ -131,13 +215,13 @@ where
     let guard = deadline.cancel_on_drop();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let inner = deadline.clone();
-    rayon::spawn(move || {
+    cpu_pool().spawn(Box::new(move || {
         let result = inner.check().and_then(|()| {
             std::panic::catch_unwind(AssertUnwindSafe(|| work(&inner)))
                 .unwrap_or_else(|_| Err(Error::Internal("evaluation panicked".to_string())))
         });
         let _ = tx.send(result);
-    });
+    }));
     let result = tokio::select! {
         answer = rx => answer.unwrap_or_else(|_| Err(Error::Internal("evaluation lost".into()))),
         () = tokio::time::sleep_until(deadline.instant().into()) => Err(deadline.exceeded()),
@@ -210,5 +294,43 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Internal(_)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pool_runs_many_requests_at_once_and_outlives_panics() {
+        let deadline = Deadline::after(Duration::from_secs(30));
+        for _ in 0..8 {
+            let err = run_cpu(&deadline, |_| -> Result<()> { panic!("boom") }).await;
+            assert!(matches!(err, Err(Error::Internal(_))));
+        }
+        let calls = (0..64u64).map(|i| {
+            let deadline = deadline.clone();
+            tokio::spawn(async move {
+                run_cpu(&deadline, move |_| {
+                    std::thread::sleep(Duration::from_millis(1));
+                    let name = std::thread::current().name().map(str::to_string);
+                    Ok((i * 2, name))
+                })
+                .await
+            })
+        });
+        let answers: Vec<_> = futures_join(calls).await;
+        for (i, answer) in answers.into_iter().enumerate() {
+            let (doubled, thread) = answer.expect("answered");
+            assert_eq!(doubled, i as u64 * 2);
+            let thread = thread.unwrap_or_default();
+            assert!(thread.starts_with("spacejobs-cpu-"), "ran on {thread}");
+        }
+    }
+
+    /// Awaits every task in order.
+    async fn futures_join<T>(
+        tasks: impl Iterator<Item = tokio::task::JoinHandle<Result<T>>>,
+    ) -> Vec<Result<T>> {
+        let mut out = Vec::new();
+        for task in tasks.collect::<Vec<_>>() {
+            out.push(task.await.expect("task"));
+        }
+        out
     }
 }
