@@ -132,7 +132,9 @@ impl Elements<'_> {
 impl<'a> Iterator for Elements<'a> {
     type Item = Element<'a>;
 
-    #[inline]
+    // Always inlined: returned through memory, an element is read back before its stores
+    // have landed, which stalled the renderer's loop more than the walk itself cost.
+    #[inline(always)]
     fn next(&mut self) -> Option<Element<'a>> {
         let bytes = self.bytes;
         let kind = *bytes.get(self.pos)?;
