@@ -65,6 +65,30 @@ fn cpu_seconds(pid: &str) -> f64 {
     h2load::stat_seconds(&stat, 14).unwrap_or(0.0)
 }
 
+/// The machine's CPU time so far by state (the `cpu` line of /proc/stat: user, nice, system,
+/// idle, iowait, irq, softirq, steal …), in clock ticks.
+fn machine_ticks() -> Vec<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = stat.lines().next().unwrap_or_default();
+    line.split_whitespace()
+        .skip(1)
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+/// The share of the machine's CPU time the hypervisor took (steal) between two readings of
+/// [`machine_ticks`], in percent: a virtual machine runs slower by about that much.
+fn steal_percent(before: &[u64], after: &[u64]) -> f64 {
+    let delta: Vec<u64> = after
+        .iter()
+        .zip(before)
+        .map(|(a, b)| a.saturating_sub(*b))
+        .collect();
+    let total: u64 = delta.iter().take(8).sum();
+    let steal = delta.get(7).copied().unwrap_or(0);
+    100.0 * steal as f64 / total.max(1) as f64
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -227,8 +251,8 @@ async fn main() {
     );
     println!();
     let mut table = String::from(
-        "| method | clients | requests/s | p50 ms | p99 ms | errors | server CPU µs/request | clients' CPU µs/request | server's cores ÷ its CPU per request | health p50 ms | health p99 ms | health p99 / idle p50 |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| method | clients | requests/s | p50 ms | p99 ms | errors | server CPU µs/request | clients' CPU µs/request | server's cores ÷ its CPU per request | health p50 ms | health p99 ms | health p99 / idle p50 | hypervisor steal |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     print!("{table}");
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -257,6 +281,7 @@ async fn main() {
                 let health = tokio::spawn(probe_health(addr, until));
                 let started = Instant::now();
                 let cpu_before = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
+                let ticks_before = machine_ticks();
                 let (latencies, errors, h2load_cpu) = if by_h2load {
                     let message = match method.as_str() {
                         "list" => list_request().encode_to_vec(),
@@ -277,6 +302,7 @@ async fn main() {
                 };
                 let elapsed = started.elapsed().as_secs_f64();
                 let cpu_after = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
+                let steal = steal_percent(&ticks_before, &machine_ticks());
                 let requests = latencies.len().max(1) as f64;
                 let server_us = (cpu_after.0 - cpu_before.0) * 1e6 / requests;
                 let clients_us = (cpu_after.1 - cpu_before.1 + h2load_cpu) * 1e6 / requests;
@@ -288,7 +314,7 @@ async fn main() {
                     method.clone()
                 };
                 let row = format!(
-                    "| {label} | {clients} | {:.0} | {:.2} | {:.2} | {errors} | {server_us:.0} | {clients_us:.0} | {:.0} | {:.3} | {:.3} | {:.1}× |\n",
+                    "| {label} | {clients} | {:.0} | {:.2} | {:.2} | {errors} | {server_us:.0} | {clients_us:.0} | {:.0} | {:.3} | {:.3} | {:.1}× | {steal:.0} % |\n",
                     latencies.len() as f64 / elapsed,
                     percentile(&latencies, 0.5),
                     percentile(&latencies, 0.99),
@@ -326,7 +352,9 @@ async fn main() {
              user and system time over the row divided by its requests; the clients take part \
              of the same cores, so the next column, the machine's {cores} cores divided by the \
              server's CPU per request, is the rate the server would reach with the cores to \
-             itself (derived, not measured).\n\n{table}\n{memory}.",
+             itself (derived, not measured). Hypervisor steal is the share of the machine's \
+             CPU time its hypervisor gave to others during the row (/proc/stat): on a shared \
+             virtual machine the same binary runs slower by about that much.\n\n{table}\n{memory}.",
             benchmarks_md::LOAD_HEADING,
             chrono::Utc::now().format("%Y-%m-%d"),
             benchmarks_md::machine(),
