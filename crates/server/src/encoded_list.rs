@@ -8,6 +8,7 @@
 
 use crate::grpc::Handler;
 use crate::raw_info::write_job_tasks_info;
+use crate::status::to_status;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use prost::bytes::Bytes;
@@ -74,8 +75,8 @@ impl ListRoute {
 }
 
 /// The one message of a unary request's body, read to the body's end; the statuses are
-/// tonic's for the same faults (a message over the limit is `OUT_OF_RANGE`, which the
-/// server's size middleware words).
+/// tonic's for the same faults, but for a message over the limit, refused as the server's
+/// size middleware words tonic's refusal.
 async fn read_message(mut body: axum::body::Body, max: usize) -> Result<JobTaskQuery, Status> {
     let mut bytes: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -86,9 +87,10 @@ async fn read_message(mut body: axum::body::Body, max: usize) -> Result<JobTaskQ
         bytes.extend_from_slice(&data);
         if let Some(len) = declared_len(&bytes) {
             if len > max {
-                return Err(Status::out_of_range(format!(
-                    "Error, decoded message length too large: found {len} bytes, the limit is: {max} bytes"
-                )));
+                return Err(to_status(&Error::TooLarge {
+                    part: "message".into(),
+                    limit: max,
+                }));
             }
         }
     }

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod convert;
 pub mod encoded_list;
+pub mod front;
 pub mod grpc;
 pub mod json;
 pub mod listen;
@@ -131,7 +132,7 @@ pub async fn run_with(
     let kind = service.service();
     let mut app = grpc
         .merge(rest::router(service.clone(), config, &metrics))
-        .merge(metrics::router(service, metrics));
+        .merge(metrics::router(service.clone(), metrics.clone()));
     if config.ui {
         app = app.merge(ui::router(kind));
     }
@@ -141,6 +142,12 @@ pub async fn run_with(
             config.max_header_bytes,
             rest::head_limit,
         ));
+    // Inventory lists skip the router (same handler, same answers).
+    let list = (kind == Service::Inventory).then(|| {
+        let handler = Handler::new(service.clone(), metrics.clone());
+        encoded_list::ListRoute::new(handler, config.max_message_size)
+    });
+    let app = front::Front::new(list, app, config.max_header_bytes);
     listen::serve(listener, app, config, shutdown).await?;
     Ok(())
 }

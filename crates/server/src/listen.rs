@@ -7,9 +7,10 @@
 //! is TLS (HTTP/2 and HTTP/1.1 by ALPN) and a plaintext client is refused.
 
 use crate::config::ServerConfig;
-use axum::Router;
+use axum::response::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -165,16 +166,44 @@ fn builder(config: &ServerConfig) -> Builder<TokioExecutor> {
     builder
 }
 
+/// What a connection's requests are answered by: the axum router, or a service in front of
+/// it.
+pub trait App:
+    tower::Service<
+        axum::http::Request<hyper::body::Incoming>,
+        Response = Response,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower::Service<
+            axum::http::Request<hyper::body::Incoming>,
+            Response = Response,
+            Error = Infallible,
+            Future: Send,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// One accepted connection and what serving it needs.
-struct Connection {
+struct Connection<A> {
     builder: Arc<Builder<TokioExecutor>>,
-    app: Router,
+    app: A,
     stop: watch::Receiver<bool>,
     idle: Duration,
     peer: SocketAddr,
 }
 
-impl Connection {
+impl<A: App> Connection<A> {
     /// Serves HTTP/1 or HTTP/2 on `stream` until the peer closes it, it stays idle past the
     /// idle timeout, or the server stops (then gracefully).
     async fn serve<S>(mut self, stream: S)
@@ -230,7 +259,7 @@ impl Connection {
 /// (for at most the shutdown grace) and returns.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: impl App,
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {

@@ -124,19 +124,26 @@ fn display_len(value: &impl std::fmt::Display) -> usize {
 /// Middleware: a request head (URI and headers) over `limit` bytes is refused with 431 in the
 /// `ERROR_*` shape (hyper's own, larger, buffer limit answers without a body).
 pub async fn head_limit(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    match head_refusal(&request, limit) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    }
+}
+
+/// The refusal of [`head_limit`] when the request's head is over `limit` bytes.
+pub(crate) fn head_refusal(request: &Request, limit: usize) -> Option<Response> {
     let size = display_len(request.uri())
         + request
             .headers()
             .iter()
             .map(|(k, v)| k.as_str().len() + v.len() + 4)
             .sum::<usize>();
-    if size > limit {
-        return error_response(&Error::TooLarge {
+    (size > limit).then(|| {
+        error_response(&Error::TooLarge {
             part: "headers".into(),
             limit,
-        });
-    }
-    next.run(request).await
+        })
+    })
 }
 
 /// The REST body limit, for the refusal's message.

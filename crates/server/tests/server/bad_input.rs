@@ -229,6 +229,13 @@ async fn the_inventory_list_route_reads_and_refuses_frames_as_tonic_does() {
     let status = call(gzip).await.expect_err("compressed");
     assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
     assert!(status.message().contains("gzip"), "{status:?}");
+    // A request head over the limit is refused on this path too.
+    let mut big_head = tonic::Request::new(query.encode_to_vec());
+    let limit = spacejobs_server::ServerConfig::default().max_header_bytes;
+    big_head
+        .metadata_mut()
+        .insert("x-padding", "p".repeat(limit).parse().expect("value"));
+    assert!(call(big_head).await.is_err(), "a head over the limit");
     // The server keeps serving.
     assert!(client.list(query).await.is_ok());
 }
