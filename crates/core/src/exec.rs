@@ -1,12 +1,13 @@
 //! Where a request's CPU work runs, and when it must stop.
 //!
 //! Query evaluation, regex matching, sorting and rendering never run on the async worker
-//! threads: [`run_cpu`] hands them to the request pool (one thread a core, [`cpu_pool`]) and
-//! awaits the answer, so the async workers stay free for I/O and health checks. A request's
-//! work that splits over many rows (a scan of a large collection) fans out from there to
-//! rayon's pool. Every request carries a [`Deadline`]; the work
-//! checks it between chunks ([`Deadline::check`]) and stops when it has passed or when the
-//! caller went away (the awaiting future was dropped, which cancels the deadline).
+//! threads: [`run_cpu`] hands them to the request pool (one thread a core) and awaits the
+//! answer, so the async workers stay free for I/O and health checks. Work that splits over
+//! many rows (a scan of a large collection) fans out from there to rayon's pool.
+//!
+//! Every request carries a [`Deadline`]; the work checks it between chunks
+//! ([`Deadline::check`]) and stops when it has passed or when the caller went away (the
+//! awaiting future was dropped, which cancels the deadline).
 
 use crate::error::{Error, Result};
 use std::collections::VecDeque;

@@ -85,13 +85,14 @@ async fn read_message(mut body: axum::body::Body, max: usize) -> Result<JobTaskQ
             continue;
         };
         bytes.extend_from_slice(&data);
-        if let Some(len) = declared_len(&bytes) {
-            if len > max {
-                return Err(to_status(&Error::TooLarge {
-                    part: "message".into(),
-                    limit: max,
-                }));
-            }
+        // A message over the limit, or more bytes than one message of the limit (a body
+        // that goes on past its message), is not read further.
+        let declared = declared_len(&bytes).unwrap_or(0);
+        if declared > max || bytes.len() > HEADER.saturating_add(max) {
+            return Err(to_status(&Error::TooLarge {
+                part: "message".into(),
+                limit: max,
+            }));
         }
     }
     let Some(flag) = bytes.first() else {

@@ -229,6 +229,17 @@ async fn the_inventory_list_route_reads_and_refuses_frames_as_tonic_does() {
     let status = call(gzip).await.expect_err("compressed");
     assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
     assert!(status.message().contains("gzip"), "{status:?}");
+    // Two messages, each within the limit but together over it: the body is not read on.
+    let limit = spacejobs_server::ServerConfig::default().max_message_size;
+    let half = vec![0x0a; limit / 2 + 16];
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.expect("ready");
+    let stream = tokio_stream::iter(vec![half.clone(), half]);
+    let status = grpc
+        .client_streaming(tonic::Request::new(stream), path.clone(), RawBytes)
+        .await
+        .expect_err("over the limit");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     // A request head over the limit is refused on this path too.
     let mut big_head = tonic::Request::new(query.encode_to_vec());
     let limit = spacejobs_server::ServerConfig::default().max_header_bytes;
