@@ -307,7 +307,7 @@ mod tests {
             "i": 3_i32, "ts": Bson::Timestamp(bson::Timestamp { time: 1, increment: 2 }),
             "l": 4_i64, "dec": Bson::Decimal128(bson::Decimal128::from_bytes([0; 16])),
             "min": Bson::MinKey, "max": Bson::MaxKey,
-            // Keys around and past the walker's short scan (24 bytes).
+            // Keys around its 8-byte words and past its word scan (32 bytes), into memchr.
             "twenty_three_bytes_long": 23, "twenty_four_bytes_long__": 24,
             "a_key_longer_than_the_short_scan_of_the_walker": 46, "last": "end",
         };
