@@ -10,11 +10,13 @@
 //! awaiting future was dropped, which cancels the deadline).
 
 use crate::error::{Error, Result};
-use std::collections::VecDeque;
+use pool::cpu_pool;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod pool;
 
 /// How many items a loop handles between two deadline checks.
 pub const CHECK_EVERY: usize = 256;
@@ -120,87 +122,6 @@ impl Drop for CancelOnDrop {
             deadline.cancel();
         }
     }
-}
-
-/// A job for the request pool.
-type Job = Box<dyn FnOnce() + Send>;
-
-/// The threads that run requests' CPU work: a queue and the threads waiting on it. Unlike
-/// rayon's workers, an idle thread sleeps at once instead of yielding the core for a while
-/// in case work comes: on a machine the async workers and the clients share, those yields
-/// were a tenth of the server's time.
-struct CpuPool {
-    state: Mutex<PoolState>,
-    ready: Condvar,
-    /// Threads started (none when the system would not start one: then rayon runs the jobs).
-    threads: AtomicUsize,
-}
-
-#[derive(Default)]
-struct PoolState {
-    jobs: VecDeque<Job>,
-    idle: usize,
-}
-
-impl CpuPool {
-    /// Queues `job`, waking a sleeping thread when there is one.
-    fn spawn(&self, job: Job) {
-        if self.threads.load(Ordering::Relaxed) == 0 {
-            return rayon::spawn(job);
-        }
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.jobs.push_back(job);
-        let wake = state.idle > 0;
-        drop(state);
-        if wake {
-            self.ready.notify_one();
-        }
-    }
-
-    /// A thread's life: run jobs as they come, sleep when there are none.
-    fn work(&self) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(job) = state.jobs.pop_front() {
-                drop(state);
-                // Jobs catch their own panics; this keeps the thread if one did not.
-                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
-                state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            state.idle += 1;
-            state = self
-                .ready
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-            state.idle -= 1;
-        }
-    }
-}
-
-/// The request pool, started on first use with one thread a core.
-fn cpu_pool() -> &'static CpuPool {
-    static POOL: OnceLock<&'static CpuPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let pool: &'static CpuPool = Box::leak(Box::new(CpuPool {
-            state: Mutex::new(PoolState::default()),
-            ready: Condvar::new(),
-            threads: AtomicUsize::new(0),
-        }));
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        for i in 0..cores {
-            let spawned = std::thread::Builder::new()
-                .name(format!("spacejobs-cpu-{i}"))
-                .spawn(move || pool.work());
-            match spawned {
-                Ok(_) => {
-                    pool.threads.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => tracing::error!(error = %e, "could not start a request pool thread"),
-            }
-        }
-        pool
-    })
 }
 
 /// Runs CPU-heavy `work` on the request pool and awaits it, answering
