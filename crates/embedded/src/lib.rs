@@ -18,6 +18,7 @@ use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
 };
 use spacejobs_core::eval::collection::{encode, validate};
+use spacejobs_core::eval::packed::PackedDocs;
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, Plan, StatPlan};
 use spacejobs_core::store::Planned;
@@ -113,7 +114,8 @@ impl EmbeddedStore {
             let (read_result, loaded) = std::thread::scope(|scope| {
                 let loader = scope.spawn(move || Collection::load_chunks(expected, received));
                 let read_result = (|| -> Result<()> {
-                    let mut chunk = Vec::with_capacity(LOAD_CHUNK);
+                    let new_chunk = || (Vec::with_capacity(LOAD_CHUNK), PackedDocs::default());
+                    let mut chunk = new_chunk();
                     for entry in t.iter().map_err(|e| open_err(&e))? {
                         let (key, value) = entry.map_err(|e| open_err(&e))?;
                         // Checked here, so that the loader only fills columns.
@@ -121,10 +123,11 @@ impl EmbeddedStore {
                             let _ = chunks.send(Err((key.value(), e)));
                             return Ok(());
                         }
-                        chunk.push((key.value(), Box::<[u8]>::from(value.value())));
-                        if chunk.len() == LOAD_CHUNK {
-                            let full =
-                                std::mem::replace(&mut chunk, Vec::with_capacity(LOAD_CHUNK));
+                        // Copied from the page straight into the collection's blocks.
+                        chunk.0.push(key.value());
+                        chunk.1.push(value.value());
+                        if chunk.0.len() == LOAD_CHUNK {
+                            let full = std::mem::replace(&mut chunk, new_chunk());
                             if chunks.send(Ok(full)).is_err() {
                                 return Ok(());
                             }

@@ -8,6 +8,7 @@ use super::column::{TAG_DATE, TAG_INT};
 use super::columns::{Cell, CellKey, Column, Columns};
 use super::list::{list_matched, project, to_raw, ListOutput};
 use super::order::walk_order;
+use super::packed::PackedDocs;
 use super::raw_unwind::unwind_group;
 use super::reads::pipeline_reads;
 use super::scan::{self, Bound};
@@ -31,15 +32,16 @@ pub struct Prefilled(Columns);
 /// reused, that a durable store uses as its key.
 #[derive(Debug, Default, Clone)]
 pub struct Collection {
-    raws: Vec<Box<[u8]>>,
+    raws: PackedDocs,
     seqs: Vec<u64>,
     next_seq: u64,
     columns: Columns,
 }
 
-/// Stored documents `(sequence number, BSON bytes)` in ascending order, each checked with
-/// [`validate`]; or the first bad one, with its sequence number.
-pub type CheckedChunk = std::result::Result<Vec<(u64, Box<[u8]>)>, (u64, Error)>;
+/// Stored documents in ascending order of their sequence numbers (the numbers, and the
+/// documents' BSON bytes), each checked with [`validate`]; or the first bad one, with its
+/// sequence number.
+pub type CheckedChunk = std::result::Result<(Vec<u64>, PackedDocs), (u64, Error)>;
 
 impl Collection {
     /// An empty collection.
@@ -66,7 +68,7 @@ impl Collection {
     /// Appends bytes known to be well-formed (from [`encode`] or [`validate`]).
     pub fn push_trusted(&mut self, seq: u64, raw: Box<[u8]>) {
         self.columns.push(&raw);
-        self.raws.push(raw);
+        self.raws.push(&raw);
         self.seqs.push(seq);
         self.next_seq = self.next_seq.max(seq.saturating_add(1));
     }
@@ -82,7 +84,14 @@ impl Collection {
         if let Some(bad) = bad {
             return Err(bad);
         }
-        Self::load_chunks(stored.len(), std::iter::once(Ok(stored)))
+        let mut docs = PackedDocs::default();
+        docs.reserve(stored.len());
+        let mut seqs = Vec::with_capacity(stored.len());
+        for (seq, raw) in stored {
+            docs.push(&raw);
+            seqs.push(seq);
+        }
+        Self::load_chunks(seqs.len(), std::iter::once(Ok((seqs, docs))))
     }
 
     /// [`Self::load`] of documents given chunk after chunk (`expected` of them in all, for
@@ -95,20 +104,20 @@ impl Collection {
         chunks: impl IntoIterator<Item = CheckedChunk>,
     ) -> std::result::Result<Self, (u64, Error)> {
         let mut collection = Collection::new();
-        collection.raws.reserve_exact(expected);
+        collection.raws.reserve(expected);
         collection.seqs.reserve_exact(expected);
         collection.columns.reserve(expected);
         collection.columns.pause_indexes();
         for chunk in chunks {
-            let chunk = chunk?;
-            for (_, raw) in &chunk {
+            let (seqs, docs) = chunk?;
+            for raw in docs.iter() {
                 collection.columns.push(raw);
             }
-            for (seq, raw) in chunk {
-                collection.raws.push(raw);
-                collection.seqs.push(seq);
-                collection.next_seq = collection.next_seq.max(seq.saturating_add(1));
+            collection.raws.append(docs);
+            if let Some(&last) = seqs.iter().max() {
+                collection.next_seq = collection.next_seq.max(last.saturating_add(1));
             }
+            collection.seqs.extend(seqs);
         }
         collection.columns.resume_indexes();
         collection.shrink_to_fit();
@@ -133,8 +142,13 @@ impl Collection {
     /// `first_seq`.
     pub fn from_prefilled(prefilled: Prefilled, first_seq: u64, raws: Vec<Box<[u8]>>) -> Self {
         let n = raws.len() as u64;
+        let mut packed = PackedDocs::default();
+        packed.reserve(raws.len());
+        for raw in raws {
+            packed.push(&raw);
+        }
         let mut collection = Collection {
-            raws,
+            raws: packed,
             seqs: (first_seq..first_seq + n).collect(),
             next_seq: first_seq + n,
             columns: prefilled.0,
@@ -165,7 +179,7 @@ impl Collection {
     pub fn replace(&mut self, index: usize, raw: Box<[u8]>) {
         if index < self.raws.len() {
             self.columns.set(index, &raw);
-            self.raws[index] = raw;
+            self.raws.replace(index, &raw);
         }
     }
 
@@ -178,8 +192,7 @@ impl Collection {
             }
         }
         self.columns.retain(&keep);
-        let mut flags = keep.iter();
-        self.raws.retain(|_| flags.next().copied().unwrap_or(true));
+        self.raws.retain(&keep);
         let mut flags = keep.iter();
         self.seqs.retain(|_| flags.next().copied().unwrap_or(true));
     }

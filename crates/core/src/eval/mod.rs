@@ -12,6 +12,7 @@ pub mod group;
 pub mod list;
 pub mod memo;
 mod order;
+pub mod packed;
 pub mod raw_unwind;
 pub mod reads;
 mod scan;

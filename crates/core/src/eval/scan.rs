@@ -11,6 +11,7 @@ use super::columns::{Cell, CellTest, Cmp};
 use super::edges::EdgeBytes;
 use super::filter::condition_matches;
 use super::memo::{MATCH, NO_MATCH};
+use super::packed::PackedDocs;
 use super::stored::field_document;
 use crate::error::Result;
 use crate::exec::Deadline;
@@ -217,7 +218,7 @@ impl<'a> Bound<'a> {
     }
 
     /// The condition on the document of row `i`.
-    fn on_document(&self, raws: &[Box<[u8]>], i: usize) -> bool {
+    fn on_document(&self, raws: &PackedDocs, i: usize) -> bool {
         let raw = raws.get(i).and_then(|r| RawDocument::from_bytes(r).ok());
         let doc = raw
             .map(|r| field_document(r, self.field))
@@ -226,7 +227,7 @@ impl<'a> Bound<'a> {
     }
 
     /// The condition on row `i`.
-    fn test_one(&self, raws: &[Box<[u8]>], i: usize) -> bool {
+    fn test_one(&self, raws: &PackedDocs, i: usize) -> bool {
         if let Some((column, kernel)) = &self.cells {
             if let (Some(&tag), Some(&bits)) = (column.tags().get(i), column.bits().get(i)) {
                 if tag != TAG_COMPLEX {
@@ -272,7 +273,7 @@ impl<'a> Bound<'a> {
     /// as [`Kernel::fill`] takes it.
     fn test(
         &self,
-        raws: &[Box<[u8]>],
+        raws: &PackedDocs,
         start: usize,
         out: &mut [bool],
         wanted: impl Fn(usize) -> bool,
@@ -299,7 +300,7 @@ impl<'a> Bound<'a> {
 /// Indices of the rows meeting `AND(all) AND OR(any)`, in order; stops with an error once
 /// `deadline` has passed or was cancelled.
 pub(super) fn matching(
-    raws: &[Box<[u8]>],
+    raws: &PackedDocs,
     all: &[Bound<'_>],
     any: &[Bound<'_>],
     deadline: &Deadline,
@@ -429,7 +430,7 @@ pub(super) fn count_by_index(rows: usize, all: &[Bound<'_>], any: &[Bound<'_>]) 
 /// The matching rows from the value indexes, when every condition is indexed or the indexed
 /// ones leave few rows to test one by one; `None` to scan instead.
 fn by_index(
-    raws: &[Box<[u8]>],
+    raws: &PackedDocs,
     all: &[Bound<'_>],
     any: &[Bound<'_>],
     deadline: &Deadline,
@@ -486,7 +487,7 @@ fn by_index(
 }
 
 fn scan_block(
-    raws: &[Box<[u8]>],
+    raws: &PackedDocs,
     all: &[Bound<'_>],
     any: &[Bound<'_>],
     start: usize,
