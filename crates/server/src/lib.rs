@@ -13,6 +13,7 @@
 //!
 //! [`Limits`]: spacejobs_core::Limits
 
+pub mod coalesce;
 pub mod config;
 pub mod convert;
 pub mod encoded_list;

@@ -4,8 +4,10 @@
 //! connections are pinged; a connection with no request in flight and no bytes moving for the
 //! idle timeout is closed; accept errors (such as running out of file descriptors) are logged
 //! and retried after a pause instead of spinning. With [`ServerConfig::tls`], every connection
-//! is TLS (HTTP/2 and HTTP/1.1 by ALPN) and a plaintext client is refused.
+//! is TLS (HTTP/2 and HTTP/1.1 by ALPN) and a plaintext client is refused. A connection's
+//! writes are gathered ([`CoalescedWrites`]): a response leaves in one system call.
 
+use crate::coalesce::CoalescedWrites;
 use crate::config::ServerConfig;
 use axum::response::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -213,7 +215,7 @@ impl<A: App> Connection<A> {
         let (peer, idle, app) = (self.peer, self.idle, self.app);
         let activity = Arc::new(Activity::new());
         let io = TokioIo::new(Tracked {
-            stream,
+            stream: CoalescedWrites::new(stream),
             activity: activity.clone(),
         });
         let per_request = activity.clone();
