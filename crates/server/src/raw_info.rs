@@ -7,7 +7,7 @@
 
 use crate::convert::document_struct;
 use bson::raw::RawDocument;
-use prost::encoding::{encode_varint, WireType};
+use prost::encoding::{encode_varint, encoded_len_varint, WireType};
 use prost::Message;
 use spacejobs_core::eval::walk::{self, kind, Element};
 use spacejobs_core::model::Service;
@@ -105,32 +105,45 @@ fn status(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
 }
 
 /// Writes message field `tag` whose bytes `write` appends, its length put in front
-/// afterwards (one byte kept for it, the bytes moved along when the length needs more);
-/// `None`, with `out` as it was, when `write` fails. Allocates nothing beyond `out`.
+/// afterwards; `None`, with `out` as it was, when `write` fails. Allocates nothing beyond
+/// `out`.
 fn nested(
     out: &mut Vec<u8>,
     tag: u32,
     write: impl FnOnce(&mut Vec<u8>) -> Option<()>,
 ) -> Option<()> {
+    nested_sized(out, tag, 0, write)
+}
+
+/// [`nested`] with room kept for the length of a message of about `hint` bytes (a stored
+/// document's BSON length, say): the bytes are moved along only when the length takes
+/// another number of bytes.
+fn nested_sized(
+    out: &mut Vec<u8>,
+    tag: u32,
+    hint: usize,
+    write: impl FnOnce(&mut Vec<u8>) -> Option<()>,
+) -> Option<()> {
     let start = out.len();
     encode_key(tag, WireType::LengthDelimited, out);
     let at = out.len();
-    out.push(0);
+    let kept = encoded_len_varint(hint as u64);
+    out.resize(at + kept, 0);
     if write(out).is_none() {
         out.truncate(start);
         return None;
     }
-    let len = (out.len() - at - 1) as u64;
-    match u8::try_from(len) {
-        Ok(byte) if byte < 0x80 => out[at] = byte,
-        _ => {
-            let mut prefix = [0u8; 10];
-            let mut free = &mut prefix[..];
-            encode_varint(len, &mut free);
-            let used = 10 - free.len();
-            out.splice(at..=at, prefix[..used].iter().copied());
+    let end = out.len();
+    let len = end - at - kept;
+    let needed = encoded_len_varint(len as u64);
+    if needed != kept {
+        if needed > kept {
+            out.resize(end + needed - kept, 0);
         }
+        out.copy_within(at + kept..end, at + needed);
+        out.truncate(at + needed + len);
     }
+    encode_varint(len as u64, &mut &mut out[at..at + needed]);
     Some(())
 }
 
@@ -303,7 +316,7 @@ fn errors(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
                 if item.kind != kind::DOCUMENT {
                     return None;
                 }
-                nested(out, tag, |info| {
+                nested_sized(out, tag, item.value.len(), |info| {
                     let seen = write_fields(item.value, &ERROR_FIELDS, info)?;
                     // The model gives every error its details, empty when it has none.
                     if seen & (1 << 2) == 0 {
@@ -383,7 +396,8 @@ pub fn write_job_tasks_info(
 ) -> spacejobs_core::Result<()> {
     out.reserve(documents.iter().map(|d| d.as_bytes().len()).sum());
     for doc in documents {
-        if nested(out, 1, |info| write_job_task_info(doc, info)).is_none() {
+        let hint = doc.as_bytes().len();
+        if nested_sized(out, 1, hint, |info| write_job_task_info(doc, info)).is_none() {
             let info = crate::convert::job_task_info_by_model(doc)?.encode_to_vec();
             put_bytes(out, 1, &info, false);
         }
