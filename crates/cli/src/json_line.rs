@@ -35,14 +35,36 @@ pub fn raw_document(line: &str) -> Option<Result<RawDocumentBuf, String>> {
     if line.contains("\"_id\"") {
         return None;
     }
-    let mut doc = RawDocumentBuf::new();
+    let mut doc = empty_document(line.len() + ID_BYTES);
     doc.append(cstr("_id").ok()?, ObjectId::new());
     let mut de = serde_json::Deserializer::from_str(line);
     let read = de
         .deserialize_map(Fields(&mut doc))
         .and_then(|()| de.end())
         .map_err(|e| e.to_string());
-    Some(read.map(|()| doc))
+    Some(read.map(|()| fitted(doc)))
+}
+
+/// The BSON bytes of an ObjectId `_id` field.
+const ID_BYTES: usize = 1 + 4 + 12;
+
+/// An empty document with room for `capacity` bytes. A line's BSON is mostly shorter than
+/// its JSON, so one allocation holds it: growing by doubling would reallocate it some eight
+/// times.
+fn empty_document(capacity: usize) -> RawDocumentBuf {
+    let mut bytes = Vec::with_capacity(capacity.max(5));
+    bytes.extend_from_slice(&5i32.to_le_bytes());
+    bytes.push(0);
+    RawDocumentBuf::from_bytes(bytes).unwrap_or_default()
+}
+
+/// `doc` without spare room, given back on the thread that allocated it: an import parses
+/// lines on many threads, and the allocator serialises a thread resizing another thread's
+/// block with that thread's own allocations.
+fn fitted(doc: RawDocumentBuf) -> RawDocumentBuf {
+    let mut bytes = doc.into_bytes();
+    bytes.shrink_to_fit();
+    RawDocumentBuf::from_bytes(bytes).unwrap_or_default()
 }
 
 /// A key as BSON's C string (no NUL byte).
