@@ -375,7 +375,7 @@ impl EmbeddedStore {
         let (db, collections) = (self.db.clone(), self.collections.clone());
         durably(writer, move || {
             // A single batch into an empty collection (an import) has its columns filled
-            // while the same bytes are written to disk.
+            // and its bytes packed while the same bytes are written to disk.
             let fresh = match prepared.as_slice() {
                 [(name, _)] if collections.is_empty(name) => Some(name.clone()),
                 _ => None,
@@ -390,10 +390,9 @@ impl EmbeddedStore {
             written?;
             match (fresh, prefilled) {
                 (Some(name), Some(Ok(prefilled))) => {
+                    drop(prepared);
                     let first_seq = collections.next_seq(&name);
-                    let encoded = prepared.into_iter().next().map(|p| p.1).unwrap_or_default();
-                    let collection = Collection::from_prefilled(prefilled, first_seq, encoded);
-                    collections.set(&name, collection);
+                    collections.set(&name, Collection::from_prefilled(prefilled, first_seq));
                 }
                 _ => {
                     for (name, encoded) in prepared {

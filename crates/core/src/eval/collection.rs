@@ -22,10 +22,10 @@ use bson::{Document, RawDocument, RawDocumentBuf};
 use rayon::prelude::*;
 use std::borrow::Cow;
 
-/// The column cells of a bulk insert, filled ahead of its collection
+/// The column cells and packed bytes of a bulk insert, made ahead of its collection
 /// ([`Collection::prefill`]).
 #[derive(Debug)]
-pub struct Prefilled(Columns);
+pub struct Prefilled(Columns, PackedDocs);
 
 /// Documents in insertion order, each kept once as its BSON bytes, with column cells for
 /// fast scans. Each document has a sequence number, given in insertion order and never
@@ -124,34 +124,32 @@ impl Collection {
         Ok(collection)
     }
 
-    /// The column cells of well-formed documents (from [`encode`]), filled from borrowed
-    /// bytes, so that a bulk insert fills them while another thread writes the same bytes
-    /// to disk; [`Self::from_prefilled`] then makes the collection.
+    /// The column cells and packed bytes of well-formed documents (from [`encode`]), made
+    /// from borrowed bytes, so that a bulk insert makes them while another thread writes the
+    /// same bytes to disk; [`Self::from_prefilled`] then makes the collection.
     pub fn prefill(raws: &[Box<[u8]>]) -> Prefilled {
         let mut columns = Columns::default();
         columns.reserve(raws.len());
         columns.pause_indexes();
-        for raw in raws {
-            columns.push(raw);
-        }
-        columns.resume_indexes();
-        Prefilled(columns)
-    }
-
-    /// The collection of `raws` (the bytes [`Self::prefill`] read), numbered from
-    /// `first_seq`.
-    pub fn from_prefilled(prefilled: Prefilled, first_seq: u64, raws: Vec<Box<[u8]>>) -> Self {
-        let n = raws.len() as u64;
         let mut packed = PackedDocs::default();
         packed.reserve(raws.len());
         for raw in raws {
-            packed.push(&raw);
+            columns.push(raw);
+            packed.push(raw);
         }
+        columns.resume_indexes();
+        Prefilled(columns, packed)
+    }
+
+    /// The collection [`Self::prefill`] made, numbered from `first_seq`.
+    pub fn from_prefilled(prefilled: Prefilled, first_seq: u64) -> Self {
+        let Prefilled(columns, raws) = prefilled;
+        let n = raws.len() as u64;
         let mut collection = Collection {
-            raws: packed,
+            raws,
             seqs: (first_seq..first_seq + n).collect(),
             next_seq: first_seq + n,
-            columns: prefilled.0,
+            columns,
         };
         collection.shrink_to_fit();
         collection
