@@ -10,6 +10,10 @@
 //! polled again (waking it), and the bytes go out at the next flush, read or shutdown, which
 //! that poll is sure to make. A response's frames and trailers then leave in one write. No
 //! byte waits longer than one more poll of the task; writes past [`LIMIT`] go out at once.
+//!
+//! Only HTTP/2 connections (known by the preface their first bytes read open with) defer
+//! flushes: HTTP/1 writes a response at once and flushes once, and an upgraded HTTP/1
+//! connection may flush and then wait on something else than the stream.
 
 use std::io;
 use std::pin::Pin;
@@ -29,7 +33,12 @@ pub struct CoalescedWrites<S> {
     sent: usize,
     /// A flush has been let pass since the bytes were kept (and the task woken).
     flush_deferred: bool,
+    /// Whether flushes may be deferred: unknown (`None`) until the first bytes are read.
+    defers: Option<bool>,
 }
+
+/// What an HTTP/2 connection's first bytes are.
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
 impl<S> CoalescedWrites<S> {
     /// Gathers the writes to `stream`.
@@ -39,6 +48,7 @@ impl<S> CoalescedWrites<S> {
             kept: Vec::new(),
             sent: 0,
             flush_deferred: false,
+            defers: None,
         }
     }
 
@@ -90,7 +100,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for CoalescedWrites<S> {
                 return Poll::Ready(Err(e));
             }
         }
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if self.defers.is_none() && buf.filled().len() > before {
+            let first = &buf.filled()[before..];
+            let first = &first[..first.len().min(HTTP2_PREFACE.len())];
+            self.defers = Some(HTTP2_PREFACE.starts_with(first));
+        }
+        read
     }
 }
 
@@ -128,7 +145,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CoalescedWrites<S> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.kept() > 0 {
-            if !self.flush_deferred {
+            if !self.flush_deferred && self.defers == Some(true) {
                 // Let this flush pass: the task is polled again, and whatever it writes
                 // before its next flush, read or shutdown goes out with these bytes.
                 self.flush_deferred = true;
@@ -165,14 +182,24 @@ mod tests {
         }
     }
 
-    async fn pair() -> (CoalescedWrites<TcpStream>, TcpStream) {
+    /// A connection whose peer opened with `first` (read by ours).
+    async fn pair(first: &[u8]) -> (CoalescedWrites<TcpStream>, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr"));
         let (client, accepted) = tokio::join!(client, listener.accept());
-        (
+        let (mut ours, mut peer) = (
             CoalescedWrites::new(client.expect("connect")),
             accepted.expect("accept").0,
-        )
+        );
+        peer.write_all(first).await.expect("peer write");
+        let mut opening = vec![0; first.len()];
+        ours.read_exact(&mut opening).await.expect("read");
+        (ours, peer)
+    }
+
+    /// An HTTP/2 connection (its preface read).
+    async fn http2_pair() -> (CoalescedWrites<TcpStream>, TcpStream) {
+        pair(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await
     }
 
     /// Reads exactly `n` bytes.
@@ -184,7 +211,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_flush_waits_one_poll_and_the_next_write_goes_with_it() {
-        let (mut ours, mut peer) = pair().await;
+        let (mut ours, mut peer) = http2_pair().await;
         let counter = Arc::new(Counter(AtomicUsize::new(0)));
         let waker = Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
@@ -206,7 +233,7 @@ mod tests {
 
     #[tokio::test]
     async fn reading_or_shutting_down_sends_what_was_kept() {
-        let (mut ours, mut peer) = pair().await;
+        let (mut ours, mut peer) = http2_pair().await;
         ours.write_all(b"ping").await.expect("write");
         ours.flush().await.expect("flush");
         assert_eq!(ours.kept(), 4);
@@ -224,7 +251,7 @@ mod tests {
 
     #[tokio::test]
     async fn writes_past_the_limit_go_out_at_once() {
-        let (mut ours, mut peer) = pair().await;
+        let (mut ours, mut peer) = http2_pair().await;
         ours.write_all(b"small").await.expect("write");
         let large = vec![7u8; LIMIT + 1];
         let reader = tokio::spawn(async move { receive(&mut peer, 5 + LIMIT + 1).await });
@@ -242,5 +269,17 @@ mod tests {
         let received = reader.await.expect("reader");
         assert_eq!(&received[..5], b"small");
         assert!(received[5..].iter().all(|&b| b == 7));
+    }
+
+    #[tokio::test]
+    async fn on_http1_every_flush_sends() {
+        let (mut ours, mut peer) = pair(b"GET / HTTP/1.1\r\n\r\n").await;
+        ours.write_all(b"HTTP/1.1 200 OK\r\n\r\n")
+            .await
+            .expect("write");
+        assert_eq!(ours.kept(), 19, "kept until the flush");
+        ours.flush().await.expect("flush");
+        assert_eq!(ours.kept(), 0, "the first flush sends");
+        assert_eq!(receive(&mut peer, 19).await, b"HTTP/1.1 200 OK\r\n\r\n");
     }
 }
