@@ -42,7 +42,7 @@ pub fn raw_document(line: &str) -> Option<Result<RawDocumentBuf, String>> {
         .deserialize_map(Fields(&mut doc))
         .and_then(|()| de.end())
         .map_err(|e| e.to_string());
-    Some(read.map(|()| fitted(doc)))
+    Some(read.and_then(|()| fitted(doc)))
 }
 
 /// The BSON bytes of an ObjectId `_id` field.
@@ -55,16 +55,17 @@ fn empty_document(capacity: usize) -> RawDocumentBuf {
     let mut bytes = Vec::with_capacity(capacity.max(5));
     bytes.extend_from_slice(&5i32.to_le_bytes());
     bytes.push(0);
+    // These five bytes are an empty document; the default, were they refused, is too.
     RawDocumentBuf::from_bytes(bytes).unwrap_or_default()
 }
 
 /// `doc` without spare room, given back on the thread that allocated it: an import parses
 /// lines on many threads, and the allocator serialises a thread resizing another thread's
 /// block with that thread's own allocations.
-fn fitted(doc: RawDocumentBuf) -> RawDocumentBuf {
+fn fitted(doc: RawDocumentBuf) -> Result<RawDocumentBuf, String> {
     let mut bytes = doc.into_bytes();
     bytes.shrink_to_fit();
-    RawDocumentBuf::from_bytes(bytes).unwrap_or_default()
+    RawDocumentBuf::from_bytes(bytes).map_err(|e| e.to_string())
 }
 
 /// A key as BSON's C string (no NUL byte).

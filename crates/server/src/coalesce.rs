@@ -10,6 +10,8 @@
 //! polled again (waking it), and the bytes go out at the next flush, read or shutdown, which
 //! that poll is sure to make. A response's frames and trailers then leave in one write. No
 //! byte waits longer than one more poll of the task; writes past [`LIMIT`] go out at once.
+//! The buffer stays with the connection, as large as its largest gathered write (at most
+//! [`LIMIT`], 64 KiB; mostly a list page's 16 KiB).
 //!
 //! Only HTTP/2 connections (known by the preface their first bytes read open with) defer
 //! flushes: HTTP/1 writes a response at once and flushes once, and an upgraded HTTP/1
