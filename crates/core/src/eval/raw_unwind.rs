@@ -16,10 +16,10 @@ use crate::error::Result;
 use crate::exec::{Deadline, CHECK_EVERY};
 use crate::query::plan::{Accumulator, GroupSpec};
 use crate::value::FieldPath;
-use bson::{Bson, Document, RawDocument};
+use bson::{Bson, Document};
+use hashbrown::HashMap;
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// A path read by the group, split at the unwound field.
 enum Read<'a> {
@@ -102,7 +102,7 @@ fn for_each_row<'c>(
         if unwinds_to_nothing(cells, i) {
             continue;
         }
-        let Some(document) = collection.raw(i).map(RawDocument::as_bytes) else {
+        let Some(document) = collection.raw_bytes(i) else {
             continue;
         };
         let Some(value) = walk::find(document, top) else {
