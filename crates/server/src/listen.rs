@@ -92,8 +92,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         poll
     }
 
-    // Forwarded so that HTTP/2 writes a response's frames (headers, data, trailers) in one
-    // system call: without it, each buffer goes out in a `sendto` of its own.
+    // Forwarded so that HTTP/2 hands a frame's header and payload over in one call (the
+    // stream below gathers them with the rest of the response).
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
