@@ -1,7 +1,8 @@
 //! Reading and verifying the JWTs callers present: the unverified claims (to learn the
 //! domain before its key is known), and verification of signature and expiry against a public
 //! JWK. Only asymmetric algorithms are accepted (RS256/384/512, ES256/384), never `none` or a
-//! shared secret; the error messages are SpaceONE's.
+//! shared secret; `exp` and `nbf` are checked when present, as python-jose does for
+//! spaceone-core (SpaceONE's API keys have no expiry); the error messages are SpaceONE's.
 
 use base64::Engine;
 use jsonwebtoken::jwk::Jwk;
@@ -49,7 +50,8 @@ pub fn unverified(token: &str) -> Result<Claims, Error> {
     serde_json::from_slice(&bytes).map_err(|_| undecodable())
 }
 
-/// Verifies `token`'s signature with `jwk` and its expiry; its claims.
+/// Verifies `token`'s signature with `jwk`, and its expiry and start when it has them; its
+/// claims.
 pub fn verify(token: &str, jwk: &Jwk) -> Result<Claims, Error> {
     let invalid = || Error::Unauthenticated("Token is invalid or expired.".into());
     let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
@@ -60,6 +62,11 @@ pub fn verify(token: &str, jwk: &Jwk) -> Result<Claims, Error> {
     let mut validation = Validation::new(header.alg);
     validation.validate_aud = false;
     validation.leeway = 0;
+    // As python-jose checks them for spaceone-core: `exp` and `nbf` when present, none
+    // required (identity's API keys carry no `exp`).
+    validation.required_spec_claims.clear();
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
     jsonwebtoken::decode::<Claims>(token, &key, &validation)
         .map(|data| data.claims)
         .map_err(|_| invalid())

@@ -435,3 +435,57 @@ async fn jwks_mode_binds_the_domain_and_the_projects_claim() {
         .expect_err("forged");
     assert_eq!(status.code(), Code::Unauthenticated);
 }
+
+/// An API key as identity 1.9 mints it, with neither `exp` nor `user_type`.
+fn api_key(key: &EncodingKey, domain: &str, user: &str) -> String {
+    sign(
+        key,
+        json!({"cat": "API_KEY", "did": domain, "aud": user, "iat": now(),
+               "api_key_id": "api-key-0123456789ab", "ver": "2020-12-07"}),
+    )
+}
+
+#[tokio::test]
+async fn api_keys_without_expiry_are_verified_then_authorized_by_identity() {
+    let (key, jwk) = generated_key();
+    let identity_addr = free_addr();
+    let identity = Identity {
+        domain: "domain-a".into(),
+        jwk: serde_json::to_string(&jwk).expect("jwk"),
+    };
+    let _stop = start_identity(identity, identity_addr).await;
+    let auth =
+        SpaceOneAuthenticator::new(&format!("grpc://{identity_addr}"), Duration::from_secs(2))
+            .expect("authenticator");
+    let channel = serve(Arc::new(auth)).await;
+
+    // Identity authorizes the admin's key: bound to its domain like any token.
+    let admin = api_key(&key, "domain-a", "admin");
+    let (total, domains, _) = list(&channel, Some(&admin), "domain-b")
+        .await
+        .expect("an API key without exp");
+    assert_eq!((total, domains), (70, vec!["domain-a".to_string()]));
+    // Authorization is identity's: a key it refuses is PERMISSION_DENIED.
+    let stranger = api_key(&key, "domain-a", "stranger");
+    let status = list(&channel, Some(&stranger), "domain-a")
+        .await
+        .expect_err("identity refuses");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    // The signature is always verified; `nbf` is checked when present.
+    let (other_key, _) = generated_key();
+    let forged = api_key(&other_key, "domain-a", "admin");
+    let not_yet = sign(
+        &key,
+        json!({"cat": "API_KEY", "did": "domain-a", "aud": "admin", "nbf": now() + 3600}),
+    );
+    for (label, bad) in [("forged", forged), ("not yet valid", not_yet)] {
+        let status = list(&channel, Some(&bad), "domain-a")
+            .await
+            .expect_err(label);
+        assert_eq!(status.code(), Code::Unauthenticated, "{label}: {status:?}");
+        assert!(
+            status.message().contains("Token is invalid or expired."),
+            "{label}: {status:?}"
+        );
+    }
+}
