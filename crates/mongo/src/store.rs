@@ -1,6 +1,7 @@
 //! [`MongoStore`]: the core [`Store`] over a MongoDB database.
 
 use crate::commands::{count_pipeline, Find};
+use crate::connection::ConnectionOverrides;
 use crate::error::{is_max_time_expired, storage_error, Error, Result};
 use crate::filter::filter;
 use crate::pipeline;
@@ -61,6 +62,8 @@ pub struct MongoConfig {
     pub database: String,
     /// How long an operation may wait for a reachable server, and the connect time-out.
     pub timeout: Duration,
+    /// Settings applied over the connection string's (SpaceONE's `DATABASES` keys).
+    pub overrides: ConnectionOverrides,
 }
 
 impl MongoConfig {
@@ -70,6 +73,7 @@ impl MongoConfig {
             uri: uri.into(),
             database: service.name().to_string(),
             timeout: Duration::from_secs(5),
+            overrides: ConnectionOverrides::default(),
         }
     }
 }
@@ -90,6 +94,7 @@ impl MongoStore {
         options.server_selection_timeout = Some(config.timeout);
         options.connect_timeout = Some(config.timeout);
         options.app_name = Some("spacejobs".to_string());
+        config.overrides.apply(&mut options)?;
         let client = Client::with_options(options).map_err(|e| Error::Config(e.to_string()))?;
         Ok(MongoStore {
             database: client.database(&config.database),
@@ -320,6 +325,19 @@ impl Store for MongoStore {
         deadline: &Deadline,
     ) -> spacejobs_core::Result<serde_json::Value> {
         crate::commands::explain(&self.database, collection, plan, deadline).await
+    }
+
+    /// `ping`, sent where reads go (the configured read preference), so a store whose reads
+    /// can be served counts as answering.
+    async fn ping(&self, deadline: &Deadline) -> spacejobs_core::Result<()> {
+        within(deadline, async {
+            let mut command = self.database.run_command(doc! {"ping": 1});
+            if let Some(criteria) = self.database.selection_criteria() {
+                command = command.selection_criteria(criteria.clone());
+            }
+            command.await.map(drop).map_err(driver_error(deadline))
+        })
+        .await
     }
 
     async fn insert(

@@ -1,9 +1,10 @@
 //! The SpaceONE JobTask/Job services over gRPC and REST, on any spacejobs [`Store`].
 //!
 //! [`run`] serves one service on a listener until `shutdown` resolves, gRPC and the REST
-//! routes of the wire contract on the same port: the SpaceONE service itself, gRPC health (answering, but not listed by reflection) and gRPC reflection v1 and
+//! routes of the wire contract on the same port: the SpaceONE service itself, gRPC health (answering under `""`, the short name and the full name, but not listed by reflection) and gRPC reflection v1 and
 //! v1alpha (listing only the SpaceONE service, as SpaceONE's Python client requires), and
-//! Prometheus metrics on `GET /metrics` ([`metrics`]), and the jobs dashboard on `GET /`
+//! Prometheus metrics on `GET /metrics` ([`metrics`]), probes on `GET /healthz` and
+//! `GET /readyz` ([`probes`]), and the jobs dashboard on `GET /`
 //! ([`ui`], unless [`ServerConfig::ui`] is off). An embedding application can
 //! instead mount [`routes`] in its own tonic server.
 //!
@@ -22,6 +23,7 @@ pub mod grpc;
 pub mod json;
 pub mod listen;
 pub mod metrics;
+pub mod probes;
 pub mod raw_info;
 pub mod rest;
 pub mod status;
@@ -83,9 +85,12 @@ pub async fn routes(
     reporter
         .set_service_status(grpc_name(kind), tonic_health::ServingStatus::Serving)
         .await;
-    reporter
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
+    // SpaceONE's probes ask for the short name (`inventory`) too.
+    for name in ["", kind.name()] {
+        reporter
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
     routes.add_service(health);
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -133,7 +138,8 @@ pub async fn run_with(
     let kind = service.service();
     let mut app = grpc
         .merge(rest::router(service.clone(), config, &metrics))
-        .merge(metrics::router(service.clone(), metrics.clone()));
+        .merge(metrics::router(service.clone(), metrics.clone()))
+        .merge(probes::router(service.clone()));
     if config.ui {
         app = app.merge(ui::router(kind));
     }

@@ -67,7 +67,7 @@ fn refusal(status: StatusCode, code: &str, message: String) -> Response {
 }
 
 /// A core error as an HTTP answer.
-fn error_response(error: &Error) -> Response {
+pub(crate) fn error_response(error: &Error) -> Response {
     if error.class() == spacejobs_core::ErrorClass::Internal {
         tracing::error!(error = %error, "internal error");
     }

@@ -79,6 +79,12 @@ pub trait Store: Send + Sync + 'static {
         Ok(serde_json::json!({ "store": std::any::type_name::<Self>() }))
     }
 
+    /// Whether the store answers now (readiness probes): the default, for stores in this
+    /// process, always does; a store with a server asks it, within `deadline`.
+    async fn ping(&self, deadline: &Deadline) -> Result<()> {
+        deadline.check()
+    }
+
     /// Appends documents (an `_id` ObjectId is assigned where missing). All or nothing: a
     /// public id already taken (or repeated) is `NotUnique` and nothing is written.
     async fn insert(&self, collection: &str, documents: Vec<Document>) -> Result<()>;

@@ -1,6 +1,6 @@
-//! The store survives its server going away: calls fail with the storage-unavailable error
-//! within the configured time-out, and succeed again, on the same store value, after the
-//! server is back.
+//! The store survives its server going away: calls (and the readiness `ping`) fail with the
+//! storage-unavailable error within the configured time-out, and succeed again, on the same
+//! store value, after the server is back.
 
 use crate::support::OwnServer;
 use bson::doc;
@@ -18,6 +18,7 @@ async fn unavailable_while_the_server_is_down_then_recovers() {
         uri: format!("mongodb://127.0.0.1:{}", server.port),
         database: "spacejobs_restart".to_string(),
         timeout,
+        overrides: Default::default(),
     };
     let store = MongoStore::connect(&config).await.expect("connect");
     store
@@ -37,6 +38,9 @@ async fn unavailable_while_the_server_is_down_then_recovers() {
         1
     );
 
+    let ping_deadline = || spacejobs_core::Deadline::after(Duration::from_secs(5));
+    store.ping(&ping_deadline()).await.expect("ping while up");
+
     server.stop();
     let started = Instant::now();
     let err = store
@@ -54,6 +58,12 @@ async fn unavailable_while_the_server_is_down_then_recovers() {
         "failed after {waited:?}, time-out {timeout:?}"
     );
 
+    let err = store
+        .ping(&ping_deadline())
+        .await
+        .expect_err("ping while down");
+    assert_eq!(err.code(), "ERROR_DB_UNAVAILABLE", "{err:?}");
+
     let _server = OwnServer::start_on(server.port);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -61,6 +71,7 @@ async fn unavailable_while_the_server_is_down_then_recovers() {
             Ok(out) => {
                 // The test server keeps no data across restarts; the call itself must work.
                 assert!(out.total_count <= 1);
+                store.ping(&ping_deadline()).await.expect("ping once back");
                 break;
             }
             Err(e) => assert!(Instant::now() < deadline, "no recovery within 30 s: {e:?}"),

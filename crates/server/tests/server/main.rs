@@ -7,5 +7,6 @@ mod explain;
 mod grpc;
 mod limits;
 mod metrics;
+mod probes;
 mod rest;
 mod support;
