@@ -1,10 +1,14 @@
-//! The command line of the three service binaries: parse flags and environment (clap), build
-//! the store (MongoDB when a URI is given, else the embedded store in a data directory), then
-//! `serve` (gRPC + REST until SIGINT/SIGTERM), `import` JSON Lines, or add `demo-data`.
+//! The command line of the three service binaries: parse flags and environment (clap), fill
+//! what they leave from SpaceONE's own config file when one is named ([`settings`]), build the
+//! store (MongoDB when a URI or SpaceONE database is given, else the embedded store in a data
+//! directory), then `serve` (gRPC + REST until SIGINT/SIGTERM), `import` JSON Lines, add
+//! `demo-data`, `explain` a request or print the effective `config`.
 
 pub mod demo;
 pub mod import;
 pub mod json_line;
+pub mod settings;
+pub mod spaceone_config;
 pub mod telemetry;
 
 use clap::{Args, Parser, Subcommand};
@@ -56,6 +60,9 @@ pub struct StoreArgs {
     /// Directory of the embedded store (default: ./data/<service>).
     #[arg(long, env = "SPACEJOBS_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// Connection settings over the URI's (from SpaceONE's `DATABASES.default`).
+    #[arg(skip)]
+    pub mongodb_overrides: spacejobs_mongo::ConnectionOverrides,
 }
 
 #[derive(Debug, Parser)]
@@ -66,6 +73,14 @@ pub struct StoreArgs {
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// SpaceONE's own config file (GLOBAL, IMPORT and REMOTE_URL of `file://` files): its
+    /// database, authentication handlers and port fill what no flag gives.
+    #[arg(long, env = settings::CONFIG_FILE_ENV, global = true)]
+    spaceone_config: Option<PathBuf>,
+    /// Log lines as text (colours only on a terminal, never with NO_COLOR) or one JSON
+    /// object a line.
+    #[arg(long, env = "SPACEJOBS_LOG_FORMAT", value_enum, default_value_t = telemetry::LogFormat::Text, global = true)]
+    log_format: telemetry::LogFormat,
     #[command(flatten)]
     store: StoreArgs,
     /// The options of `serve`, when no command is given: given with a command, they are
@@ -123,6 +138,11 @@ pub struct LimitArgs {
     /// Close a connection idle (nothing in flight, no bytes) for this many milliseconds.
     #[arg(long, env = "SPACEJOBS_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
     pub idle_timeout_ms: u64,
+    /// On SIGTERM, how long calls in flight may take to finish (new connections are refused
+    /// at once); past it they are cancelled and the process exits. Keep it below the
+    /// orchestrator's own grace (Kubernetes: 30 s).
+    #[arg(long, env = "SPACEJOBS_SHUTDOWN_GRACE_MS", default_value_t = 25_000)]
+    pub shutdown_grace_ms: u64,
     /// Connections served at once; more are closed at accept.
     #[arg(long, env = "SPACEJOBS_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
@@ -156,6 +176,7 @@ impl LimitArgs {
             max_header_bytes: self.max_header_bytes,
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             max_connections: self.max_connections.max(1),
             metrics_domains: self.metrics_domains,
             ..ServerConfig::default()
@@ -316,6 +337,9 @@ enum Command {
         #[arg(long, default_value_t = 240)]
         count: usize,
     },
+    /// Print the effective settings of `serve` and where each came from (flag, environment,
+    /// SpaceONE config file, default), secrets masked. Serve options go before `config`.
+    Config,
 }
 
 /// The methods `explain` takes.
@@ -384,6 +408,7 @@ pub async fn open_store(service: Service, args: &StoreArgs) -> Result<Arc<dyn St
                 config.database = db.clone();
             }
             config.timeout = std::time::Duration::from_secs(args.mongodb_timeout);
+            config.overrides = args.mongodb_overrides.clone();
             let store = spacejobs_mongo::MongoStore::connect(&config)
                 .await
                 .map_err(|e| Error::Store(e.to_string()))?;
@@ -467,7 +492,7 @@ async fn serve(service: Service, args: ServeArgs, store: &StoreArgs) -> Result<(
         .map_err(|e| Error::Server(e.to_string()))
 }
 
-async fn execute(service: Service, cli: Cli) -> Result<()> {
+async fn execute(service: Service, cli: Cli, effective: settings::Effective) -> Result<()> {
     match cli.command {
         None => serve(service, cli.serve, &cli.store).await,
         Some(Command::Serve(args)) => serve(service, *args, &cli.store).await,
@@ -490,13 +515,19 @@ async fn execute(service: Service, cli: Cli) -> Result<()> {
             println!("added {added} demo documents to {}", service.collection());
             Ok(())
         }
+        Some(Command::Config) => {
+            print!("{}", effective.render());
+            Ok(())
+        }
     }
 }
 
 /// The serve option given on the command line before a command other than `serve`, if any:
 /// such an option would otherwise be silently ignored.
 fn misplaced_serve_option(matches: &clap::ArgMatches) -> Option<String> {
-    matches.subcommand_name()?;
+    if matches!(matches.subcommand_name()?, "config") {
+        return None;
+    }
     let serve_only = <ServeArgs as Args>::augment_args(clap::Command::new("serve"));
     let given = serve_only
         .get_arguments()
@@ -510,7 +541,7 @@ fn misplaced_serve_option(matches: &clap::ArgMatches) -> Option<String> {
 
 /// Parses the command line; options are accepted before or after the command where they
 /// apply, and refused (never ignored) where they do not.
-fn parse() -> Cli {
+fn parse() -> (Cli, clap::ArgMatches) {
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     if let Some(option) = misplaced_serve_option(&matches) {
         let command = matches.subcommand_name().unwrap_or_default();
@@ -520,18 +551,24 @@ fn parse() -> Cli {
         );
         std::process::exit(2);
     }
-    <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (cli, matches)
 }
+
+/// How long, after the server stopped, work still running (a request past the shutdown
+/// grace) may hold the process before it exits anyway.
+const EXIT_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs a binary's command line for `service`.
 pub fn main(service: Service) -> ExitCode {
-    let cli = parse();
+    let (mut cli, matches) = parse();
     let otlp_endpoint = match &cli.command {
         None => cli.serve.otlp_endpoint.clone(),
         Some(Command::Serve(args)) => args.otlp_endpoint.clone(),
         Some(_) => None,
     };
-    let telemetry = match telemetry::init(service, otlp_endpoint.as_deref()) {
+    let telemetry = match telemetry::init(service, cli.log_format, otlp_endpoint.as_deref()) {
         Ok(telemetry) => telemetry,
         Err(e) => {
             eprintln!("error: {e}");
@@ -545,8 +582,16 @@ pub fn main(service: Service) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(execute(service, cli));
-    drop(runtime);
+    let outcome = settings::resolve(service, &mut cli, &matches).and_then(|effective| {
+        if !effective.unused.is_empty() && !matches!(cli.command, Some(Command::Config)) {
+            tracing::warn!(
+                keys = %effective.unused.join(", "),
+                "SpaceONE config settings this service does not use"
+            );
+        }
+        runtime.block_on(execute(service, cli, effective))
+    });
+    runtime.shutdown_timeout(EXIT_WAIT);
     telemetry.shutdown();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,11 @@
 //! `spacejobs_server::trace`) goes in batches to an OTLP/HTTP collector (protobuf, `POST
 //! <endpoint>/v1/traces`). Off by default; the log lines to standard error are the same
 //! either way.
+//!
+//! Log lines are text, coloured only when standard error is a terminal and `NO_COLOR` is
+//! unset, or with `--log-format json` one JSON object a line (`timestamp`, `level`, `target`,
+//! `message` and the event's fields at the top level: a request's line carries its
+//! `service`, `method`, `domain`, `status` and `duration_ms`), as log pipelines expect.
 
 use crate::{Error, Result};
 use opentelemetry::trace::TracerProvider as _;
@@ -14,6 +19,22 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Colours only for a person at a terminal who has not asked for none (`NO_COLOR`).
+fn use_colour() -> bool {
+    use std::io::IsTerminal;
+    let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_colour && std::io::stderr().is_terminal()
+}
 
 /// The span exporter while it runs; [`Telemetry::shutdown`] sends what is left.
 #[derive(Debug, Default)]
@@ -42,15 +63,23 @@ fn traces_url(endpoint: &str) -> String {
     }
 }
 
-/// Installs the global subscriber: log lines to standard error (`RUST_LOG`, default info)
-/// and, when `otlp_endpoint` is given, the spans to that collector as service
+/// Installs the global subscriber: log lines to standard error (`RUST_LOG`, default info) in
+/// `format` and, when `otlp_endpoint` is given, the spans to that collector as service
 /// `spacejobs-<service>`.
-pub fn init(service: Service, otlp_endpoint: Option<&str>) -> Result<Telemetry> {
+pub fn init(service: Service, format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Telemetry> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(filter);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format {
+        LogFormat::Text => fmt.with_ansi(use_colour()).boxed(),
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .boxed(),
+    }
+    .with_filter(filter);
     let Some(endpoint) = otlp_endpoint else {
         tracing_subscriber::registry().with(fmt).init();
         return Ok(Telemetry::default());

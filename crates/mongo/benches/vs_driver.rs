@@ -55,6 +55,7 @@ async fn main() {
         uri,
         database: "spacejobs_bench".into(),
         timeout: Duration::from_secs(30),
+        overrides: Default::default(),
     };
     let store = MongoStore::connect(&config).await.expect("connect");
     store.database().drop().await.expect("drop");

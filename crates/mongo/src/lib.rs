@@ -9,11 +9,13 @@
 //! [`Store`]: spacejobs_core::Store
 
 pub mod commands;
+pub mod connection;
 pub mod error;
 pub mod expr;
 pub mod filter;
 pub mod pipeline;
 pub mod store;
 
+pub use connection::{ConnectionOverrides, ReadPreferenceName};
 pub use error::{Error, Result};
 pub use store::{MongoConfig, MongoStore};

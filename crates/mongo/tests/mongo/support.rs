@@ -25,6 +25,7 @@ pub async fn fresh_store(test: &str) -> MongoStore {
         uri: uri(),
         database: format!("spacejobs_test_{test}_{}_{n}", std::process::id()),
         timeout: Duration::from_secs(10),
+        overrides: Default::default(),
     };
     let store = MongoStore::connect(&config).await.expect("connect");
     store
