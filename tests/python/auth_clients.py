@@ -93,8 +93,9 @@ def check_client(endpoint, token):
         raise AssertionError("served without a token")
 
 
-def check_spacectl(endpoint, token, work):
-    """spacectl with the token as its api_key (its own config files, in a HOME of ours)."""
+def spacectl_list(endpoint, token, work):
+    """`spacectl list inventory.JobTask` with `token` as its api_key (its own config files, in
+    a HOME of ours): the finished process."""
     home = os.path.join(work, "home")
     environments = os.path.join(home, ".spaceone", "environments")
     os.makedirs(environments, exist_ok=True)
@@ -104,8 +105,13 @@ def check_spacectl(endpoint, token, work):
         f.write(f"api_key: {token}\nendpoints:\n  inventory: grpc://{endpoint}\n")
     spacectl = os.path.join(os.path.dirname(sys.executable), "spacectl")
     env = dict(ENV, HOME=home)
-    out = subprocess.run([spacectl, "list", "inventory.JobTask", "-p", "domain_id=domain-b", "-o", "json"],
-                         env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([spacectl, "list", "inventory.JobTask", "-p", "domain_id=domain-b", "-o", "json"],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def check_spacectl(endpoint, token, work):
+    """spacectl with the token as its api_key lists the token's domain."""
+    out = spacectl_list(endpoint, token, work)
     assert out.returncode == 0, out.stderr or out.stdout
     rows = json.loads(out.stdout)
     rows = rows.get("results", rows) if isinstance(rows, dict) else rows
@@ -140,6 +146,31 @@ def identity_server(key, domain):
     return server, port
 
 
+def api_key(key):
+    """An API key as identity 1.9 mints one: no `exp`, and here no `user_type` either."""
+    return key.token({"cat": "API_KEY", "did": "domain-a", "aud": "user-1", "iat": int(time.time()),
+                      "api_key_id": "api-key-0123456789ab", "ver": "2020-12-07"})
+
+
+def check_forged_api_key(endpoint, work):
+    """An API key signed with another key is refused: spacectl lists nothing, the client gets
+    ERROR_AUTHENTICATE_FAILURE / UNAUTHENTICATED."""
+    from spaceone.core import pygrpc
+    from spaceone.core.error import ERROR_BASE
+
+    forged = api_key(Key(tempfile.mkdtemp(prefix="spacejobs-forger-")))
+    out = spacectl_list(endpoint, forged, work)
+    # spacectl's words for ERROR_AUTHENTICATE_FAILURE (it exits 0 all the same).
+    assert "The api_key of spaceconfig is not set" in out.stdout and "job_task_id" not in out.stdout, out
+    try:
+        pygrpc.client(endpoint=endpoint).JobTask.list({"domain_id": "domain-a", "query": {}},
+                                                      metadata=(("token", forged),))
+    except ERROR_BASE as e:
+        assert e.error_code == "ERROR_AUTHENTICATE_FAILURE" and e.status_code == "UNAUTHENTICATED", e
+    else:
+        raise AssertionError("a forged API key was served")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="spacejobs-auth-")
     key = Key(work)
@@ -162,6 +193,10 @@ def main():
         try:
             check_client(endpoint, token)
             check_spacectl(endpoint, token, work)
+            # SpaceONE's API keys: no expiry, authorized by identity.
+            check_client(endpoint, api_key(key))
+            check_spacectl(endpoint, api_key(key), work)
+            check_forged_api_key(endpoint, work)
         finally:
             proc.kill()
             proc.wait()
@@ -169,7 +204,8 @@ def main():
 
     sys.exit(report([
         ("SpaceONE's client and spacectl with a token, --auth jwks", jwks_mode),
-        ("SpaceONE's client and spacectl with a token, --auth spaceone (our identity)", spaceone_mode),
+        ("SpaceONE's client and spacectl with a token and an API key, --auth spaceone (our identity)",
+         spaceone_mode),
     ]))
 
 

@@ -3,7 +3,8 @@
 //! closed after their timeouts, past the connection cap new connections are refused while
 //! existing clients are served, and the soft open-file limit is raised at start; it
 //! refuses to serve a non-loopback address without authentication; `explain` prints plans;
-//! request spans reach an OpenTelemetry collector ([`telemetry`]).
+//! request spans reach an OpenTelemetry collector ([`telemetry`]); SIGTERM and the log
+//! formats ([`process`]).
 
 use serde_json::json;
 use spacejobs_proto::inventory::job_task_client::JobTaskClient;
@@ -13,6 +14,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod process;
 mod support;
 mod telemetry;
 

@@ -39,11 +39,33 @@ pub fn start(label: &str, documents: usize, flags: &[&str]) -> Server {
 }
 
 /// [`start`], the server started with its soft open-file limit lowered to `soft_nofile`.
+#[allow(dead_code)] // not every user lowers it
 pub fn start_with(
     label: &str,
     documents: usize,
     flags: &[&str],
     soft_nofile: Option<u32>,
+) -> Server {
+    launch(label, documents, flags, soft_nofile, None)
+}
+
+/// [`start`], the server's standard error (at `RUST_LOG=info`) written to the file `log`.
+#[allow(dead_code)] // not every user reads the log
+pub fn start_logged(
+    label: &str,
+    documents: usize,
+    flags: &[&str],
+    log: &std::path::Path,
+) -> Server {
+    launch(label, documents, flags, None, Some(log))
+}
+
+fn launch(
+    label: &str,
+    documents: usize,
+    flags: &[&str],
+    soft_nofile: Option<u32>,
+    log: Option<&std::path::Path>,
 ) -> Server {
     let dir = std::env::temp_dir().join(format!("spacejobs-{label}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -74,13 +96,17 @@ pub fn start_with(
             sh
         }
     };
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+        None => Stdio::null(),
+    };
     let child = command
         .args(["--listen", &addr.to_string(), "--data-dir", data_dir])
         .args(flags)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
         .env_remove("MONGODB_URI")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("serve");
     let mut server = Server { child, addr, dir };
