@@ -60,6 +60,10 @@ pub struct StoreArgs {
     /// Directory of the embedded store (default: ./data/<service>).
     #[arg(long, env = "SPACEJOBS_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// Do not create the collections' indexes at start (SpaceONE's
+    /// `DATABASE_AUTO_CREATE_INDEX: false`); e.g. for a read-only database user.
+    #[arg(long, env = "SPACEJOBS_NO_CREATE_INDEXES", global = true)]
+    pub no_create_indexes: bool,
     /// Connection settings over the URI's (from SpaceONE's `DATABASES.default`).
     #[arg(skip)]
     pub mongodb_overrides: spacejobs_mongo::ConnectionOverrides,
@@ -412,7 +416,9 @@ pub async fn open_store(service: Service, args: &StoreArgs) -> Result<Arc<dyn St
             let store = spacejobs_mongo::MongoStore::connect(&config)
                 .await
                 .map_err(|e| Error::Store(e.to_string()))?;
-            store.ensure_indexes(service).await?;
+            if !args.no_create_indexes {
+                store.ensure_indexes(service).await?;
+            }
             tracing::info!(database = %config.database, "using MongoDB");
             Ok(Arc::new(store))
         }

@@ -4,7 +4,7 @@
 //!
 //! What SpaceONE's config sets here: `DATABASES.default` → the MongoDB store (`host`, `port`,
 //! `db`, `username`, `password`, `authentication_source`, `read_preference`, `maxPoolSize`,
-//! `ssl`/`tls`, `tlsCAFile`); a non-empty `HANDLERS.authentication` → `--auth spaceone`, with
+//! `ssl`/`tls`, `tlsCAFile`; `DATABASE_AUTO_CREATE_INDEX`); a non-empty `HANDLERS.authentication` → `--auth spaceone`, with
 //! identity's endpoint from the handler's `uri` or `CONNECTORS`; `SPACEONE_PORT` (or `PORT`)
 //! → `--listen 0.0.0.0:PORT`. Keys the service does not use are named once in a warning.
 //! The `config` command prints every setting with its source, secrets masked.
@@ -402,6 +402,18 @@ fn database(
     }
     cli.store.mongodb_uri = Some(uri);
     cli.store.mongodb_overrides = overrides;
+    used.push("DATABASE_AUTO_CREATE_INDEX".into());
+    let auto_index = config
+        .get("DATABASE_AUTO_CREATE_INDEX")
+        .and_then(Value::as_bool);
+    if auto_index == Some(false) && !given(matches, "no_create_indexes") {
+        cli.store.no_create_indexes = true;
+        out.set(
+            "no-create-indexes",
+            "true".into(),
+            source(config, &["DATABASE_AUTO_CREATE_INDEX"]),
+        );
+    }
     if !given(matches, "database") {
         if let Some(db) = text("db") {
             out.set("database", db.clone(), source(config, &[&key("db")]));

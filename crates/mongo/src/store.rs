@@ -112,17 +112,29 @@ impl MongoStore {
 
     /// Creates the indexes of `models.md` (idempotent): on the service's collection, and on
     /// the other lifecycle collection the job/task writes use (`job` beside inventory's
-    /// `job_task`, `job_task` beside the Job services' `job`).
+    /// `job_task`, `job_task` beside the Job services' `job`). One at a time: on a database
+    /// the Python service already indexed, an index it made on the same keys with other
+    /// options (a conflict), or a user not allowed to create indexes, leaves that index as it
+    /// is, with a warning; the database unreachable is an error.
     pub async fn ensure_indexes(&self, service: Service) -> spacejobs_core::Result<()> {
         let other = match service {
             Service::Inventory => "job",
             _ => "job_task",
         };
         for collection in [service.collection(), other] {
-            self.collection(collection)
-                .create_indexes(index_models(collection))
-                .await
-                .map_err(storage_error)?;
+            for model in index_models(collection) {
+                let keys = model.keys.clone();
+                match self.collection(collection).create_index(model).await {
+                    Ok(_) => {}
+                    Err(e) if is_index_left_as_is(&e) => tracing::warn!(
+                        collection,
+                        %keys,
+                        error = %e,
+                        "index not created; the database keeps its own"
+                    ),
+                    Err(e) => return Err(storage_error(e)),
+                }
+            }
         }
         Ok(())
     }
@@ -141,6 +153,15 @@ impl MongoStore {
             .map_err(driver_error(deadline))?;
         cursor.try_collect().await.map_err(driver_error(deadline))
     }
+}
+
+/// Index errors that leave the database as it is: not authorized (13), an index on the same
+/// keys with other options or name (85, 86), an index already there (68).
+fn is_index_left_as_is(e: &mongodb::error::Error) -> bool {
+    matches!(
+        e.kind.as_ref(),
+        mongodb::error::ErrorKind::Command(c) if matches!(c.code, 13 | 68 | 85 | 86)
+    )
 }
 
 /// The indexes of one collection: the common filters, the default sort, the unique public id.

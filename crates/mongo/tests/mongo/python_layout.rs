@@ -89,3 +89,31 @@ async fn python_written_documents_are_read() {
     );
     assert_eq!(job.updated_at, None);
 }
+
+/// A database the Python service indexed first: mongoengine made `job_task_id_1` without
+/// `unique` and `created_at_1`; start-up's index creation leaves what conflicts as it is
+/// (a warning) and still serves.
+#[tokio::test]
+async fn indexes_the_python_service_made_first_do_not_stop_start_up() {
+    let store = fresh_store("python_indexes").await;
+    let raw = store.database().collection::<bson::Document>("job_task");
+    for keys in [
+        doc! {"job_task_id": 1},
+        doc! {"created_at": 1},
+        doc! {"domain_id": 1},
+    ] {
+        raw.create_index(mongodb::IndexModel::builder().keys(keys).build())
+            .await
+            .expect("mongoengine's index");
+    }
+    store
+        .ensure_indexes(Service::Inventory)
+        .await
+        .expect("start-up over the Python service's indexes");
+    let names: Vec<String> = raw.list_index_names().await.expect("index names");
+    assert!(names.contains(&"job_task_id_1".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"status_1".to_string()),
+        "ours were made: {names:?}"
+    );
+}
