@@ -12,8 +12,10 @@
 //! 127.0.0.1 only.
 //!
 //! Options (environment): `LOAD_DOCUMENTS` (100000), `LOAD_SECONDS` per run (5),
-//! `LOAD_METHODS` (`health,list,stat`), `LOAD_CLIENTS` (`1,16,64`). A whole run (neither of
-//! the last two given) is recorded as the "Load" part of `BENCHMARKS.md`.
+//! `LOAD_METHODS` (`health,list,stat`), `LOAD_CLIENTS` (`1,16,64`), `LOAD_BINARY` (another
+//! build of the binary, e.g. the container image's, `target/image/inventory-job-task`). A
+//! whole run of this build (none of the last three given) is recorded as the "Load" part of
+//! `BENCHMARKS.md`.
 
 use prost::Message;
 use serde_json::json;
@@ -240,7 +242,9 @@ async fn main() {
     let seconds = env_number("LOAD_SECONDS", 5);
     println!("loading {documents} demo JobTasks …");
     let documents_count = usize::try_from(documents).unwrap_or(usize::MAX);
-    let server = support::start("load", documents_count, &[]);
+    let binary = std::env::var("LOAD_BINARY").unwrap_or_else(|_| support::BINARY.to_string());
+    println!("binary: {binary}");
+    let server = support::start_binary(&binary, "load", documents_count, &[]);
     let (pid, addr) = (server.child.id(), server.addr);
     let rss_before = rss_mib(pid);
     let idle = probe_health(addr, Instant::now() + Duration::from_secs(1)).await;
@@ -335,8 +339,11 @@ async fn main() {
     );
     println!("\n{memory}");
     drop(server);
-    // Only a whole run (every method and client count) is recorded.
-    if std::env::var_os("LOAD_METHODS").is_none() && std::env::var_os("LOAD_CLIENTS").is_none() {
+    // Only a whole run (every method and client count) of this build is recorded.
+    if ["LOAD_METHODS", "LOAD_CLIENTS", "LOAD_BINARY"]
+        .iter()
+        .all(|name| std::env::var_os(name).is_none())
+    {
         let part = format!(
             "{}\n\nThe last run of `cargo bench -p inventory-job-task --bench load`, on {}: {}. \
              The release binary on its embedded store with {documents} demo JobTasks, over \

@@ -46,7 +46,13 @@ pub fn start_with(
     flags: &[&str],
     soft_nofile: Option<u32>,
 ) -> Server {
-    launch(label, documents, flags, soft_nofile, None)
+    launch(BINARY, label, documents, flags, soft_nofile, None)
+}
+
+/// [`start`] with another build of the binary (the load bench compares the image's).
+#[allow(dead_code)] // the load bench's
+pub fn start_binary(binary: &str, label: &str, documents: usize, flags: &[&str]) -> Server {
+    launch(binary, label, documents, flags, None, None)
 }
 
 /// [`start`], the server's standard error (at `RUST_LOG=info`) written to the file `log`.
@@ -57,10 +63,11 @@ pub fn start_logged(
     flags: &[&str],
     log: &std::path::Path,
 ) -> Server {
-    launch(label, documents, flags, None, Some(log))
+    launch(BINARY, label, documents, flags, None, Some(log))
 }
 
 fn launch(
+    binary: &str,
     label: &str,
     documents: usize,
     flags: &[&str],
@@ -70,7 +77,7 @@ fn launch(
     let dir = std::env::temp_dir().join(format!("spacejobs-{label}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data_dir = dir.to_str().expect("utf-8 path");
-    let status = Command::new(BINARY)
+    let status = Command::new(binary)
         .env_remove("MONGODB_URI")
         .args([
             "demo-data",
@@ -85,13 +92,13 @@ fn launch(
     assert!(status.success(), "demo-data failed");
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
     let mut command = match soft_nofile {
-        None => Command::new(BINARY),
+        None => Command::new(binary),
         Some(n) => {
             let mut sh = Command::new("sh");
             sh.args([
                 "-c",
                 &format!("ulimit -Sn {n} && exec \"$0\" \"$@\""),
-                BINARY,
+                binary,
             ]);
             sh
         }
