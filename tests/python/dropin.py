@@ -199,7 +199,7 @@ class ImageRoot:
 
     def env(self, env):
         image_env = dict(item.split("=", 1) for item in self.config.get("Env", []))
-        return dict(image_env, **{k: v for k, v in env.items() if k.startswith("SPACEONE_")})
+        return dict(image_env, **{k: v for k, v in env.items() if k.startswith(("SPACEONE_", "SPACEJOBS_"))})
 
     def preexec(self):
         root, workdir = self.root, self.config.get("WorkingDir") or "/"
@@ -287,6 +287,12 @@ def drop_in(image=None):
         assert "200" in rows["max-pool-size"] and "config.yaml" in rows["max-pool-size"]
         assert "default" in rows["request-timeout-ms"], rows["request-timeout-ms"]
         assert "CACHES" in shown.stdout and "MAX_WORKERS" in shown.stdout, shown.stdout
+        # Flags and our environment variables win over the file.
+        env = dict(spaceone_env(config, port), SPACEJOBS_AUTH="none")
+        shown = run(["--database", "other", "config"], env, capture_output=True, text=True, timeout=60)
+        rows = {line.split()[0]: line for line in shown.stdout.splitlines() if line.strip()}
+        assert rows["database"].split()[1:] == ["other", "flag"], rows["database"]
+        assert "environment SPACEJOBS_AUTH" in rows["auth"] and " none " in rows["auth"], rows["auth"]
 
         # serve: no flags at all.
         log_path = os.path.join(work, "serve.log")

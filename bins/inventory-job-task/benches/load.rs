@@ -12,10 +12,13 @@
 //! 127.0.0.1 only.
 //!
 //! Options (environment): `LOAD_DOCUMENTS` (100000), `LOAD_SECONDS` per run (5),
-//! `LOAD_METHODS` (`health,list,stat`), `LOAD_CLIENTS` (`1,16,64`), `LOAD_BINARY` (another
-//! build of the binary, e.g. the container image's, `target/image/inventory-job-task`). A
-//! whole run of this build (none of the last three given) is recorded as the "Load" part of
-//! `BENCHMARKS.md`.
+//! `LOAD_METHODS` (`health,list,stat`), `LOAD_CLIENTS` (`1,16,64`). A whole run (neither of
+//! the last two given) is recorded as the "Load" part of `BENCHMARKS.md`.
+//!
+//! `LOAD_COMPARE=target/image/inventory-job-task` (the container image's binary, built by
+//! `scripts/image`) runs every row on this build and on that one, each on its own server
+//! with the same documents, alternating for `LOAD_ROUNDS` (3) rounds, and prints the medians
+//! side by side with their ratios; a whole run is recorded as the "Container image" part.
 
 use prost::Message;
 use serde_json::json;
@@ -233,6 +236,135 @@ async fn run(
     (all, errors)
 }
 
+/// One measured row: a method at a number of clients, driven by tonic or h2load.
+#[derive(Debug, Clone)]
+struct Row {
+    label: String,
+    clients: usize,
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+    server_us: f64,
+    clients_us: f64,
+    health_p50_ms: f64,
+    health_p99_ms: f64,
+    steal_percent: f64,
+}
+
+/// A server under load: its address and process id.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    addr: SocketAddr,
+    pid: u32,
+}
+
+/// Runs `clients` clients of `method` against `target` for `seconds` (by h2load when
+/// `by_h2load`), with the health probe beside them.
+async fn measure(
+    target: Target,
+    method: &str,
+    clients: usize,
+    seconds: u64,
+    by_h2load: bool,
+) -> Row {
+    let Target { addr, pid } = target;
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let health = tokio::spawn(probe_health(addr, until));
+    let started = Instant::now();
+    let cpu_before = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
+    let ticks_before = machine_ticks();
+    let (latencies, errors, h2load_cpu) = if by_h2load {
+        let message = match method {
+            "list" => list_request().encode_to_vec(),
+            "stat" => stat_request().encode_to_vec(),
+            _ => HealthCheckRequest::default().encode_to_vec(),
+        };
+        let (path, frame) = h2load::request(method, &message);
+        let outcome = tokio::task::spawn_blocking(move || {
+            h2load::run(addr, (path, &frame), clients, seconds)
+        })
+        .await
+        .expect("join")
+        .expect("h2load runs");
+        (outcome.latencies, outcome.errors, outcome.cpu_seconds)
+    } else {
+        let (latencies, errors) = run(addr, method, clients, seconds).await;
+        (latencies, errors, 0.0)
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
+    let steal_percent = steal_percent(&ticks_before, &machine_ticks());
+    let requests = latencies.len().max(1) as f64;
+    let health = health.await.expect("join");
+    Row {
+        label: if by_h2load {
+            format!("{method} (h2load)")
+        } else {
+            method.to_string()
+        },
+        clients,
+        requests_per_second: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        errors,
+        server_us: (cpu_after.0 - cpu_before.0) * 1e6 / requests,
+        clients_us: (cpu_after.1 - cpu_before.1 + h2load_cpu) * 1e6 / requests,
+        health_p50_ms: percentile(&health, 0.5),
+        health_p99_ms: percentile(&health, 0.99),
+        steal_percent,
+    }
+}
+
+/// Starts a server with `documents` demo JobTasks: the process and where it serves.
+fn serve(binary: &str, label: &str, documents: usize) -> (support::Server, Target) {
+    let server = support::start_binary(binary, label, documents, &[]);
+    let target = Target {
+        addr: server.addr,
+        pid: server.child.id(),
+    };
+    (server, target)
+}
+
+/// The rows to run: every method, client count and driver asked for.
+fn plan(h2load: bool) -> Vec<(String, usize, bool)> {
+    // `health` is the transport's own ceiling on this machine: a gRPC call doing no work.
+    let methods = env_list("LOAD_METHODS", "health,list,stat");
+    let client_counts: Vec<usize> = env_list("LOAD_CLIENTS", "1,16,64")
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let drivers: &[bool] = if h2load { &[false, true] } else { &[false] };
+    let mut rows = Vec::new();
+    for method in &methods {
+        for &clients in &client_counts {
+            for &by_h2load in drivers {
+                rows.push((method.clone(), clients, by_h2load));
+            }
+        }
+    }
+    rows
+}
+
+/// Checks each method answers through tonic before it is loaded.
+async fn check_methods(target: Target, rows: &[(String, usize, bool)]) {
+    for (method, _, _) in rows {
+        let mut check = tonic::client::Grpc::new(connect(target.addr).await);
+        let answers = call(&mut check, method, &list_request(), &stat_request()).await;
+        assert!(
+            answers,
+            "{method} answers through tonic before it is loaded"
+        );
+    }
+}
+
+/// True when every method and client count ran (the run is recorded).
+fn whole_run() -> bool {
+    ["LOAD_METHODS", "LOAD_CLIENTS"]
+        .iter()
+        .all(|name| std::env::var_os(name).is_none())
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -240,14 +372,21 @@ async fn main() {
     }
     let documents = env_number("LOAD_DOCUMENTS", 100_000);
     let seconds = env_number("LOAD_SECONDS", 5);
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let h2load = h2load::available(&root);
+    if !h2load {
+        println!("(h2load is not installed and could not be: its rows are left out)");
+    }
     println!("loading {documents} demo JobTasks …");
     let documents_count = usize::try_from(documents).unwrap_or(usize::MAX);
-    let binary = std::env::var("LOAD_BINARY").unwrap_or_else(|_| support::BINARY.to_string());
-    println!("binary: {binary}");
-    let server = support::start_binary(&binary, "load", documents_count, &[]);
-    let (pid, addr) = (server.child.id(), server.addr);
+    if let Ok(other) = std::env::var("LOAD_COMPARE") {
+        compare(&root, &other, documents_count, seconds, h2load).await;
+        return;
+    }
+    let (server, target) = serve(support::BINARY, "load", documents_count);
+    let pid = target.pid;
     let rss_before = rss_mib(pid);
-    let idle = probe_health(addr, Instant::now() + Duration::from_secs(1)).await;
+    let idle = probe_health(target.addr, Instant::now() + Duration::from_secs(1)).await;
     let idle_p50 = percentile(&idle, 0.5);
     println!(
         "server: pid {pid}, {documents} documents, RSS {rss_before:.1} MiB; idle health p50 {idle_p50:.3} ms, p99 {:.3} ms",
@@ -260,77 +399,28 @@ async fn main() {
     );
     print!("{table}");
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    // `health` is the transport's own ceiling on this machine: a gRPC call doing no work.
-    let methods = env_list("LOAD_METHODS", "health,list,stat");
-    let client_counts: Vec<usize> = env_list("LOAD_CLIENTS", "1,16,64")
-        .iter()
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let h2load = h2load::available(&root);
-    if !h2load {
-        println!("(h2load is not installed and could not be: its rows are left out)");
-    }
-    for method in &methods {
-        let mut check = tonic::client::Grpc::new(connect(addr).await);
-        let answers = call(&mut check, method, &list_request(), &stat_request()).await;
-        assert!(
-            answers,
-            "{method} answers through tonic before it is loaded"
+    let rows = plan(h2load);
+    check_methods(target, &rows).await;
+    for (method, clients, by_h2load) in &rows {
+        let r = measure(target, method, *clients, seconds, *by_h2load).await;
+        let row = format!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1}× | {:.0} % |\n",
+            r.label,
+            r.clients,
+            r.requests_per_second,
+            r.p50_ms,
+            r.p99_ms,
+            r.errors,
+            r.server_us,
+            r.clients_us,
+            cores as f64 * 1e6 / r.server_us.max(1e-3),
+            r.health_p50_ms,
+            r.health_p99_ms,
+            r.health_p99_ms / idle_p50.max(1e-3),
+            r.steal_percent,
         );
-        for &clients in &client_counts {
-            let drivers: &[bool] = if h2load { &[false, true] } else { &[false] };
-            for &by_h2load in drivers {
-                let until = Instant::now() + Duration::from_secs(seconds);
-                let health = tokio::spawn(probe_health(addr, until));
-                let started = Instant::now();
-                let cpu_before = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
-                let ticks_before = machine_ticks();
-                let (latencies, errors, h2load_cpu) = if by_h2load {
-                    let message = match method.as_str() {
-                        "list" => list_request().encode_to_vec(),
-                        "stat" => stat_request().encode_to_vec(),
-                        _ => HealthCheckRequest::default().encode_to_vec(),
-                    };
-                    let (path, frame) = h2load::request(method, &message);
-                    let outcome = tokio::task::spawn_blocking(move || {
-                        h2load::run(addr, (path, &frame), clients, seconds)
-                    })
-                    .await
-                    .expect("join")
-                    .expect("h2load runs");
-                    (outcome.latencies, outcome.errors, outcome.cpu_seconds)
-                } else {
-                    let (latencies, errors) = run(addr, method, clients, seconds).await;
-                    (latencies, errors, 0.0)
-                };
-                let elapsed = started.elapsed().as_secs_f64();
-                let cpu_after = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
-                let steal = steal_percent(&ticks_before, &machine_ticks());
-                let requests = latencies.len().max(1) as f64;
-                let server_us = (cpu_after.0 - cpu_before.0) * 1e6 / requests;
-                let clients_us = (cpu_after.1 - cpu_before.1 + h2load_cpu) * 1e6 / requests;
-                let health = health.await.expect("join");
-                let health_p99 = percentile(&health, 0.99);
-                let label = if by_h2load {
-                    format!("{method} (h2load)")
-                } else {
-                    method.clone()
-                };
-                let row = format!(
-                    "| {label} | {clients} | {:.0} | {:.2} | {:.2} | {errors} | {server_us:.0} | {clients_us:.0} | {:.0} | {:.3} | {:.3} | {:.1}× | {steal:.0} % |\n",
-                    latencies.len() as f64 / elapsed,
-                    percentile(&latencies, 0.5),
-                    percentile(&latencies, 0.99),
-                    cores as f64 * 1e6 / server_us.max(1e-3),
-                    percentile(&health, 0.5),
-                    health_p99,
-                    health_p99 / idle_p50.max(1e-3),
-                );
-                print!("{row}");
-                table.push_str(&row);
-            }
-        }
+        print!("{row}");
+        table.push_str(&row);
     }
     let rss_after = rss_mib(pid);
     let memory = format!(
@@ -339,11 +429,7 @@ async fn main() {
     );
     println!("\n{memory}");
     drop(server);
-    // Only a whole run (every method and client count) of this build is recorded.
-    if ["LOAD_METHODS", "LOAD_CLIENTS", "LOAD_BINARY"]
-        .iter()
-        .all(|name| std::env::var_os(name).is_none())
-    {
+    if whole_run() {
         let part = format!(
             "{}\n\nThe last run of `cargo bench -p inventory-job-task --bench load`, on {}: {}. \
              The release binary on its embedded store with {documents} demo JobTasks, over \
@@ -366,6 +452,70 @@ async fn main() {
             chrono::Utc::now().format("%Y-%m-%d"),
             benchmarks_md::machine(),
         );
-        benchmarks_md::write(&root, None, Some(&part));
+        benchmarks_md::write(&root, Some(benchmarks_md::LOAD_HEADING), &part);
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// `LOAD_COMPARE`: every row on this build and on `other`, alternating, the medians side by
+/// side with their ratios.
+async fn compare(
+    root: &std::path::Path,
+    other: &str,
+    documents: usize,
+    seconds: u64,
+    h2load: bool,
+) {
+    let rounds = usize::try_from(env_number("LOAD_ROUNDS", 3)).unwrap_or(3);
+    let (_ours, ours) = serve(support::BINARY, "load-host", documents);
+    let (_theirs, theirs) = serve(other, "load-other", documents);
+    println!("this build: {}\nother build: {other}\n", support::BINARY);
+    let rows = plan(h2load);
+    check_methods(ours, &rows).await;
+    check_methods(theirs, &rows).await;
+    let mut table = String::from(
+        "| method | clients | host requests/s | image requests/s | image ÷ host | host server CPU µs/request | image server CPU µs/request | host ÷ image |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    print!("{table}");
+    for (method, clients, by_h2load) in &rows {
+        let mut measured: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..rounds {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for which in order {
+                let target = [ours, theirs][which];
+                measured[which].push(measure(target, method, *clients, seconds, *by_h2load).await);
+            }
+        }
+        let rate = |rows: &[Row]| median(rows.iter().map(|r| r.requests_per_second).collect());
+        let cpu = |rows: &[Row]| median(rows.iter().map(|r| r.server_us).collect());
+        let (host_rate, image_rate) = (rate(&measured[0]), rate(&measured[1]));
+        let (host_cpu, image_cpu) = (cpu(&measured[0]), cpu(&measured[1]));
+        let row = format!(
+            "| {} | {clients} | {host_rate:.0} | {image_rate:.0} | {:.2}× | {host_cpu:.0} | {image_cpu:.0} | {:.2}× |\n",
+            measured[0][0].label,
+            image_rate / host_rate.max(1e-3),
+            host_cpu / image_cpu.max(1e-3),
+        );
+        print!("{row}");
+        table.push_str(&row);
+    }
+    if whole_run() {
+        let part = format!(
+            "{}\n\nThe last run of `LOAD_COMPARE={other} cargo bench -p inventory-job-task \
+             --bench load`, on {}: {}. The container image's binary (built by \
+             `scripts/image`: glibc linked statically, stripped) beside this checkout's release \
+             build, each serving its own embedded store with the same {documents} demo \
+             JobTasks, the rows of the load part alternating between the two for {rounds} \
+             rounds of {seconds} s; medians. Above 1× the image's binary is faster.\n\n{table}",
+            benchmarks_md::IMAGE_HEADING,
+            chrono::Utc::now().format("%Y-%m-%d"),
+            benchmarks_md::machine(),
+        );
+        benchmarks_md::write(root, Some(benchmarks_md::IMAGE_HEADING), &part);
     }
 }

@@ -628,5 +628,5 @@ async fn main() {
     if report.is_empty() {
         return; // engine only: nothing to record
     }
-    benchmarks_md::write(&root, Some(&text), None);
+    benchmarks_md::write(&root, None, &text);
 }

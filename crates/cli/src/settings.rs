@@ -266,11 +266,10 @@ fn source(config: &SpaceOneConfig, keys: &[&str]) -> Source {
     )
 }
 
-/// The keys of `DATABASES.default` this service reads.
-const DATABASE_KEYS: [&str; 12] = [
+/// The keys of `DATABASES.default` the MongoDB connection is made of.
+const DATABASE_KEYS: [&str; 11] = [
     "host",
     "port",
-    "db",
     "username",
     "password",
     "authentication_source",
@@ -282,7 +281,8 @@ const DATABASE_KEYS: [&str; 12] = [
     "tlsCAFile",
 ];
 
-/// `DATABASES.default` → the MongoDB store, unless `--mongodb-uri`/`MONGODB_URI` names one.
+/// `DATABASES.default` → the MongoDB store (its server unless `--mongodb-uri`/`MONGODB_URI`
+/// names one, its database unless `--database` does), and `DATABASE_AUTO_CREATE_INDEX`.
 fn database(
     config: &SpaceOneConfig,
     cli: &mut Cli,
@@ -291,11 +291,33 @@ fn database(
     used: &mut Vec<String>,
 ) -> Result<()> {
     const PREFIX: &str = "DATABASES.default";
-    if config.get(PREFIX).is_none() || given(matches, "mongodb_uri") {
+    if config.get(PREFIX).is_none() {
         return Ok(());
     }
     let key = |name: &str| format!("{PREFIX}.{name}");
     let text = |name: &str| config.text(&key(name)).filter(|t| !t.is_empty());
+    used.push(key("db"));
+    if !given(matches, "database") {
+        if let Some(db) = text("db") {
+            out.set("database", db.clone(), source(config, &[&key("db")]));
+            cli.store.database = Some(db);
+        }
+    }
+    used.push("DATABASE_AUTO_CREATE_INDEX".into());
+    let auto_index = config
+        .get("DATABASE_AUTO_CREATE_INDEX")
+        .and_then(Value::as_bool);
+    if auto_index == Some(false) && !given(matches, "no_create_indexes") {
+        cli.store.no_create_indexes = true;
+        out.set(
+            "no-create-indexes",
+            "true".into(),
+            source(config, &["DATABASE_AUTO_CREATE_INDEX"]),
+        );
+    }
+    if given(matches, "mongodb_uri") {
+        return Ok(());
+    }
     used.extend(DATABASE_KEYS.iter().map(|k| key(k)));
     let host = config.get(&key("host"));
     let hosts: Vec<String> = match host {
@@ -402,24 +424,6 @@ fn database(
     }
     cli.store.mongodb_uri = Some(uri);
     cli.store.mongodb_overrides = overrides;
-    used.push("DATABASE_AUTO_CREATE_INDEX".into());
-    let auto_index = config
-        .get("DATABASE_AUTO_CREATE_INDEX")
-        .and_then(Value::as_bool);
-    if auto_index == Some(false) && !given(matches, "no_create_indexes") {
-        cli.store.no_create_indexes = true;
-        out.set(
-            "no-create-indexes",
-            "true".into(),
-            source(config, &["DATABASE_AUTO_CREATE_INDEX"]),
-        );
-    }
-    if !given(matches, "database") {
-        if let Some(db) = text("db") {
-            out.set("database", db.clone(), source(config, &[&key("db")]));
-            cli.store.database = Some(db);
-        }
-    }
     Ok(())
 }
 
