@@ -6,7 +6,7 @@
 use super::cell_group::{group_cells, group_counts_by_index};
 use super::column::{TAG_DATE, TAG_INT};
 use super::columns::{Cell, CellKey, Column, Columns};
-use super::list::{list_matched, project, to_raw, ListOutput};
+use super::list::{list_rows, project, to_raw, ListOutput};
 use super::order::walk_order;
 use super::packed::PackedDocs;
 use super::raw_unwind::unwind_group;
@@ -330,10 +330,14 @@ impl Collection {
                 return Ok(out);
             }
         }
-        let docs = self.documents(&matched, deadline)?;
-        let docs: Vec<&Document> = docs.iter().collect();
-        deadline.check()?;
-        list_matched(&docs, plan)
+        // Parsed one at a time as the list takes them: only the page's rows are kept.
+        let docs = matched.iter().enumerate().map(|(n, &i)| {
+            if n % CHECK_EVERY == 0 {
+                deadline.check()?;
+            }
+            self.document(i)
+        });
+        list_rows(docs, plan)
     }
 
     /// The distinct values of a top-level column of scalar cells among `matched` (null and

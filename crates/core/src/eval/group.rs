@@ -1,6 +1,7 @@
 //! The group stage: key columns, accumulators and their MongoDB-like results.
 
 use crate::error::{Error, Result};
+use crate::exec::{Deadline, CHECK_EVERY};
 use crate::query::plan::{Accumulator, CompareOp, GroupSpec, PushSource, RowCondition};
 use crate::value::{as_f64, as_i64, compare, compare_optional, equal, FieldPath};
 use bson::{Bson, Document};
@@ -282,11 +283,19 @@ fn finish(state: State) -> Bson {
 }
 
 /// Groups rows: one output row per distinct key tuple, in first-seen order, with the key
-/// columns (absent when the key is missing) beside the accumulated fields.
-pub fn group(rows: &[Cow<'_, Document>], spec: &GroupSpec) -> Result<Vec<Document>> {
+/// columns (absent when the key is missing) beside the accumulated fields; stops once
+/// `deadline` has passed or was cancelled.
+pub fn group(
+    rows: &[Cow<'_, Document>],
+    spec: &GroupSpec,
+    deadline: &Deadline,
+) -> Result<Vec<Document>> {
     let mut index: HashMap<Vec<KeyValue<'_>>, usize> = HashMap::new();
     let mut groups: Vec<(Vec<KeyValue<'_>>, Vec<State>)> = Vec::new();
-    for row in rows {
+    for (n, row) in rows.iter().enumerate() {
+        if n % CHECK_EVERY == 0 {
+            deadline.check()?;
+        }
         let row: &Document = row;
         let key: Vec<KeyValue<'_>> = spec
             .keys

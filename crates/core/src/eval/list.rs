@@ -42,61 +42,64 @@ pub fn list<'a>(
     docs: impl IntoIterator<Item = &'a Document>,
     plan: &ListPlan,
 ) -> Result<ListOutput> {
-    let matched: Vec<&Document> = docs
+    let matched = docs
         .into_iter()
         .filter(|d| matches(d, &plan.filter))
-        .collect();
-    list_matched(&matched, plan)
+        .map(|d| Ok(d.clone()));
+    list_rows(matched, plan)
 }
 
-/// The rest of a list once the filter has chosen `matched` (in insertion order): unwind,
-/// count, sort, page, projection.
-pub fn list_matched(matched: &[&Document], plan: &ListPlan) -> Result<ListOutput> {
-    match &plan.unwind {
-        None => finish(matched, plan, |_| {}),
-        Some(unwind) => {
-            let rows: Vec<Document> = matched
-                .iter()
-                .flat_map(|doc| unwind_rows(doc, &unwind.path))
-                .filter(|row| unwind.filter.iter().all(|c| condition_matches(row, c)))
-                .collect();
-            // On the wire the array field holds just its one element.
-            finish(&rows.iter().collect::<Vec<_>>(), plan, |doc| {
-                wrap_in_array(doc, unwind.path.parts())
-            })
-        }
-    }
-}
-
-/// Counts, sorts, pages and projects `rows`; `shape` amends each listed document.
-fn finish(
-    rows: &[&Document],
+/// The rest of a list once the filter has chosen the documents, arriving one at a time in
+/// insertion order (a store parses them from its bytes as they come): unwind, count, sort,
+/// page, projection. Only the `skip + limit` first rows in sort order are kept (twice that
+/// between two prunings), so memory follows the page asked for, not the number of matches.
+pub fn list_rows(
+    docs: impl Iterator<Item = Result<Document>>,
     plan: &ListPlan,
-    shape: impl Fn(&mut Document),
 ) -> Result<ListOutput> {
-    let total_count = rows.len() as u64;
-    if plan.count_only {
-        return Ok(ListOutput {
-            documents: Vec::new(),
-            total_count,
-        });
-    }
     let skip = usize::try_from(plan.slice.skip).unwrap_or(usize::MAX);
     let limit = plan
         .slice
         .limit
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-    let order = sorted_order(rows, &plan.sort, skip.saturating_add(limit));
-    let documents = order
+    let needed = if plan.count_only {
+        0
+    } else {
+        skip.saturating_add(limit)
+    };
+    let mut best = Best::new(&plan.sort, needed);
+    let mut total_count = 0u64;
+    for doc in docs {
+        let doc = doc?;
+        match &plan.unwind {
+            None => {
+                total_count += 1;
+                best.offer(doc);
+            }
+            Some(unwind) => {
+                for row in unwind_rows(&doc, &unwind.path) {
+                    if unwind.filter.iter().all(|c| condition_matches(&row, c)) {
+                        total_count += 1;
+                        best.offer(row);
+                    }
+                }
+            }
+        }
+    }
+    let documents = best
+        .into_sorted()
         .into_iter()
         .skip(skip)
         .take(limit)
-        .map(|i| {
+        .map(|row| {
             let mut doc = match &plan.projection {
-                Some(paths) => project(rows[i], paths),
-                None => rows[i].clone(),
+                Some(paths) => project(&row, paths),
+                None => row,
             };
-            shape(&mut doc);
+            if let Some(unwind) = &plan.unwind {
+                // On the wire the array field holds just its one element.
+                wrap_in_array(&mut doc, unwind.path.parts());
+            }
             to_raw(&doc)
         })
         .collect::<Result<_>>()?;
@@ -104,6 +107,73 @@ fn finish(
         documents,
         total_count,
     })
+}
+
+/// The rows that may still be on the page: the first `needed` in sort order (ties in arrival
+/// order) of those offered.
+struct Best<'s> {
+    sort: &'s [SortSpec],
+    needed: usize,
+    /// Kept rows with their arrival number.
+    rows: Vec<(Document, u64)>,
+    arrived: u64,
+}
+
+impl<'s> Best<'s> {
+    fn new(sort: &'s [SortSpec], needed: usize) -> Self {
+        Best {
+            sort,
+            needed,
+            rows: Vec::new(),
+            arrived: 0,
+        }
+    }
+
+    fn offer(&mut self, row: Document) {
+        let seq = self.arrived;
+        self.arrived += 1;
+        if self.needed == 0 {
+            return;
+        }
+        if self.sort.is_empty() {
+            // Arrival order is the order: the first `needed` are the page.
+            if self.rows.len() < self.needed {
+                self.rows.push((row, seq));
+            }
+            return;
+        }
+        self.rows.push((row, seq));
+        if self.rows.len() >= self.needed.saturating_mul(2).max(64) {
+            self.prune();
+        }
+    }
+
+    /// Keeps the first `needed` rows in sort order.
+    fn prune(&mut self) {
+        if self.rows.len() <= self.needed {
+            return;
+        }
+        let rows: Vec<&Document> = self.rows.iter().map(|(row, _)| row).collect();
+        let mut keep = vec![false; self.rows.len()];
+        for i in sorted_order(&rows, self.sort, self.needed) {
+            keep[i] = true;
+        }
+        let mut flags = keep.into_iter();
+        self.rows.retain(|_| flags.next().unwrap_or(false));
+    }
+
+    /// The kept rows in sort order, ties in arrival order.
+    fn into_sorted(mut self) -> Vec<Document> {
+        if self.sort.is_empty() {
+            return self.rows.into_iter().map(|(row, _)| row).collect();
+        }
+        self.prune();
+        let rows: Vec<&Document> = self.rows.iter().map(|(row, _)| row).collect();
+        let order = sorted_order(&rows, self.sort, usize::MAX);
+        let mut slots: Vec<Option<Document>> =
+            self.rows.into_iter().map(|(row, _)| Some(row)).collect();
+        order.into_iter().filter_map(|i| slots[i].take()).collect()
+    }
 }
 
 /// Indices of the first `needed` rows in sort order; ties keep the input (insertion) order.

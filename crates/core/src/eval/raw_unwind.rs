@@ -86,7 +86,7 @@ pub fn unwind_group(
     }
     deadline.check()?;
     let rows: Vec<Cow<'_, Document>> = rows.into_iter().map(Cow::Owned).collect();
-    group(&rows, spec).map(Some)
+    group(&rows, spec, deadline).map(Some)
 }
 
 /// Calls `each(document, element)` for every row `unwind <top>` makes of `rows`, in order;

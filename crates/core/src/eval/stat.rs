@@ -86,7 +86,7 @@ pub fn pipeline(rows: Vec<Cow<'_, Document>>, stages: &[Stage]) -> Result<Vec<Do
     pipeline_within(rows, stages, &Deadline::after(Duration::MAX))
 }
 
-/// [`pipeline`], checking `deadline` before each stage.
+/// [`pipeline`], checking `deadline` before each stage and as a group goes.
 pub fn pipeline_within(
     mut rows: Vec<Cow<'_, Document>>,
     stages: &[Stage],
@@ -100,7 +100,10 @@ pub fn pipeline_within(
                 .flat_map(|row| unwind_rows(row, path))
                 .map(Cow::Owned)
                 .collect(),
-            Stage::Group(spec) => group(&rows, spec)?.into_iter().map(Cow::Owned).collect(),
+            Stage::Group(spec) => group(&rows, spec, deadline)?
+                .into_iter()
+                .map(Cow::Owned)
+                .collect(),
             Stage::Count(name) => {
                 if rows.is_empty() {
                     Vec::new()
