@@ -9,7 +9,8 @@
 //!    domain and project), with the caller's token passed on as metadata; it answers the role
 //!    and the caller's projects. A refusal is `ERROR_PERMISSION_DENIED`.
 //!
-//! Identity unreachable is UNAVAILABLE (and the call is served again once identity is back).
+//! Identity unreachable is UNAVAILABLE `ERROR_GRPC_CONNECTION` naming identity (and the call
+//! is served again once identity is back).
 
 use crate::token::{self, Claims};
 use crate::{Error, Result};
@@ -66,7 +67,10 @@ fn with_token<T>(message: T, token: &str) -> spacejobs_core::Result<Request<T>> 
 
 fn unavailable(status: &Status) -> spacejobs_core::Error {
     tracing::warn!(%status, "identity service call failed");
-    spacejobs_core::Error::Unavailable("the identity service cannot be reached".into())
+    spacejobs_core::Error::GrpcConnection {
+        channel: "identity".into(),
+        message: "the identity service cannot be reached".into(),
+    }
 }
 
 fn is_unreachable(status: &Status) -> bool {

@@ -103,6 +103,15 @@ pub enum Error {
     /// The storage backend cannot be reached.
     #[error("Database is unavailable. (reason = {0})")]
     Unavailable(String),
+    /// Another service this one calls (identity) cannot be reached: SpaceONE's
+    /// `ERROR_GRPC_CONNECTION`, naming the service, never its address.
+    #[error("Server is unavailable. (channel = {channel}, message = {message})")]
+    GrpcConnection {
+        /// The service called (`identity`).
+        channel: String,
+        /// What failed.
+        message: String,
+    },
     /// The storage backend did not answer in time.
     #[error("Database timed out. (reason = {0})")]
     Timeout(String),
@@ -122,10 +131,12 @@ pub enum Error {
     #[error("Request cancelled by the caller.")]
     Cancelled,
     /// Too many requests are being evaluated; the client should retry later.
-    #[error("Too many requests in flight. (limit = {limit})")]
+    #[error("Too many requests in flight. (limit = {limit}, per {scope})")]
     Overloaded {
-        /// The configured `max_in_flight`.
+        /// The configured `max_in_flight` or `max_in_flight_per_domain`.
         limit: usize,
+        /// `service` or `domain`: which limit it is.
+        scope: &'static str,
     },
     /// The request itself is larger than the server accepts (body, message, headers).
     #[error("Request too large. (limit = {limit} bytes, part = {part})")]
@@ -228,6 +239,7 @@ impl Error {
             Error::NotUnique { .. } => "ERROR_NOT_UNIQUE",
             Error::InvalidState { .. } => "ERROR_INVALID_STATE",
             Error::Unavailable(_) | Error::Timeout(_) => "ERROR_DB_UNAVAILABLE",
+            Error::GrpcConnection { .. } => "ERROR_GRPC_CONNECTION",
             Error::Unauthenticated(_) => "ERROR_AUTHENTICATE_FAILURE",
             Error::PermissionDenied => "ERROR_PERMISSION_DENIED",
             Error::DeadlineExceeded { .. } => "ERROR_REQUEST_TIMEOUT",
@@ -244,7 +256,7 @@ impl Error {
             Error::NotFound { .. } => ErrorClass::NotFound,
             Error::NotUnique { .. } => ErrorClass::AlreadyExists,
             Error::InvalidState { .. } => ErrorClass::FailedPrecondition,
-            Error::Unavailable(_) => ErrorClass::Unavailable,
+            Error::Unavailable(_) | Error::GrpcConnection { .. } => ErrorClass::Unavailable,
             Error::Timeout(_) | Error::DeadlineExceeded { .. } => ErrorClass::DeadlineExceeded,
             Error::Cancelled => ErrorClass::Cancelled,
             Error::Unauthenticated(_) => ErrorClass::Unauthenticated,

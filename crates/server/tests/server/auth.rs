@@ -357,6 +357,12 @@ async fn spaceone_mode_binds_callers_to_their_domain_and_projects() {
         .await
         .expect_err("identity down");
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    // Named as identity's fault, not the database's.
+    assert!(
+        status.message().starts_with("ERROR_GRPC_CONNECTION")
+            && status.message().contains("channel = identity"),
+        "{status:?}"
+    );
     assert!(
         !status.message().contains("127.0.0.1"),
         "no address: {status:?}"
