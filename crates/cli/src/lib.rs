@@ -102,6 +102,9 @@ pub struct LimitArgs {
     /// Requests evaluated at once; more get RESOURCE_EXHAUSTED / 503.
     #[arg(long, env = "SPACEJOBS_MAX_IN_FLIGHT", default_value_t = 64)]
     pub max_in_flight: usize,
+    /// Requests of one domain evaluated at once; more of it get RESOURCE_EXHAUSTED / 503.
+    #[arg(long, env = "SPACEJOBS_MAX_IN_FLIGHT_PER_DOMAIN", default_value_t = 32)]
+    pub max_in_flight_per_domain: usize,
     /// Elements in one list operator's value (`in`, `contain_in`, `regex_in` …).
     #[arg(long, env = "SPACEJOBS_MAX_VALUES", default_value_t = 1000)]
     pub max_values: usize,
@@ -126,6 +129,27 @@ pub struct LimitArgs {
     /// Fields in `only`.
     #[arg(long, env = "SPACEJOBS_MAX_ONLY_FIELDS", default_value_t = 100)]
     pub max_only_fields: usize,
+    /// Keys of a sort (a query's or a sort stage's).
+    #[arg(long, env = "SPACEJOBS_MAX_SORT_KEYS", default_value_t = 32)]
+    pub max_sort_keys: usize,
+    /// Keys of one group stage.
+    #[arg(long, env = "SPACEJOBS_MAX_GROUP_KEYS", default_value_t = 32)]
+    pub max_group_keys: usize,
+    /// Fields of one group stage, and sub-fields of one `push`.
+    #[arg(long, env = "SPACEJOBS_MAX_GROUP_FIELDS", default_value_t = 64)]
+    pub max_group_fields: usize,
+    /// Fields of one project stage.
+    #[arg(long, env = "SPACEJOBS_MAX_PROJECT_FIELDS", default_value_t = 64)]
+    pub max_project_fields: usize,
+    /// Bytes of one name (key, path, column name, operator, date format).
+    #[arg(long, env = "SPACEJOBS_MAX_NAME_BYTES", default_value_t = 1024)]
+    pub max_name_bytes: usize,
+    /// Bytes of one text value in a condition.
+    #[arg(long, env = "SPACEJOBS_MAX_VALUE_BYTES", default_value_t = 16 * 1024)]
+    pub max_value_bytes: usize,
+    /// Nesting of a condition's value (lists and maps in one another).
+    #[arg(long, env = "SPACEJOBS_MAX_VALUE_DEPTH", default_value_t = 8)]
+    pub max_value_depth: usize,
     /// Largest gRPC request message and REST body, in bytes.
     #[arg(long, env = "SPACEJOBS_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
@@ -168,8 +192,16 @@ impl LimitArgs {
             max_conditions: self.max_conditions,
             max_stages: self.max_stages,
             max_only_fields: self.max_only_fields,
+            max_sort_keys: self.max_sort_keys,
+            max_group_keys: self.max_group_keys,
+            max_group_fields: self.max_group_fields,
+            max_project_fields: self.max_project_fields,
+            max_name_bytes: self.max_name_bytes,
+            max_value_bytes: self.max_value_bytes,
+            max_value_depth: self.max_value_depth,
             timeout: Duration::from_millis(self.request_timeout_ms),
             max_in_flight: self.max_in_flight.max(1),
+            max_in_flight_per_domain: self.max_in_flight_per_domain.max(1),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The service logic shared by all binaries: admit a request (at most
 //! [`Limits::max_in_flight`] at once), authenticate its caller and scope it to what they may
-//! see ([`Authenticator`]), pre-process it, check it against the budget, compile it
-//! (on the rayon pool) and ask the store, all within the request's [`Deadline`]. Transport
+//! see ([`Authenticator`]), admit it again for its domain (at most
+//! [`Limits::max_in_flight_per_domain`] of one domain, whose work the request pool shares
+//! fairly with other domains'), pre-process it, check it against the budget, compile it and
+//! ask the store, all within the request's [`Deadline`]. Transport
 //! layers (gRPC, REST) convert messages to [`ListRequest`]/[`StatRequest`] and the answers
 //! back, and nothing else.
 
@@ -16,7 +18,8 @@ use crate::request::{prepare_list, prepare_stat, ListRequest, StatRequest};
 use crate::store::{Finish, Finished, Store};
 use crate::time::{Clock, SystemClock};
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -27,7 +30,31 @@ pub struct JobService<S: ?Sized> {
     clock: Arc<dyn Clock>,
     limits: Arc<Limits>,
     in_flight: Arc<Semaphore>,
+    per_domain: Arc<DomainSlots>,
     authenticator: Arc<dyn Authenticator>,
+}
+
+/// Requests in flight by domain.
+#[derive(Debug, Default)]
+struct DomainSlots(Mutex<HashMap<String, usize>>);
+
+/// A domain's place among its requests in flight, given back when dropped.
+#[derive(Debug)]
+struct DomainPermit {
+    slots: Arc<DomainSlots>,
+    domain: String,
+}
+
+impl Drop for DomainPermit {
+    fn drop(&mut self) {
+        let mut slots = self.slots.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = slots.get_mut(&self.domain) {
+            *n -= 1;
+            if *n == 0 {
+                slots.remove(&self.domain);
+            }
+        }
+    }
 }
 
 impl<S: ?Sized> Clone for JobService<S> {
@@ -38,6 +65,7 @@ impl<S: ?Sized> Clone for JobService<S> {
             clock: self.clock.clone(),
             limits: self.limits.clone(),
             in_flight: self.in_flight.clone(),
+            per_domain: self.per_domain.clone(),
             authenticator: self.authenticator.clone(),
         }
     }
@@ -68,6 +96,7 @@ impl<S: Store + ?Sized> JobService<S> {
             store,
             clock,
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+            per_domain: Arc::default(),
             limits: Arc::new(limits),
             authenticator: Arc::new(NoAuth),
         }
@@ -115,7 +144,33 @@ impl<S: Store + ?Sized> JobService<S> {
             .try_acquire_owned()
             .map_err(|_| Error::Overloaded {
                 limit: self.limits.max_in_flight,
+                scope: "service",
             })
+    }
+
+    /// A place among the requests in flight of `domain` (the caller's, once scoped), and the
+    /// deadline named after it, or `Overloaded` naming the per-domain limit.
+    fn admit_domain(&self, domain: &str, deadline: &Deadline) -> Result<DomainPermit> {
+        let limit = self.limits.max_in_flight_per_domain;
+        let mut slots = self
+            .per_domain
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let n = slots.entry(domain.to_string()).or_insert(0);
+        if *n >= limit {
+            return Err(Error::Overloaded {
+                limit,
+                scope: "domain",
+            });
+        }
+        *n += 1;
+        drop(slots);
+        deadline.set_tenant(domain);
+        Ok(DomainPermit {
+            slots: self.per_domain.clone(),
+            domain: domain.to_string(),
+        })
     }
 
     /// Which service this is.
@@ -154,7 +209,7 @@ impl<S: Store + ?Sized> JobService<S> {
         finish: impl FnOnce(ListOutput) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let _permit = self.admit()?;
-        let plan = self.list_plan(request, deadline, token).await?;
+        let (plan, _domain) = self.list_plan(request, deadline, token).await?;
         let finish: Finish = Box::new(move |out| finish(out).map(|t| Box::new(t) as Finished));
         self.store
             .list_finished(self.service.collection(), plan, deadline, finish)
@@ -171,7 +226,7 @@ impl<S: Store + ?Sized> JobService<S> {
         request: &ListRequest,
         deadline: &Deadline,
         token: Option<&str>,
-    ) -> Result<ListPlan> {
+    ) -> Result<(ListPlan, DomainPermit)> {
         let call = CallInfo {
             service: self.service,
             verb: "list",
@@ -183,6 +238,12 @@ impl<S: Store + ?Sized> JobService<S> {
         if let Some(caller) = self.authenticate(&call, deadline).await? {
             caller.scope_list(request.to_mut());
         }
+        let permit = self.admit_domain(request.domain_id().unwrap_or(""), deadline)?;
+        // The budget first on the query as sent, before anything copies it: an oversized
+        // request is refused in time independent of its size.
+        if let Some(raw) = &request.query {
+            self.limits.check_list(raw, self.clock.now())?;
+        }
         let query = prepare_list(self.service, &request)?;
         let options = compile::Options {
             deadline: Some(deadline.clone()),
@@ -190,10 +251,11 @@ impl<S: Store + ?Sized> JobService<S> {
         };
         let minimal = self.service.minimal_fields();
         let small = !compile::builds_patterns(&query.filter, &query.filter_or, &query.keyword);
-        run_cpu_unless_small(deadline, small, move |_| {
+        let plan = run_cpu_unless_small(deadline, small, move |_| {
             compile::list_with(&query, minimal, &options)
         })
-        .await
+        .await?;
+        Ok((plan, permit))
     }
 
     /// `list` of a request in its proto3 JSON form, answered as the wire's JSON
@@ -230,7 +292,7 @@ impl<S: Store + ?Sized> JobService<S> {
         token: Option<&str>,
     ) -> Result<StatOutput> {
         let _permit = self.admit()?;
-        let plan = self.stat_plan(request, deadline, token).await?;
+        let (plan, _domain) = self.stat_plan(request, deadline, token).await?;
         self.store
             .stat(self.service.collection(), &plan, deadline)
             .await
@@ -243,7 +305,7 @@ impl<S: Store + ?Sized> JobService<S> {
         request: &StatRequest,
         deadline: &Deadline,
         token: Option<&str>,
-    ) -> Result<StatPlan> {
+    ) -> Result<(StatPlan, DomainPermit)> {
         let call = CallInfo {
             service: self.service,
             verb: "stat",
@@ -255,16 +317,21 @@ impl<S: Store + ?Sized> JobService<S> {
         if let Some(caller) = self.authenticate(&call, deadline).await? {
             caller.scope_stat(request.to_mut());
         }
+        let permit = self.admit_domain(&request.domain_id, deadline)?;
+        if let Some(raw) = &request.query {
+            self.limits.check_stat(raw, self.clock.now())?;
+        }
         let query = prepare_stat(self.service, &request)?;
         let options = compile::Options {
             deadline: Some(deadline.clone()),
             ..self.limits.check_stat(&query, self.clock.now())?
         };
         let small = !compile::builds_patterns(&query.filter, &query.filter_or, &query.keyword);
-        run_cpu_unless_small(deadline, small, move |_| {
+        let plan = run_cpu_unless_small(deadline, small, move |_| {
             compile::stat_with(&query, &options)
         })
-        .await
+        .await?;
+        Ok((plan, permit))
     }
 
     /// The validated plan of a `list` or `stat` request in its proto3 JSON form, as `token`'s
@@ -279,11 +346,11 @@ impl<S: Store + ?Sized> JobService<S> {
         Ok(match method {
             Method::List => {
                 let request = ListRequest::from_json(self.service, request)?;
-                Plan::List(self.list_plan(&request, deadline, token).await?)
+                Plan::List(self.list_plan(&request, deadline, token).await?.0)
             }
             Method::Stat => {
                 let request = StatRequest::from_json(request)?;
-                Plan::Stat(self.stat_plan(&request, deadline, token).await?)
+                Plan::Stat(self.stat_plan(&request, deadline, token).await?.0)
             }
         })
     }

@@ -1,9 +1,12 @@
 //! Where a request's CPU work runs, and when it must stop.
 //!
 //! Query evaluation, regex matching, sorting and rendering never run on the async worker
-//! threads: [`run_cpu`] hands them to the request pool (one thread a core) and awaits the
-//! answer, so the async workers stay free for I/O and health checks. Work that splits over
-//! many rows (a scan of a large collection) fans out from there to rayon's pool.
+//! threads: [`run_cpu`] hands them to the request pool and awaits the answer, so the async
+//! workers stay free for I/O and health checks. The pool shares its threads fairly among
+//! tenants (a request's domain, [`Deadline::set_tenant`]): one tenant runs on at most as
+//! many threads as there are cores, and the pool has twice that, so another tenant's request
+//! starts at once however many a first one has queued. Work that splits over many rows (a
+//! scan of a large collection) fans out from there to rayon's pool.
 //!
 //! Every request carries a [`Deadline`]; the work checks it between chunks
 //! ([`Deadline::check`]) and stops when it has passed or when the caller went away (the
@@ -13,7 +16,7 @@ use crate::error::{Error, Result};
 use pool::cpu_pool;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 mod pool;
@@ -28,6 +31,9 @@ pub struct Deadline {
     at: Instant,
     budget: Duration,
     cancelled: Arc<AtomicBool>,
+    /// Whose request it is (its domain), once known: the request pool shares its threads
+    /// fairly among tenants.
+    tenant: Arc<OnceLock<Box<str>>>,
 }
 
 impl Deadline {
@@ -40,7 +46,19 @@ impl Deadline {
                 .unwrap_or(now + Duration::from_secs(86_400 * 365)),
             budget,
             cancelled: Arc::new(AtomicBool::new(false)),
+            tenant: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Names whose request this is (its domain, once the caller is known); the first name
+    /// given stays.
+    pub fn set_tenant(&self, tenant: &str) {
+        let _ = self.tenant.set(tenant.into());
+    }
+
+    /// Whose request this is (`""` until named).
+    pub fn tenant(&self) -> &str {
+        self.tenant.get().map_or("", |t| t)
     }
 
     /// A deadline `budget` from now, or `client` from now when that is shorter.
@@ -137,13 +155,16 @@ where
     let guard = deadline.cancel_on_drop();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let inner = deadline.clone();
-    cpu_pool().spawn(Box::new(move || {
-        let result = inner.check().and_then(|()| {
-            std::panic::catch_unwind(AssertUnwindSafe(|| work(&inner)))
-                .unwrap_or_else(|_| Err(Error::Internal("evaluation panicked".to_string())))
-        });
-        let _ = tx.send(result);
-    }));
+    cpu_pool().spawn(
+        deadline.tenant(),
+        Box::new(move || {
+            let result = inner.check().and_then(|()| {
+                std::panic::catch_unwind(AssertUnwindSafe(|| work(&inner)))
+                    .unwrap_or_else(|_| Err(Error::Internal("evaluation panicked".to_string())))
+            });
+            let _ = tx.send(result);
+        }),
+    );
     let result = tokio::select! {
         answer = rx => answer.unwrap_or_else(|_| Err(Error::Internal("evaluation lost".into()))),
         () = tokio::time::sleep_until(deadline.instant().into()) => Err(deadline.exceeded()),
