@@ -7,6 +7,7 @@
 //! answers each request in its own way, turns the answer into an [`Outcome`] and hands it to
 //! [`check`]. A [`Report`] counts and prints the results.
 
+pub mod cost;
 pub mod lifecycle;
 pub mod scenario;
 

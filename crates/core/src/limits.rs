@@ -1,17 +1,23 @@
 //! The per-request budget: how much work one `list` or `stat` may ask for.
 //!
 //! [`Limits::check_list`] and [`Limits::check_stat`] walk the raw query (after pre-processing)
-//! and count what makes a request expensive before anything is compiled or sent to a store:
-//! the elements of list operators, keyword words, patterns and their total bytes, conditions,
-//! stages and `only` fields. A regex whose shape makes a backtracking engine (MongoDB's PCRE)
-//! run for exponential time, a quantifier over a quantified group, is refused here too, so it
-//! never reaches a database. Each refusal is `ERROR_DB_QUERY` naming the limit.
+//! and count every dimension whose size multiplies work or memory, before anything is
+//! compiled or sent to a store: the elements of list operators, keyword words, patterns and
+//! their total bytes, conditions, stages, `only` fields, sort keys, group keys and fields,
+//! `push` sub-fields, project fields, the bytes of every name (keys, paths, column names,
+//! operators, date formats) and of every value, and how deeply values nest. A regex whose
+//! shape makes a backtracking engine (MongoDB's PCRE) run for exponential time, a quantifier
+//! over a quantified group, is refused here too, so it never reaches a database. Each refusal
+//! is `ERROR_DB_QUERY` naming the limit.
 //!
-//! The defaults are far above what SpaceONE's console and clients send (tens of values).
+//! The defaults are far above what SpaceONE's console and clients send (tens of values, a few
+//! group keys). The cost fuzzer (`spacejobs_conformance::cost`) grows every field of the
+//! query model past these limits and checks each is refused, and that requests at the limits
+//! stay within their CPU and memory bounds.
 
 use crate::error::{Error, Result};
 use crate::query::compile::{Options, REGEX_SIZE_LIMIT};
-use crate::query::model::{Condition, Query, StatisticsQuery};
+use crate::query::model::{Condition, Group, Query, Sort, Stage, StatisticsQuery};
 use chrono::{DateTime, Utc};
 use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange};
 use serde_json::Value;
@@ -36,10 +42,28 @@ pub struct Limits {
     pub max_stages: usize,
     /// Fields in `only`.
     pub max_only_fields: usize,
+    /// Keys of a sort (a query's, or a sort stage's).
+    pub max_sort_keys: usize,
+    /// Keys of one group stage.
+    pub max_group_keys: usize,
+    /// Fields (accumulators) of one group stage, and sub-fields of one `push`.
+    pub max_group_fields: usize,
+    /// Fields of one project stage.
+    pub max_project_fields: usize,
+    /// Bytes of one name: a key or path, a column name, an operator, a date format, the
+    /// `distinct` field, an `only` field.
+    pub max_name_bytes: usize,
+    /// Bytes of one text value in a condition (patterns count against `max_regex_bytes`).
+    pub max_value_bytes: usize,
+    /// How deeply a condition's value may nest lists and maps in one another.
+    pub max_value_depth: usize,
     /// How long a request may run when the client asks for no shorter deadline.
     pub timeout: Duration,
     /// Requests evaluated at once by one service; more are refused as overloaded.
     pub max_in_flight: usize,
+    /// Requests of one domain evaluated at once; more of it are refused as overloaded (the
+    /// other domains' still come in).
+    pub max_in_flight_per_domain: usize,
 }
 
 impl Default for Limits {
@@ -53,8 +77,16 @@ impl Default for Limits {
             max_conditions: 100,
             max_stages: 32,
             max_only_fields: 100,
+            max_sort_keys: 32,
+            max_group_keys: 32,
+            max_group_fields: 64,
+            max_project_fields: 64,
+            max_name_bytes: 1024,
+            max_value_bytes: 16 * 1024,
+            max_value_depth: 8,
             timeout: Duration::from_secs(30),
             max_in_flight: 64,
+            max_in_flight_per_domain: 32,
         }
     }
 }
@@ -67,7 +99,8 @@ struct Tally {
     regex_bytes: usize,
 }
 
-fn over(name: &str, limit: usize, what: String) -> Error {
+/// The budget's refusal: `what` is over the limit `name`, whose value is `limit`.
+pub fn over_budget(name: &str, limit: usize, what: String) -> Error {
     Error::query(format!(
         "request over budget: {what}; the limit {name} is {limit}"
     ))
@@ -82,14 +115,20 @@ impl Limits {
         self.conditions(&query.filter, "filter", &mut tally)?;
         self.conditions(&query.filter_or, "filter_or", &mut tally)?;
         if let Some(unwind) = &query.unwind {
+            self.name(unwind.path.as_deref(), "unwind.path")?;
             self.conditions(&unwind.filter, "unwind.filter", &mut tally)?;
         }
-        if query.only.len() > self.max_only_fields {
-            return Err(over(
-                "max_only_fields",
-                self.max_only_fields,
-                format!("'only' names {} fields", query.only.len()),
-            ));
+        self.count(
+            query.only.len(),
+            "max_only_fields",
+            self.max_only_fields,
+            "only",
+        )?;
+        for field in &query.only {
+            self.name(Some(field), "only")?;
+        }
+        if let Some(sort) = &query.sort {
+            self.sort(sort, "sort")?;
         }
         Ok(self.options(&tally, now))
     }
@@ -101,23 +140,171 @@ impl Limits {
         self.keyword(query.keyword.as_deref())?;
         self.conditions(&query.filter, "filter", &mut tally)?;
         self.conditions(&query.filter_or, "filter_or", &mut tally)?;
-        if query.aggregate.len() > self.max_stages {
-            return Err(over(
-                "max_stages",
-                self.max_stages,
-                format!("the aggregation has {} stages", query.aggregate.len()),
-            ));
+        self.name(query.distinct.as_deref(), "distinct")?;
+        self.count(
+            query.aggregate.len(),
+            "max_stages",
+            self.max_stages,
+            "aggregate",
+        )?;
+        for stage in &query.aggregate {
+            self.stage(stage, &mut tally)?;
         }
-        for group in query.aggregate.iter().filter_map(|s| s.group.as_ref()) {
-            for field in &group.fields {
-                self.conditions(
-                    &field.conditions,
-                    "aggregate.group.fields.conditions",
-                    &mut tally,
+        Ok(self.options(&tally, now))
+    }
+
+    /// One aggregation stage: its lists' lengths and its names.
+    fn stage(&self, stage: &Stage, tally: &mut Tally) -> Result<()> {
+        if let Some(unwind) = &stage.unwind {
+            self.name(unwind.path.as_deref(), "aggregate.unwind.path")?;
+        }
+        if let Some(count) = &stage.count {
+            self.name(count.name.as_deref(), "aggregate.count.name")?;
+        }
+        if let Some(sort) = &stage.sort {
+            self.sort(sort, "aggregate.sort")?;
+        }
+        if let Some(group) = &stage.group {
+            self.group(group, tally)?;
+        }
+        if let Some(project) = &stage.project {
+            let param = "aggregate.project.fields";
+            let fields = &project.fields;
+            self.count(
+                fields.len(),
+                "max_project_fields",
+                self.max_project_fields,
+                param,
+            )?;
+            for field in fields {
+                self.name(field.key.as_deref(), "aggregate.project.fields.key")?;
+                self.name(field.name.as_deref(), "aggregate.project.fields.name")?;
+                self.name(
+                    field.operator.as_deref(),
+                    "aggregate.project.fields.operator",
                 )?;
             }
         }
-        Ok(self.options(&tally, now))
+        for name in stage.unknown.keys() {
+            self.name(Some(name), "aggregate")?;
+        }
+        Ok(())
+    }
+
+    /// A group stage: keys, fields, `push` sub-fields and conditions.
+    fn group(&self, group: &Group, tally: &mut Tally) -> Result<()> {
+        let keys = &group.keys;
+        self.count(
+            keys.len(),
+            "max_group_keys",
+            self.max_group_keys,
+            "aggregate.group.keys",
+        )?;
+        for key in keys {
+            self.name(key.key.as_deref(), "aggregate.group.keys.key")?;
+            self.name(key.name.as_deref(), "aggregate.group.keys.name")?;
+            self.name(
+                key.date_format.as_deref(),
+                "aggregate.group.keys.date_format",
+            )?;
+        }
+        let fields = &group.fields;
+        let param = "aggregate.group.fields";
+        self.count(
+            fields.len(),
+            "max_group_fields",
+            self.max_group_fields,
+            param,
+        )?;
+        for field in fields {
+            self.name(field.key.as_deref(), "aggregate.group.fields.key")?;
+            self.name(field.name.as_deref(), "aggregate.group.fields.name")?;
+            self.name(field.operator.as_deref(), "aggregate.group.fields.operator")?;
+            let param = "aggregate.group.fields.fields";
+            let sub = &field.fields;
+            self.count(sub.len(), "max_group_fields", self.max_group_fields, param)?;
+            for sub in sub {
+                self.name(sub.key.as_deref(), "aggregate.group.fields.fields.key")?;
+                self.name(sub.name.as_deref(), "aggregate.group.fields.fields.name")?;
+            }
+            self.conditions(
+                &field.conditions,
+                "aggregate.group.fields.conditions",
+                tally,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A sort: its keys and their names.
+    fn sort(&self, sort: &Sort, param: &str) -> Result<()> {
+        self.name(sort.key.as_deref(), param)?;
+        let keys = &sort.keys;
+        self.count(
+            keys.len(),
+            "max_sort_keys",
+            self.max_sort_keys,
+            &format!("{param}.keys"),
+        )?;
+        for key in keys {
+            self.name(key.key.as_deref(), &format!("{param}.keys"))?;
+        }
+        Ok(())
+    }
+
+    /// `len` elements of `param` against the limit `name`.
+    fn count(&self, len: usize, name: &str, limit: usize, param: &str) -> Result<()> {
+        if len > limit {
+            return Err(over_budget(
+                name,
+                limit,
+                format!("'{param}' has {len} elements"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A name (key, path, column, operator, format) against `max_name_bytes`.
+    fn name(&self, name: Option<&str>, param: &str) -> Result<()> {
+        let len = name.map_or(0, str::len);
+        if len > self.max_name_bytes {
+            return Err(over_budget(
+                "max_name_bytes",
+                self.max_name_bytes,
+                format!("a name in '{param}' has {len} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A condition's value: its nesting against `max_value_depth`, its text against
+    /// `max_value_bytes` (patterns are counted apart).
+    fn value(&self, value: &Value, param: &str, key: &str, depth: usize) -> Result<()> {
+        match value {
+            Value::Array(_) | Value::Object(_) if depth >= self.max_value_depth => {
+                Err(over_budget(
+                    "max_value_depth",
+                    self.max_value_depth,
+                    format!("the value of {param} condition '{key}' nests deeper"),
+                ))
+            }
+            Value::Array(items) => items
+                .iter()
+                .try_for_each(|item| self.value(item, param, key, depth + 1)),
+            Value::Object(map) => map.iter().try_for_each(|(name, item)| {
+                self.name(Some(name), param)?;
+                self.value(item, param, key, depth + 1)
+            }),
+            Value::String(text) if text.len() > self.max_value_bytes => Err(over_budget(
+                "max_value_bytes",
+                self.max_value_bytes,
+                format!(
+                    "a value of {param} condition '{key}' has {} bytes",
+                    text.len()
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Compile options giving each pattern an equal share of the compiled-size budget.
@@ -131,9 +318,19 @@ impl Limits {
     }
 
     fn keyword(&self, keyword: Option<&str>) -> Result<()> {
-        let words = keyword.unwrap_or("").split_whitespace().count();
+        let keyword = keyword.unwrap_or("");
+        // Its words become patterns: their bytes count against the patterns' budget, here
+        // once, before the words are copied into conditions.
+        if keyword.len() > self.max_regex_bytes {
+            return Err(over_budget(
+                "max_regex_bytes",
+                self.max_regex_bytes,
+                format!("keyword has {} bytes", keyword.len()),
+            ));
+        }
+        let words = keyword.split_whitespace().count();
         if words > self.max_keyword_words {
-            return Err(over(
+            return Err(over_budget(
                 "max_keyword_words",
                 self.max_keyword_words,
                 format!("keyword has {words} words"),
@@ -146,7 +343,7 @@ impl Limits {
         for condition in conditions {
             tally.conditions += 1;
             if tally.conditions > self.max_conditions {
-                return Err(over(
+                return Err(over_budget(
                     "max_conditions",
                     self.max_conditions,
                     format!("more than {} conditions", self.max_conditions),
@@ -158,6 +355,8 @@ impl Limits {
     }
 
     fn condition(&self, condition: &Condition, param: &str, tally: &mut Tally) -> Result<()> {
+        self.name(condition.key.as_deref(), param)?;
+        self.name(condition.operator.as_deref(), param)?;
         let key = condition.key.as_deref().unwrap_or("");
         let operator = condition.operator.as_deref().unwrap_or("");
         let values: &[Value] = match &condition.value {
@@ -166,7 +365,7 @@ impl Limits {
             None => &[],
         };
         if values.len() > self.max_values {
-            return Err(over(
+            return Err(over_budget(
                 "max_values",
                 self.max_values,
                 format!(
@@ -177,16 +376,21 @@ impl Limits {
         }
         let is_regex = matches!(operator, "regex" | "regex_in");
         if !(is_regex || operator.contains("contain")) {
+            if let Some(value) = &condition.value {
+                self.value(value, param, key, 0)?;
+            }
             return Ok(());
         }
         for value in values {
             let Some(source) = value.as_str() else {
-                continue; // compile names the wrong type
+                // Compile names the wrong type; its nesting is bounded all the same.
+                self.value(value, param, key, 1)?;
+                continue;
             };
             tally.patterns += 1;
             tally.regex_bytes += source.len();
             if tally.patterns > self.max_patterns {
-                return Err(over(
+                return Err(over_budget(
                     "max_patterns",
                     self.max_patterns,
                     format!(
@@ -196,7 +400,7 @@ impl Limits {
                 ));
             }
             if tally.regex_bytes > self.max_regex_bytes {
-                return Err(over(
+                return Err(over_budget(
                     "max_regex_bytes",
                     self.max_regex_bytes,
                     format!(

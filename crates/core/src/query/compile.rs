@@ -555,6 +555,11 @@ fn stages(raw: &[model::Stage]) -> Result<Vec<Stage>> {
                 "an aggregate stage holds exactly one of {STAGE_NAMES}"
             )));
         }
+        if let (true, Some(name)) = (given == 1, stage.unknown.keys().next()) {
+            return Err(Error::query(format!(
+                "aggregate: '{name}' is no stage; a stage holds exactly one of {STAGE_NAMES}"
+            )));
+        }
         let compiled = if let Some(u) = &stage.unwind {
             Stage::Unwind(field_path(
                 required(&u.path, "aggregate.unwind.path")?,

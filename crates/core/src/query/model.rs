@@ -3,14 +3,15 @@
 //! These mirror the proto messages field for field and accept the proto3 JSON forms (snake_case
 //! and lowerCamelCase names, the long and the short aliases `key`/`k`, `value`/`v`,
 //! `operator`/`o`, `name`/`n`). They are not validated: [`crate::query::compile`] turns them into
-//! plans, with precise errors.
+//! plans, with precise errors. Each derives its JSON schema (schemars), from which the cost
+//! fuzzer takes the dimensions of a request.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// One filter condition `{key|k, value|v, operator|o}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     /// Dotted path of the field.
@@ -36,7 +37,7 @@ impl Condition {
 }
 
 /// One sort key.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SortKey {
     /// Dotted path (or, in stat, a column name).
@@ -48,7 +49,7 @@ pub struct SortKey {
 }
 
 /// `Sort`: a single key or a list of keys (`keys` wins when both are given).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sort {
     /// Single sort key.
@@ -63,7 +64,9 @@ pub struct Sort {
 }
 
 /// `Page`: 1-based `start`, `limit` (0 = no limit).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Page {
     /// 1-based first row (0 and 1 both mean the first).
@@ -75,7 +78,7 @@ pub struct Page {
 }
 
 /// Query `unwind`: one row per element of the array at `path`, optionally filtered.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Unwind {
     /// Path of the array field.
@@ -87,7 +90,7 @@ pub struct Unwind {
 }
 
 /// `spaceone.api.core.v1.Query`, the `list` query.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Query {
     /// AND-ed conditions.
@@ -120,7 +123,7 @@ pub struct Query {
 }
 
 /// `AggregateGroupKey`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupKey {
     /// Path (or column) to group by.
@@ -135,7 +138,7 @@ pub struct GroupKey {
 }
 
 /// `AggregateGroupSubField`: `{key, name}` of a `push` object.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubField {
     /// Path (or column) read.
@@ -147,7 +150,7 @@ pub struct SubField {
 }
 
 /// `AggregateGroupField`: one accumulator of a group stage.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupField {
     /// Path (or column) accumulated; not needed by `count`.
@@ -168,7 +171,7 @@ pub struct GroupField {
 }
 
 /// `AggregateGroup`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// Group keys.
@@ -180,7 +183,7 @@ pub struct Group {
 }
 
 /// `AggregateProjectField`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectField {
     /// Path or column (for `concat`, a `|`-separated list).
@@ -195,7 +198,7 @@ pub struct ProjectField {
 }
 
 /// `AggregateProject`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
     /// Output fields.
@@ -207,7 +210,7 @@ pub struct Project {
 }
 
 /// `AggregateUnwind`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AggregateUnwind {
     /// Path of the array.
@@ -216,7 +219,7 @@ pub struct AggregateUnwind {
 }
 
 /// `AggregateCount`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AggregateCount {
     /// Output column name.
@@ -226,7 +229,7 @@ pub struct AggregateCount {
 
 /// `StatisticsAggregate`: one stage (a oneof on the wire). Unknown stage names are kept in
 /// `unknown` so validation can name them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stage {
     /// `unwind` stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,7 +266,7 @@ pub struct Stage {
 }
 
 /// `spaceone.api.core.v1.StatisticsQuery`, the `stat` query.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatisticsQuery {
     /// AND-ed conditions.

@@ -3,6 +3,7 @@
 //! the Python services write them, a differential property test against the in-memory
 //! engine, and recovery after the server restarts.
 
+mod cost;
 mod differential;
 mod explain;
 mod lifecycle;
