@@ -1,6 +1,6 @@
 //! Compiles `proto/` with protox (a pure-Rust protobuf compiler: no protoc needed) and
 //! generates the prost messages and tonic services; also writes the encoded descriptor set
-//! that the servers register for gRPC reflection.
+//! that the servers register for gRPC reflection. Services and clients use `codec::Codec`.
 
 use prost::Message;
 use std::path::PathBuf;
@@ -25,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .codec_path("crate::codec::Codec")
         .compile_fds(fds)?;
     Ok(())
 }

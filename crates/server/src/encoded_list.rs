@@ -8,8 +8,8 @@
 
 use crate::grpc::Handler;
 use crate::raw_info::write_job_tasks_info;
+use crate::shape::ShapeCheck;
 use crate::status::to_status;
-use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use prost::bytes::Bytes;
 use prost::Message;
@@ -17,7 +17,6 @@ use spacejobs_core::eval::ListOutput;
 use spacejobs_core::{Error, Result};
 use spacejobs_proto::inventory::JobTaskQuery;
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use tonic::codegen::{http, BoxFuture, Service};
 use tonic::{Request, Status};
@@ -25,8 +24,7 @@ use tonic::{Request, Status};
 /// The gRPC path this route answers.
 pub const PATH: &str = "/spaceone.api.inventory.v1.JobTask/list";
 
-/// The gRPC frame header: a compression flag and the message's length (big-endian).
-const HEADER: usize = 5;
+use crate::preencoded::HEADER;
 
 /// A list answer as one gRPC frame: the header, then the `JobTasksInfo` bytes.
 fn framed_answer(out: ListOutput) -> Result<Bytes> {
@@ -45,14 +43,17 @@ fn framed_answer(out: ListOutput) -> Result<Bytes> {
 pub struct ListRoute {
     handler: Handler,
     max_message_size: usize,
+    shape: ShapeCheck,
 }
 
 impl ListRoute {
-    /// The route over `handler`, refusing requests larger than `max_message_size`.
-    pub fn new(handler: Handler, max_message_size: usize) -> Self {
+    /// The route over `handler`, refusing requests larger than `max_message_size`, and
+    /// those whose lists `shape` finds over the budget before decoding them.
+    pub fn new(handler: Handler, max_message_size: usize, shape: ShapeCheck) -> Self {
         ListRoute {
             handler,
             max_message_size,
+            shape,
         }
     }
 
@@ -67,18 +68,27 @@ impl ListRoute {
                 )));
             }
         }
-        let query = read_message(body, self.max_message_size).await?;
+        let bytes = read_frame(body, self.max_message_size, &self.shape).await?;
+        if let Some(refusal) = self.shape.refusal(PATH, &bytes).await {
+            return Err(refusal);
+        }
+        let query = decode_frame(&bytes)?;
         let request = Request::from_http(http::Request::from_parts(parts, query));
         let response = self.handler.job_task_list(request, framed_answer).await?;
         Ok(response.into_inner())
     }
 }
 
-/// The one message of a unary request's body, read to the body's end; the statuses are
-/// tonic's for the same faults, but for a message over the limit, refused as the server's
-/// size middleware words tonic's refusal.
-async fn read_message(mut body: axum::body::Body, max: usize) -> Result<JobTaskQuery, Status> {
+/// The one message frame of a unary request's body, read to the body's end; a message over
+/// the limit is refused as the server's size middleware words tonic's refusal, and one whose
+/// start is over the budget as soon as that start arrives (`shape`).
+async fn read_frame(
+    mut body: axum::body::Body,
+    max: usize,
+    shape: &ShapeCheck,
+) -> Result<Vec<u8>, Status> {
     let mut bytes: Vec<u8> = Vec::new();
+    let mut walk_at = crate::shape::WALK_FIRST;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| Status::internal(format!("request body: {e}")))?;
         let Ok(data) = frame.into_data() else {
@@ -94,7 +104,18 @@ async fn read_message(mut body: axum::body::Body, max: usize) -> Result<JobTaskQ
                 limit: max,
             }));
         }
+        if bytes.len() >= walk_at {
+            walk_at = bytes.len().saturating_mul(2);
+            if let Some(refusal) = shape.refusal(PATH, &bytes).await {
+                return Err(refusal);
+            }
+        }
     }
+    Ok(bytes)
+}
+
+/// The message of a frame; the statuses are tonic's for the same faults.
+fn decode_frame(bytes: &[u8]) -> Result<JobTaskQuery, Status> {
     let Some(flag) = bytes.first() else {
         return Err(Status::internal("Missing request message."));
     };
@@ -111,7 +132,7 @@ async fn read_message(mut body: axum::body::Body, max: usize) -> Result<JobTaskQ
             )))
         }
     }
-    let message = declared_len(&bytes).and_then(|len| bytes.get(HEADER..HEADER + len));
+    let message = declared_len(bytes).and_then(|len| bytes.get(HEADER..HEADER + len));
     let message = message.ok_or_else(|| Status::internal("Unexpected EOF decoding stream."))?;
     JobTaskQuery::decode(message).map_err(|e| Status::internal(e.to_string()))
 }
@@ -136,10 +157,9 @@ impl Service<http::Request<axum::body::Body>> for ListRoute {
         Box::pin(async move {
             Ok(match route.answer(request).await {
                 Ok(frame) => {
-                    let mut response = http::Response::new(tonic::body::Body::new(Unary {
-                        frame: Some(frame),
-                        trailers: true,
-                    }));
+                    let mut response = http::Response::new(tonic::body::Body::new(
+                        crate::preencoded::unary(frame),
+                    ));
                     response.headers_mut().insert(
                         http::header::CONTENT_TYPE,
                         http::HeaderValue::from_static("application/grpc"),
@@ -149,36 +169,5 @@ impl Service<http::Request<axum::body::Body>> for ListRoute {
                 Err(status) => status.into_http(),
             })
         })
-    }
-}
-
-/// A unary answer's body: its one frame, then the trailer `grpc-status: 0`.
-struct Unary {
-    frame: Option<Bytes>,
-    trailers: bool,
-}
-
-impl Body for Unary {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<std::result::Result<Frame<Bytes>, Infallible>>> {
-        let this = self.get_mut();
-        if let Some(frame) = this.frame.take() {
-            return Poll::Ready(Some(Ok(Frame::data(frame))));
-        }
-        if std::mem::take(&mut this.trailers) {
-            let mut trailers = http::HeaderMap::with_capacity(1);
-            trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
-            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
-        }
-        Poll::Ready(None)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.frame.is_none() && !self.trailers
     }
 }

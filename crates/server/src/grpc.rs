@@ -4,6 +4,7 @@
 
 use crate::convert;
 use crate::metrics::Metrics;
+use crate::preencoded;
 use crate::status::to_status;
 use crate::trace;
 use spacejobs_core::eval::ListOutput;
@@ -85,6 +86,32 @@ impl Handler {
         result.map(Response::new).map_err(|e| to_status(&e))
     }
 
+    /// A call refused before its message was decoded (its lists over the budget): counted,
+    /// logged and answered as the handler answers its own refusals.
+    pub async fn refuse(&self, method: &'static str, error: spacejobs_core::Error) -> Status {
+        let refused: Result<Response<()>, Status> =
+            self.call(method, "", async move { Err(error) }).await;
+        refused.err().unwrap_or_else(|| Status::internal("refused"))
+    }
+
+    /// `list` of a Job service: [`Self::list`], the answer encoded on the request pool.
+    async fn list_encoded<M: prost::Message + Default + Send + 'static>(
+        &self,
+        context: (Deadline, Option<String>),
+        query: Option<&pb::Query>,
+        fields: &[(&str, &str)],
+        status: i32,
+        domain: &str,
+        info: fn(ListOutput) -> Result<M>,
+    ) -> Result<Response<M>, Status> {
+        let framed = self
+            .list(context, query, fields, status, domain, move |out| {
+                info(out).map(|message| preencoded::frame(&message))
+            })
+            .await?;
+        Ok(preencoded::respond(framed.into_inner()))
+    }
+
     /// `list` of any service: the query, the top-level string fields and the status number,
     /// answered in the service's Info message by `info`.
     async fn list<T: Send + 'static>(
@@ -94,7 +121,7 @@ impl Handler {
         fields: &[(&str, &str)],
         status: i32,
         domain: &str,
-        info: fn(ListOutput) -> Result<T>,
+        info: impl FnOnce(ListOutput) -> Result<T> + Send + 'static,
     ) -> Result<Response<T>, Status> {
         self.call("list", domain, async {
             let request = convert::list_request(self.service.service(), query, fields, status)?;
@@ -105,25 +132,30 @@ impl Handler {
         .await
     }
 
-    /// `stat` of any service.
+    /// `stat` of any service, the answer encoded on the request pool.
     async fn stat(
         &self,
         (deadline, token): (Deadline, Option<String>),
         query: Option<&pb::StatisticsQuery>,
         domain: &str,
     ) -> Result<Response<prost_types::Struct>, Status> {
-        self.call("stat", domain, async {
-            let out = self
-                .service
-                .stat_within(
-                    &convert::stat_request(query, domain),
-                    &deadline,
-                    token.as_deref(),
-                )
-                .await?;
-            run_cpu(&deadline, move |_| Ok(convert::stat_struct(&out))).await
-        })
-        .await
+        let framed = self
+            .call("stat", domain, async {
+                let out = self
+                    .service
+                    .stat_within(
+                        &convert::stat_request(query, domain),
+                        &deadline,
+                        token.as_deref(),
+                    )
+                    .await?;
+                run_cpu(&deadline, move |_| {
+                    Ok(preencoded::frame(&convert::stat_struct(&out)))
+                })
+                .await
+            })
+            .await?;
+        Ok(preencoded::respond(framed.into_inner()))
     }
 
     /// The deadline of a request arriving now, and the caller's token (metadata `token`).
@@ -203,7 +235,7 @@ impl spot_automation::job_server::Job for Handler {
             ("project_id", &r.project_id),
             ("domain_id", &r.domain_id),
         ];
-        self.list(
+        self.list_encoded(
             context,
             r.query.as_ref(),
             &fields,
@@ -238,7 +270,7 @@ impl power_scheduler::job_server::Job for Handler {
             ("project_id", &r.project_id),
             ("domain_id", &r.domain_id),
         ];
-        self.list(
+        self.list_encoded(
             context,
             r.query.as_ref(),
             &fields,

@@ -23,9 +23,11 @@ pub mod grpc;
 pub mod json;
 pub mod listen;
 pub mod metrics;
+pub mod preencoded;
 pub mod probes;
 pub mod raw_info;
 pub mod rest;
+pub mod shape;
 pub mod status;
 pub mod trace;
 pub mod ui;
@@ -59,12 +61,21 @@ pub async fn routes(
 ) -> Result<Routes, Box<dyn std::error::Error + Send + Sync>> {
     let max = config.max_message_size;
     let kind = service.service();
+    let shape = shape::ShapeCheck::new(
+        Handler::new(service.clone(), metrics.clone()),
+        service.limits(),
+        max,
+    );
     let handler = Handler::new(service, metrics.clone());
     let mut routes = tonic::service::RoutesBuilder::default();
     let mut list_route = None;
     match kind {
         Service::Inventory => {
-            list_route = Some(encoded_list::ListRoute::new(handler.clone(), max));
+            list_route = Some(encoded_list::ListRoute::new(
+                handler.clone(),
+                max,
+                shape.clone(),
+            ));
             routes.add_service(
                 inventory::job_task_server::JobTaskServer::new(handler)
                     .max_decoding_message_size(max),
@@ -102,7 +113,16 @@ pub async fn routes(
     };
     routes.add_service(reflection().build_v1()?);
     routes.add_service(reflection().build_v1alpha()?);
-    let mut router = routes.routes().into_axum_router();
+    let mut router = routes
+        .routes()
+        .into_axum_router()
+        // Lists over their budget refused before the message is decoded.
+        .layer(axum::middleware::from_fn_with_state(
+            shape.clone(),
+            shape::check_before_decoding,
+        ))
+        // Answers encoded on the request pool sent as they are.
+        .layer(axum::middleware::from_fn(preencoded::send_preencoded));
     if let Some(list) = list_route {
         // Inventory lists are written straight from the stored bytes (same handler).
         router = router.route_service(encoded_list::PATH, list);
@@ -152,7 +172,9 @@ pub async fn run_with(
     // Inventory lists skip the router (same handler, same answers).
     let list = (kind == Service::Inventory).then(|| {
         let handler = Handler::new(service.clone(), metrics.clone());
-        encoded_list::ListRoute::new(handler, config.max_message_size)
+        let shape =
+            shape::ShapeCheck::new(handler.clone(), service.limits(), config.max_message_size);
+        encoded_list::ListRoute::new(handler, config.max_message_size, shape)
     });
     let app = front::Front::new(list, app, config.max_header_bytes);
     listen::serve(listener, app, config, shutdown).await?;
