@@ -59,7 +59,11 @@ async fn main() {
         config.bounds.memory_per_document_unit,
     );
     if !report.findings.is_empty() {
-        println!("{} findings:\n{}", report.findings.len(), report.findings.join("\n"));
+        println!(
+            "{} findings:\n{}",
+            report.findings.len(),
+            report.findings.join("\n")
+        );
         std::process::exit(1);
     }
     println!("no findings");
