@@ -505,8 +505,17 @@ async fn compare(
         table.push_str(&row);
     }
     if whole_run() {
+        // The other build as a path from the checkout's root, when it is under it.
+        let shown = root
+            .canonicalize()
+            .ok()
+            .and_then(|root| {
+                let relative = std::path::Path::new(other).strip_prefix(root).ok()?;
+                Some(relative.display().to_string())
+            })
+            .unwrap_or_else(|| other.to_string());
         let part = format!(
-            "{}\n\nThe last run of `LOAD_COMPARE={other} cargo bench -p inventory-job-task \
+            "{}\n\nThe last run of `LOAD_COMPARE={shown} cargo bench -p inventory-job-task \
              --bench load`, on {}: {}. The container image's binary (built by \
              `scripts/image`: glibc linked statically, stripped) beside this checkout's release \
              build, each serving its own embedded store with the same {documents} demo \
