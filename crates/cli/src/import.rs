@@ -201,6 +201,23 @@ fn line_of(service: Service, lines: &Lines<'_>, id: &str) -> usize {
         .map_or(0, |(number, _)| *number)
 }
 
+/// The file's text, or the first line that is not UTF-8, named by its number.
+fn utf8(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let before = &bytes[..e.valid_up_to()];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = before.len()
+            - before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |at| at + 1);
+        Error::Import(format!(
+            "line {line}: not UTF-8 text (at byte {} of the line)",
+            column + 1
+        ))
+    })
+}
+
 /// Imports a file (`-` for standard input); returns the number of documents.
 pub async fn import_file(service: Service, store: &dyn Store, path: &Path) -> Result<usize> {
     let progress = ProgressBar::new_spinner();
@@ -208,13 +225,15 @@ pub async fn import_file(service: Service, store: &dyn Store, path: &Path) -> Re
         ProgressStyle::with_template("{spinner} {pos} lines read {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    let text = if path == Path::new("-") {
-        std::io::read_to_string(std::io::stdin().lock())
+    let bytes = if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map(|_| bytes)
     } else {
-        std::fs::read_to_string(path)
+        std::fs::read(path)
     }
     .map_err(|e| Error::Import(format!("{}: {e}", path.display())))?;
-    let (docs, lines) = parse_all(service, &text, &progress)?;
+    let text = utf8(&bytes)?;
+    let (docs, lines) = parse_all(service, text, &progress)?;
     progress.set_message("writing");
     let n = docs.len();
     store

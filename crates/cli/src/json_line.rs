@@ -5,6 +5,10 @@
 //! is handed to bson's extended JSON reader, so it means exactly what MongoDB says it means.
 //! The document gets a new ObjectId `_id` first unless the line has its own.
 //! [`raw_document`] writes the same document as BSON bytes while reading.
+//!
+//! An object naming one key twice is refused, naming the key, on both paths: a document is
+//! stored as its line means it, and JSON leaves a repeated key's meaning open (BSON written
+//! with the key twice could not be read back).
 
 use bson::oid::ObjectId;
 use bson::raw::{BindRawBsonRef, CStr, RawArrayBuf, RawBson, RawBsonRef, RawDocumentBuf};
@@ -68,6 +72,37 @@ fn fitted(doc: RawDocumentBuf) -> Result<RawDocumentBuf, String> {
     RawDocumentBuf::from_bytes(bytes).map_err(|e| e.to_string())
 }
 
+/// The keys of one object read so far, to refuse one given twice: their hashes, checked
+/// against the document written when two hash alike.
+struct Seen {
+    hashes: Vec<u64>,
+    state: hashbrown::DefaultHashBuilder,
+}
+
+impl Seen {
+    fn new() -> Self {
+        Seen {
+            hashes: Vec::new(),
+            state: hashbrown::DefaultHashBuilder::default(),
+        }
+    }
+
+    /// `Err` naming `key` when `doc` (the object's fields so far) has it already.
+    fn add(&mut self, key: &str, doc: &RawDocumentBuf) -> Result<(), String> {
+        let hash = std::hash::BuildHasher::hash_one(&self.state, key);
+        if self.hashes.contains(&hash) && doc.get(key).ok().flatten().is_some() {
+            return Err(repeated(key));
+        }
+        self.hashes.push(hash);
+        Ok(())
+    }
+}
+
+/// The refusal of a key given twice in one object.
+fn repeated(key: &str) -> String {
+    format!("key {key:?} appears twice in one object")
+}
+
 /// A key as BSON's C string (no NUL byte).
 fn cstr(key: &str) -> Result<&CStr, String> {
     <&CStr>::try_from(key).map_err(|e| format!("field name {key:?}: {e}"))
@@ -98,8 +133,16 @@ impl<'de> Visitor<'de> for Fields<'_> {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        self.fields(map, Seen::new())
+    }
+}
+
+impl<'de> Fields<'_> {
+    /// The object's fields after those `seen` holds.
+    fn fields<A: MapAccess<'de>>(self, mut map: A, mut seen: Seen) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            seen.add(&key, self.0).map_err(A::Error::custom)?;
             let key = cstr(&key).map_err(A::Error::custom)?;
             map.next_value_seed(Value(Sink::Field(self.0, key)))?;
         }
@@ -186,9 +229,11 @@ impl<'de> Visitor<'de> for Value<'_> {
             self.0.put(raw);
             return Ok(());
         }
+        let mut seen = Seen::new();
+        seen.add(&first, &doc).map_err(A::Error::custom)?;
         let key = cstr(&first).map_err(A::Error::custom)?;
         map.next_value_seed(Value(Sink::Field(&mut doc, key)))?;
-        Fields(&mut doc).visit_map(map)?;
+        Fields(&mut doc).fields(map, seen)?;
         self.0.put(&doc);
         Ok(())
     }
@@ -260,6 +305,7 @@ impl<'de> Visitor<'de> for ToBson {
             // Replaced in place (staying first) when the line has an `_id` of its own.
             doc.insert("_id", ObjectId::new());
         }
+        let mut own_id = false;
         let Some(first) = map.next_key::<String>()? else {
             return Ok(Bson::Document(doc));
         };
@@ -276,6 +322,13 @@ impl<'de> Visitor<'de> for ToBson {
         let mut key = Some(first);
         while let Some(k) = key {
             let value = map.next_value_seed(ToBson { top: false })?;
+            // The line's `_id` replaces the one made for it; any other key given twice is
+            // refused.
+            let made_id = self.top && k == "_id" && !own_id;
+            if doc.contains_key(&k) && !made_id {
+                return Err(A::Error::custom(repeated(&k)));
+            }
+            own_id |= self.top && k == "_id";
             doc.insert(k, value);
             key = map.next_key::<String>()?;
         }
@@ -314,6 +367,9 @@ fn extended_from<'de, A: MapAccess<'de>>(
     let mut object = serde_json::Map::new();
     object.insert(first, value);
     while let Some(key) = next {
+        if object.contains_key(&key) {
+            return Err(A::Error::custom(repeated(&key)));
+        }
         object.insert(key, map.next_value::<serde_json::Value>()?);
         next = map.next_key::<String>()?;
     }
@@ -382,5 +438,30 @@ mod tests {
         assert!(document(r#"{"a": 1} trailing"#).is_err());
         assert!(document(r#"{"at": {"$date": "not a date"}}"#).is_err());
         assert!(document(r#"{"at": {"$date": "2022-06-17T08:00:00Z", "x": 1}}"#).is_err());
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_on_both_paths_naming_it() {
+        for line in [
+            r#"{"status": "SUCCESS", "status": "FAILURE"}"#,
+            r#"{"a": 1, "nested": {"k": 1, "k": 2}}"#,
+            r#"{"a": [{"x": 1, "y": 2, "x": 3}]}"#,
+            r#"{"_id": {"$oid": "0123456789abcdef01234567"}, "_id": {"$oid": "0123456789abcdef01234568"}}"#,
+        ] {
+            let err = document(line).expect_err(line);
+            assert!(err.contains("appears twice"), "{line}: {err}");
+            if let Some(raw) = raw_document(line) {
+                let err = raw.expect_err(line);
+                assert!(err.contains("appears twice"), "{line}: {err}");
+            }
+        }
+        // Alike but not the same key, and the same key in two objects, are fine.
+        for line in [
+            r#"{"k": 1, "K": 2, "k ": 3}"#,
+            r#"{"k": {"k": 1}, "o": {"k": 2}}"#,
+        ] {
+            document(line).expect(line);
+            raw_document(line).expect("no _id").expect(line);
+        }
     }
 }
