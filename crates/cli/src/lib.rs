@@ -1,10 +1,11 @@
 //! The command line of the three service binaries: parse flags and environment (clap), fill
 //! what they leave from SpaceONE's own config file when one is named ([`settings`]), build the
 //! store (MongoDB when a URI or SpaceONE database is given, else the embedded store in a data
-//! directory), then `serve` (gRPC + REST until SIGINT/SIGTERM), `import` JSON Lines, add
-//! `demo-data`, `explain` a request or print the effective `config`.
+//! directory), then `serve` (gRPC + REST until SIGINT/SIGTERM), `import` or `export` JSON
+//! Lines, add `demo-data`, `explain` a request or print the effective `config`.
 
 pub mod demo;
+pub mod export;
 pub mod import;
 pub mod json_line;
 pub mod settings;
@@ -332,6 +333,9 @@ struct ServeArgs {
     /// Serve `POST <base>/explain/list` and `/explain/stat` (query plans, for operators).
     #[arg(long, env = "SPACEJOBS_ENABLE_EXPLAIN")]
     enable_explain: bool,
+    /// Serve `GET <base>/export` (the documents as JSON Lines, for operators).
+    #[arg(long, env = "SPACEJOBS_ENABLE_EXPORT")]
+    enable_export: bool,
     /// Do not serve the jobs dashboard (`GET /`).
     #[arg(long, env = "SPACEJOBS_NO_UI")]
     no_ui: bool,
@@ -366,6 +370,17 @@ enum Command {
         /// The request's JSON file (`-`, the default, for standard input).
         #[arg(default_value = "-")]
         file: PathBuf,
+    },
+    /// Write the service's documents as JSON Lines in the SpaceONE layout (what `import`
+    /// reads). On the embedded store, stop the server first, or serve with --enable-export
+    /// and ask `GET <base>/export`.
+    Export {
+        /// Where to write (`-`, the default, for standard output).
+        #[arg(default_value = "-")]
+        file: PathBuf,
+        /// Only this domain's documents.
+        #[arg(long)]
+        domain_id: Option<String>,
     },
     /// Add a generated, realistic demo dataset.
     DemoData {
@@ -502,6 +517,7 @@ async fn serve(service: Service, args: ServeArgs, store: &StoreArgs) -> Result<(
     let mut server = args.limits.server();
     server.tls = args.tls.config()?;
     server.enable_explain = args.enable_explain;
+    server.enable_export = args.enable_export;
     server.ui = !args.no_ui;
     raise_open_file_limit();
     let store = open_store(service, store).await?;
@@ -545,6 +561,12 @@ async fn execute(service: Service, cli: Cli, effective: settings::Effective) -> 
             let text = serde_json::to_string_pretty(&out)
                 .map_err(|e| Error::Server(format!("cannot print the explanation: {e}")))?;
             println!("{text}");
+            Ok(())
+        }
+        Some(Command::Export { file, domain_id }) => {
+            let store = open_store(service, &cli.store).await?;
+            let count = export::export_file(service, store, domain_id.as_deref(), &file).await?;
+            eprintln!("exported {count} documents of {}", service.collection());
             Ok(())
         }
         Some(Command::DemoData { count }) => {

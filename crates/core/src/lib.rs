@@ -28,6 +28,7 @@ pub mod auth;
 pub mod error;
 pub mod eval;
 pub mod exec;
+pub mod export;
 pub mod lifecycle;
 pub mod limits;
 pub mod model;

@@ -115,6 +115,11 @@ impl<S: Store + ?Sized> JobService<S> {
         self
     }
 
+    /// "Now" by the service's clock.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// The request budget in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -127,7 +132,7 @@ impl<S: Store + ?Sized> JobService<S> {
     }
 
     /// The caller of `call` (within the deadline), or `None` when requests go as sent.
-    async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         call: &CallInfo<'_>,
         deadline: &Deadline,

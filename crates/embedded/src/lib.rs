@@ -173,6 +173,19 @@ impl Store for EmbeddedStore {
         self.collections.list(collection, plan, deadline).await
     }
 
+    async fn export_chunk(
+        &self,
+        collection: &str,
+        filter: &spacejobs_core::query::plan::Filter,
+        cursor: Option<bson::Bson>,
+        limit: usize,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<spacejobs_core::store::ExportChunk> {
+        self.collections
+            .export_chunk(collection, filter, cursor, limit, deadline)
+            .await
+    }
+
     async fn list_finished(
         &self,
         collection: &str,

@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub enable_explain: bool,
     /// Serve the jobs dashboard on `GET /` and `/ui/…`.
     pub ui: bool,
+    /// Serve `GET {base}/export` (the documents as JSON Lines; operators', off by default).
+    pub enable_export: bool,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +59,7 @@ impl Default for ServerConfig {
             metrics_domains: 20,
             enable_explain: false,
             ui: true,
+            enable_export: false,
         }
     }
 }

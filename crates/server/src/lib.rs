@@ -18,6 +18,7 @@ pub mod coalesce;
 pub mod config;
 pub mod convert;
 pub mod encoded_list;
+pub mod export;
 pub mod front;
 pub mod grpc;
 pub mod json;
@@ -160,6 +161,9 @@ pub async fn run_with(
         .merge(rest::router(service.clone(), config, &metrics))
         .merge(metrics::router(service.clone(), metrics.clone()))
         .merge(probes::router(service.clone()));
+    if config.enable_export {
+        app = app.merge(export::router(service.clone(), &metrics));
+    }
     if config.ui {
         app = app.merge(ui::router(kind));
     }

@@ -305,6 +305,35 @@ impl Collection {
         scan::matching(&self.raws, &all, &any, deadline)
     }
 
+    /// The documents matching `filter` after sequence number `after`, at most `limit`, in
+    /// insertion order, with the sequence number of the last when more may follow.
+    pub fn export_chunk(
+        &self,
+        filter: &Filter,
+        after: Option<u64>,
+        limit: usize,
+        deadline: &Deadline,
+    ) -> Result<crate::store::ExportChunk> {
+        let matched = self.matching(filter, deadline)?;
+        let start = match after {
+            Some(seq) => matched.partition_point(|&i| self.seqs[i] <= seq),
+            None => 0,
+        };
+        let chosen = &matched[start..matched.len().min(start.saturating_add(limit))];
+        let mut documents = Vec::with_capacity(chosen.len());
+        for &i in chosen {
+            documents.push(self.raw_copy(i)?);
+        }
+        let cursor = (chosen.len() == limit)
+            .then(|| {
+                chosen
+                    .last()
+                    .map(|&i| bson::Bson::Int64(self.seqs[i] as i64))
+            })
+            .flatten();
+        Ok(crate::store::ExportChunk { documents, cursor })
+    }
+
     /// Answers a list plan, within `deadline`.
     pub fn list(&self, plan: &ListPlan, deadline: &Deadline) -> Result<ListOutput> {
         let all = self.bind(&plan.filter.all);

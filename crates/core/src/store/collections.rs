@@ -59,6 +59,35 @@ impl Collections {
         self.ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The next chunk of an export of collection `name` ([`super::Store::export_chunk`]), in
+    /// insertion order: the cursor is the last document's sequence number, which no write
+    /// moves (a document replaced keeps its number; numbers only grow).
+    pub async fn export_chunk(
+        &self,
+        name: &str,
+        filter: &crate::query::plan::Filter,
+        cursor: Option<bson::Bson>,
+        limit: usize,
+        deadline: &Deadline,
+    ) -> Result<super::ExportChunk> {
+        let after = match cursor {
+            None => None,
+            Some(bson::Bson::Int64(seq)) => Some(u64::try_from(seq).unwrap_or(0)),
+            Some(other) => {
+                return Err(Error::InvalidParameterType {
+                    key: "cursor".into(),
+                    reason: format!("not a position of this store: {other}"),
+                })
+            }
+        };
+        let (this, name, filter) = (self.clone(), name.to_string(), filter.clone());
+        run_cpu(deadline, move |deadline| match this.read().get(&name) {
+            Some(c) => c.export_chunk(&filter, after, limit, deadline),
+            None => Ok(super::ExportChunk::default()),
+        })
+        .await
+    }
+
     /// Answers a list plan over collection `name` on the rayon pool, within `deadline`.
     pub async fn list(
         &self,

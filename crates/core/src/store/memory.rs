@@ -1,14 +1,16 @@
 //! [`MemoryStore`]: collections held in memory only, evaluated by the core engine. Writes are
 //! ordered by one lock, so each batch is atomic and none interleaves with another.
 
-use super::{ensure_object_id, Collections, Finish, Finished, Store};
+use super::{ensure_object_id, Collections, ExportChunk, Finish, Finished, Store};
 use crate::error::Result;
 use crate::eval::collection::encode;
 use crate::eval::{ListOutput, StatOutput};
 use crate::exec::Deadline;
+use crate::query::plan::Filter;
 use crate::query::{ListPlan, Plan, StatPlan};
 use crate::write::{Write, Written};
 use async_trait::async_trait;
+use bson::Bson;
 use bson::Document;
 
 /// Collections held in memory, in insertion order, evaluated by the core engine.
@@ -56,6 +58,19 @@ impl Store for MemoryStore {
         deadline: &Deadline,
     ) -> Result<StatOutput> {
         self.collections.stat(collection, plan, deadline).await
+    }
+
+    async fn export_chunk(
+        &self,
+        collection: &str,
+        filter: &Filter,
+        cursor: Option<Bson>,
+        limit: usize,
+        deadline: &Deadline,
+    ) -> Result<ExportChunk> {
+        self.collections
+            .export_chunk(collection, filter, cursor, limit, deadline)
+            .await
     }
 
     async fn explain(

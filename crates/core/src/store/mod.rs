@@ -79,6 +79,44 @@ pub trait Store: Send + Sync + 'static {
         Ok(serde_json::json!({ "store": std::any::type_name::<Self>() }))
     }
 
+    /// The next chunk of an export of `collection`'s documents matching `filter`: at most
+    /// `limit`, after `cursor` (`None`: from the start), with the cursor to ask for the next
+    /// (`None` once none are left). Each document is given once, whatever is written
+    /// meanwhile (documents written during the export may be in it or not). The default goes
+    /// in `_id` order; stores in this process go in their own order.
+    async fn export_chunk(
+        &self,
+        collection: &str,
+        filter: &Filter,
+        cursor: Option<Bson>,
+        limit: usize,
+        deadline: &Deadline,
+    ) -> Result<ExportChunk> {
+        let mut filter = filter.clone();
+        if let Some(last) = cursor {
+            filter
+                .all
+                .push(crate::query::plan::Condition::gt("_id", last));
+        }
+        let plan = ListPlan {
+            slice: crate::query::plan::Slice {
+                skip: 0,
+                limit: Some(u64::try_from(limit).unwrap_or(u64::MAX)),
+            },
+            ..ListPlan::matching(filter)
+        };
+        let documents = self.list(collection, &plan, deadline).await?.documents;
+        let cursor = match documents.last() {
+            Some(last) if documents.len() == limit => last
+                .get("_id")
+                .ok()
+                .flatten()
+                .and_then(|id| Bson::try_from(id).ok()),
+            _ => None,
+        };
+        Ok(ExportChunk { documents, cursor })
+    }
+
     /// Whether the store answers now (readiness probes): the default, for stores in this
     /// process, always does; a store with a server asks it, within `deadline`.
     async fn ping(&self, deadline: &Deadline) -> Result<()> {
@@ -191,6 +229,15 @@ pub trait Store: Send + Sync + 'static {
         let plan = ListPlan::matching(filter.clone());
         self.list(collection, &plan, deadline).await?.parsed()
     }
+}
+
+/// One chunk of an export ([`Store::export_chunk`]).
+#[derive(Debug, Clone, Default)]
+pub struct ExportChunk {
+    /// The documents, as stored.
+    pub documents: Vec<RawDocumentBuf>,
+    /// Where the next chunk starts; `None` when this was the last.
+    pub cursor: Option<Bson>,
 }
 
 /// The public id field of a collection's documents (`job_task_id` of `job_task`, `job_id` of

@@ -4,6 +4,7 @@
 mod auth;
 mod bad_input;
 mod explain;
+mod export;
 mod grpc;
 mod limits;
 mod metrics;
