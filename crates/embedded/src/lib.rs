@@ -2,11 +2,12 @@
 //! table per collection, keyed by insertion sequence, values raw BSON) and mirrored in
 //! memory ([`Collections`]), where the core engine answers queries on the rayon pool.
 //!
-//! Every write (insert, update, delete) is planned against memory under one writer lock,
-//! committed durably as one redb transaction, and only then applied to memory and
-//! acknowledged. So an acknowledged write survives a crash (`kill -9`), a write cut short
-//! leaves nothing behind, and the commit and its mirror in memory run to the end together
-//! even when the caller stops waiting.
+//! Every write (insert, update, delete) goes to one committer ([`commit`]), which gathers
+//! the writes waiting at once into one redb transaction and one disk sync, and only then
+//! applies them to memory and acknowledges each. So an acknowledged write survives a crash
+//! (`kill -9`), a write cut short leaves nothing behind, concurrent writers share their
+//! syncs, and the commit and its mirror in memory run to the end together even when the
+//! caller stops waiting.
 //!
 //! [`Collections`]: spacejobs_core::store::Collections
 
@@ -17,17 +18,19 @@ use rayon::prelude::*;
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
 };
+mod commit;
+
+use commit::{Committer, Request};
 use spacejobs_core::eval::collection::{encode, validate};
 use spacejobs_core::eval::packed::PackedDocs;
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, Plan, StatPlan};
-use spacejobs_core::store::Planned;
 use spacejobs_core::store::{ensure_object_id, Collections, Finish, Finished};
 use spacejobs_core::write::{Write, Written};
 use spacejobs_core::{Deadline, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::oneshot;
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -69,10 +72,9 @@ const LOAD_AHEAD: usize = 4;
 /// The embedded store.
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    db: Arc<Database>,
     collections: Collections,
-    /// Orders inserts so the in-memory order matches the keys on disk.
-    writer: Arc<Mutex<()>>,
+    /// The single writer: every write goes through it.
+    committer: Committer,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -81,11 +83,11 @@ impl std::fmt::Debug for EmbeddedStore {
     }
 }
 
-fn table(name: &str) -> TableDefinition<'_, u64, &'static [u8]> {
+pub(crate) fn table(name: &str) -> TableDefinition<'_, u64, &'static [u8]> {
     TableDefinition::new(name)
 }
 
-fn storage(e: impl std::fmt::Display) -> spacejobs_core::Error {
+pub(crate) fn storage(e: impl std::fmt::Display) -> spacejobs_core::Error {
     spacejobs_core::Error::Internal(format!("embedded store: {e}"))
 }
 
@@ -150,9 +152,8 @@ impl EmbeddedStore {
             collections.set(&name, collection);
         }
         Ok(EmbeddedStore {
-            db: Arc::new(db),
+            committer: Committer::new(Arc::new(db), collections.clone()),
             collections,
-            writer: Arc::new(Mutex::new(())),
         })
     }
 
@@ -247,42 +248,27 @@ impl Store for EmbeddedStore {
         self.insert_batches(batches).await
     }
 
+    async fn find(
+        &self,
+        collection: &str,
+        filter: &spacejobs_core::query::plan::Filter,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<Vec<Document>> {
+        self.collections.find(collection, filter, deadline).await
+    }
+
     async fn write(
         &self,
         writes: Vec<Write>,
         deadline: &Deadline,
     ) -> spacejobs_core::Result<Vec<Written>> {
-        let writer = self.writer.clone().lock_owned().await;
-        let Some(planned) = self.collections.plan(writes, deadline).await? else {
-            return Ok(Vec::new());
-        };
-        let (db, collections) = (self.db.clone(), self.collections.clone());
-        durably(writer, move || {
-            let txn = db.begin_write()?;
-            for step in &planned {
-                match step {
-                    Planned::Changed {
-                        collection,
-                        changes,
-                        ..
-                    } => {
-                        let mut t = txn.open_table(table(collection))?;
-                        for change in changes {
-                            t.insert(change.seq, &*change.raw)?;
-                        }
-                    }
-                    Planned::Removed { collection, rows } => {
-                        let mut t = txn.open_table(table(collection))?;
-                        for (_, seq) in rows {
-                            t.remove(*seq)?;
-                        }
-                    }
-                }
-            }
-            txn.commit()?;
-            Ok(collections.apply(planned))
-        })
-        .await
+        let (reply, answer) = oneshot::channel();
+        self.committer.submit(Request::Write {
+            writes,
+            deadline: deadline.clone(),
+            reply,
+        });
+        answer.await.map_err(storage)?
     }
 }
 
@@ -318,46 +304,7 @@ fn prepare_raw(documents: Vec<RawDocumentBuf>) -> spacejobs_core::Result<Vec<Enc
 }
 
 /// A document's BSON bytes.
-type Encoded = Box<[u8]>;
-
-/// Writes the batches in one redb transaction, keyed by memory's next sequence numbers (so
-/// later updates find them), and commits it.
-fn write_batches(
-    db: &Database,
-    collections: &Collections,
-    prepared: &[(String, Vec<Encoded>)],
-) -> Result<(), redb::Error> {
-    let txn = db.begin_write()?;
-    let mut next = std::collections::HashMap::new();
-    for (name, encoded) in prepared {
-        let mut t = txn.open_table(table(name))?;
-        let key = next
-            .entry(name.as_str())
-            .or_insert_with(|| collections.next_seq(name));
-        for bytes in encoded {
-            t.insert(*key, &**bytes)?;
-            *key += 1;
-        }
-    }
-    txn.commit()?;
-    Ok(())
-}
-
-/// Runs a commit and its mirror in memory on the blocking pool, holding the writer lock to
-/// the end: a caller that stops waiting cannot leave disk and memory apart.
-async fn durably<T: Send + 'static>(
-    writer: OwnedMutexGuard<()>,
-    work: impl FnOnce() -> Result<T, redb::Error> + Send + 'static,
-) -> spacejobs_core::Result<T> {
-    tokio::task::spawn_blocking(move || {
-        let out = work();
-        drop(writer);
-        out
-    })
-    .await
-    .map_err(storage)?
-    .map_err(storage)
-}
+pub(crate) type Encoded = Box<[u8]>;
 
 impl EmbeddedStore {
     /// Appends documents to several collections in one transaction, all or nothing.
@@ -379,42 +326,10 @@ impl EmbeddedStore {
     /// transaction, all or nothing.
     async fn insert_encoded(
         &self,
-        prepared: Vec<(String, Vec<Encoded>)>,
+        batches: Vec<(String, Vec<Encoded>)>,
     ) -> spacejobs_core::Result<()> {
-        let writer = self.writer.clone().lock_owned().await;
-        for (name, encoded) in &prepared {
-            self.collections.check_unique_encoded(name, encoded)?;
-        }
-        let (db, collections) = (self.db.clone(), self.collections.clone());
-        durably(writer, move || {
-            // A single batch into an empty collection (an import) has its columns filled
-            // and its bytes packed while the same bytes are written to disk.
-            let fresh = match prepared.as_slice() {
-                [(name, _)] if collections.is_empty(name) => Some(name.clone()),
-                _ => None,
-            };
-            let (written, prefilled) = std::thread::scope(|scope| {
-                let prefill = fresh
-                    .as_ref()
-                    .map(|_| scope.spawn(|| Collection::prefill(&prepared[0].1)));
-                let written = write_batches(&db, &collections, &prepared);
-                (written, prefill.map(|p| p.join()))
-            });
-            written?;
-            match (fresh, prefilled) {
-                (Some(name), Some(Ok(prefilled))) => {
-                    drop(prepared);
-                    let first_seq = collections.next_seq(&name);
-                    collections.set(&name, Collection::from_prefilled(prefilled, first_seq));
-                }
-                _ => {
-                    for (name, encoded) in prepared {
-                        collections.append_encoded(&name, encoded);
-                    }
-                }
-            }
-            Ok(())
-        })
-        .await
+        let (reply, answer) = oneshot::channel();
+        self.committer.submit(Request::Insert { batches, reply });
+        answer.await.map_err(storage)?
     }
 }

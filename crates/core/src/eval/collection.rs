@@ -172,6 +172,12 @@ impl Collection {
         self.seqs.get(index).copied()
     }
 
+    /// The position of the document with sequence number `seq` (numbers ascend with
+    /// position).
+    pub fn index_of_seq(&self, seq: u64) -> Option<usize> {
+        self.seqs.binary_search(&seq).ok()
+    }
+
     /// Replaces the document at `index` with well-formed bytes (from [`encode`]); an index
     /// past the end changes nothing.
     pub fn replace(&mut self, index: usize, raw: Box<[u8]>) {

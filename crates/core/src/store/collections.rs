@@ -1,34 +1,21 @@
 //! [`Collections`]: named in-memory collections shared between the async side and the
-//! evaluation threads, with the unique public ids of each. The memory and embedded stores
-//! keep their documents here; writes are planned here (on the rayon pool) and applied here
-//! once the store has made them durable.
+//! evaluation threads, with the unique public ids of each ([`PublicIds`]). The memory and
+//! embedded stores keep their documents here; writes are planned into a [`super::Group`]
+//! and applied here once the store has made them durable.
 
 use super::public_id_field;
+use super::public_ids::PublicIds;
 use crate::error::{Error, Result};
 use crate::eval::collection::encode;
-use crate::eval::columns::Cell;
 use crate::eval::{Collection, ListOutput, StatOutput};
 use crate::exec::{run_cpu, Deadline};
+use crate::query::plan::Filter;
 use crate::query::{ListPlan, Plan, StatPlan};
-use crate::write::{Write, Written};
 use bson::Document;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
-/// A document as a write would leave it, found at `index` with sequence number `seq`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Changed {
-    /// Position in the collection when the change was planned.
-    pub index: usize,
-    /// The document's sequence number (the embedded store's key).
-    pub seq: u64,
-    /// The document after the change.
-    pub document: Document,
-    /// Its BSON bytes.
-    pub raw: Box<[u8]>,
-}
-
-/// Named [`Collection`]s in memory: `list` and `stat` run on the rayon pool under a read
+/// Named [`Collection`]s in memory: `list` and `stat` run on the request pool under a read
 /// lock, writes take the write lock briefly. Writers (the stores) serialise their writes with
 /// their own lock, so that what a write planned is still true when it is applied. Cheap to
 /// clone (clones share the collections).
@@ -37,7 +24,7 @@ pub struct Collections {
     inner: Arc<RwLock<HashMap<String, Collection>>>,
     /// The public ids taken in each collection (see [`public_id_field`]), as the ids of their
     /// interned strings in the collection's cells.
-    ids: Arc<Mutex<HashMap<String, hashbrown::HashSet<u32>>>>,
+    ids: Arc<Mutex<PublicIds>>,
 }
 
 impl Collections {
@@ -46,16 +33,16 @@ impl Collections {
         Self::default()
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Collection>> {
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Collection>> {
         // A panic while holding the lock leaves whole collections (changes are per document).
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Collection>> {
+    pub(super) fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Collection>> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, hashbrown::HashSet<u32>>> {
+    pub(super) fn ids(&self) -> std::sync::MutexGuard<'_, PublicIds> {
         self.ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -88,7 +75,46 @@ impl Collections {
         .await
     }
 
-    /// Answers a list plan over collection `name` on the rayon pool, within `deadline`.
+    /// The documents of collection `name` matching `filter`, in insertion order
+    /// ([`super::Store::find`]). A filter naming one public id (every lifecycle read) is
+    /// answered at once from the ids when the collections are not being written, any other
+    /// on the request pool like a list.
+    pub async fn find(
+        &self,
+        name: &str,
+        filter: &Filter,
+        deadline: &Deadline,
+    ) -> Result<Vec<Document>> {
+        if let Some(found) = self.find_by_id(name, filter) {
+            return found;
+        }
+        let plan = ListPlan::matching(filter.clone());
+        self.list(name, &plan, deadline).await?.parsed()
+    }
+
+    /// [`Self::find`] through the public ids, without waiting for a lock: `None` when the
+    /// filter names no public id or the collections are being written.
+    fn find_by_id(&self, name: &str, filter: &Filter) -> Option<Result<Vec<Document>>> {
+        let map = self.inner.try_read().ok()?;
+        let collection = map.get(name);
+        let row = self
+            .ids
+            .try_lock()
+            .ok()?
+            .candidate(name, collection, filter)?;
+        let (Some(row), Some(collection)) = (row, collection) else {
+            return Some(Ok(Vec::new()));
+        };
+        Some(collection.document(row).map(|doc| {
+            if crate::eval::filter::matches(&doc, filter) {
+                vec![doc]
+            } else {
+                Vec::new()
+            }
+        }))
+    }
+
+    /// Answers a list plan over collection `name` on the request pool, within `deadline`.
     pub async fn list(
         &self,
         name: &str,
@@ -193,13 +219,12 @@ impl Collections {
     ) -> Result<()> {
         let map = self.read();
         let strings = map.get(name).map(|c| c.columns().strings());
-        let taken_ids = self.ids();
-        let taken = taken_ids.get(name);
+        let taken = self.ids();
         let mut batch = hashbrown::HashSet::with_capacity(n);
         for id in ids {
             let stored = strings
                 .and_then(|s| s.find(id))
-                .is_some_and(|sid| taken.is_some_and(|t| t.contains(&sid)));
+                .is_some_and(|sid| taken.taken(name, sid));
             if stored || !batch.insert(id) {
                 return Err(Error::NotUnique {
                     key: field.to_string(),
@@ -210,21 +235,10 @@ impl Collections {
         Ok(())
     }
 
-    /// Takes note of the public ids of rows `rows` of `collection` (named `name`), by the
-    /// id of their interned string. Called with the collections' lock held.
+    /// Takes note of the public ids of rows `rows` of `collection` (named `name`). Called
+    /// with the collections' lock held.
     fn remember_ids(&self, name: &str, collection: &Collection, rows: std::ops::Range<usize>) {
-        let Some(field) = public_id_field(name) else {
-            return;
-        };
-        let Some(cells) = collection.columns().column(field) else {
-            return;
-        };
-        let mut ids = self.ids();
-        let taken = ids.entry(name.to_string()).or_default();
-        taken.extend(rows.filter_map(|i| match cells.get(i) {
-            Cell::Str(id) => Some(id),
-            _ => None,
-        }));
+        self.ids().remember(name, collection, rows);
     }
 
     /// Appends documents to collection `name`, in order; their sequence numbers follow the
@@ -255,7 +269,7 @@ impl Collections {
     /// Replaces collection `name` whole (used when loading a store).
     pub fn set(&self, name: &str, collection: Collection) {
         let mut map = self.write();
-        self.ids().remove(name);
+        self.ids().clear(name);
         self.remember_ids(name, &collection, 0..collection.len());
         map.insert(name.to_string(), collection);
     }
@@ -270,149 +284,13 @@ impl Collections {
         self.read().get(name).map_or(0, Collection::next_seq)
     }
 
-    /// A batch of writes as it would apply to memory now, computed on the rayon pool:
-    /// `None` when a [`Write::UpdateOne`] matches nothing (the batch then applies not at
-    /// all). Nothing changes until [`Collections::apply`]; the caller holds its writer lock
-    /// from planning to applying. Refused when an update cannot apply to a matched document
-    /// (a counter holding text) or two steps name one document.
-    pub async fn plan(
-        &self,
-        writes: Vec<Write>,
-        deadline: &Deadline,
-    ) -> Result<Option<Vec<Planned>>> {
-        for write in &writes {
-            write.check()?;
-        }
-        let this = self.clone();
-        run_cpu(deadline, move |deadline| {
-            let map = this.read();
-            let empty = Collection::new();
-            let mut touched = HashSet::new();
-            let mut planned = Vec::with_capacity(writes.len());
-            for write in writes {
-                let name = write.collection().to_string();
-                let collection = map.get(&name).unwrap_or(&empty);
-                let (filter, update, one) = match &write {
-                    Write::UpdateOne { filter, update, .. } => (filter, Some(update), true),
-                    Write::UpdateMany { filter, update, .. } => (filter, Some(update), false),
-                    Write::Delete { filter, .. } => (filter, None, false),
-                };
-                let mut matched = collection.matching(filter, deadline)?;
-                if one {
-                    if matched.is_empty() {
-                        return Ok(None);
-                    }
-                    matched.truncate(1);
-                }
-                for &index in &matched {
-                    if !touched.insert((name.clone(), index)) {
-                        return Err(Error::Internal(format!(
-                            "a write batch names one document of {name} twice"
-                        )));
-                    }
-                }
-                let seq = |index: usize| collection.seq(index).unwrap_or_default();
-                planned.push(match update {
-                    Some(update) => Planned::Changed {
-                        collection: name,
-                        one,
-                        changes: matched
-                            .into_iter()
-                            .map(|index| {
-                                let document = update.apply(&collection.document(index)?)?;
-                                Ok(Changed {
-                                    index,
-                                    seq: seq(index),
-                                    raw: encode(&document)?,
-                                    document,
-                                })
-                            })
-                            .collect::<Result<_>>()?,
-                    },
-                    None => Planned::Removed {
-                        collection: name,
-                        rows: matched.into_iter().map(|i| (i, seq(i))).collect(),
-                    },
-                });
-            }
-            Ok(Some(planned))
-        })
-        .await
-    }
-
-    /// Applies a planned batch (the public ids of changed documents are unchanged:
-    /// [`crate::write::Update::check`]). What each step did, in order.
-    pub fn apply(&self, planned: Vec<Planned>) -> Vec<Written> {
-        let mut written = Vec::with_capacity(planned.len());
-        let mut removals: Vec<(String, Vec<usize>)> = Vec::new();
-        {
-            let mut map = self.write();
-            for step in planned {
-                match step {
-                    Planned::Changed {
-                        collection,
-                        one,
-                        changes,
-                    } => {
-                        written.push(match (one, changes.first()) {
-                            (true, Some(c)) => Written::One(c.document.clone()),
-                            _ => Written::Many(changes.len() as u64),
-                        });
-                        if let Some(target) = map.get_mut(&collection) {
-                            for change in changes {
-                                target.replace(change.index, change.raw);
-                            }
-                        }
-                    }
-                    Planned::Removed { collection, rows } => {
-                        written.push(Written::Deleted(rows.len() as u64));
-                        removals.push((collection, rows.into_iter().map(|(i, _)| i).collect()));
-                    }
-                }
-            }
-        }
-        // Removals last: they shift the positions the changes were planned at.
-        for (collection, indices) in removals {
-            self.remove(&collection, &indices);
-        }
-        written
-    }
-
     /// Removes the documents at `indices` of collection `name`, freeing their public ids.
-    fn remove(&self, name: &str, indices: &[usize]) {
+    pub(super) fn remove(&self, name: &str, indices: &[usize]) {
         let mut map = self.write();
         let Some(collection) = map.get_mut(name) else {
             return;
         };
-        let cells = public_id_field(name).and_then(|f| collection.columns().column(f));
-        if let (Some(cells), Some(taken)) = (cells, self.ids().get_mut(name)) {
-            for &i in indices {
-                if let Cell::Str(id) = cells.get(i) {
-                    taken.remove(&id);
-                }
-            }
-        }
+        self.ids().forget(name, collection, indices);
         collection.remove(indices);
     }
-}
-
-/// One step of a batch as planned by [`Collections::plan`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum Planned {
-    /// Documents changed (`one`: by an `UpdateOne`).
-    Changed {
-        /// Collection.
-        collection: String,
-        /// From an `UpdateOne`.
-        one: bool,
-        /// The changed documents.
-        changes: Vec<Changed>,
-    },
-    /// Documents removed: positions and sequence numbers.
-    Removed {
-        /// Collection.
-        collection: String,
-        /// `(position, sequence number)` of each.
-        rows: Vec<(usize, u64)>,
-    },
 }

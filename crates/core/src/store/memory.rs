@@ -1,11 +1,11 @@
 //! [`MemoryStore`]: collections held in memory only, evaluated by the core engine. Writes are
 //! ordered by one lock, so each batch is atomic and none interleaves with another.
 
-use super::{ensure_object_id, Collections, ExportChunk, Finish, Finished, Store};
+use super::{ensure_object_id, Collections, ExportChunk, Finish, Finished, Group, Store};
 use crate::error::Result;
 use crate::eval::collection::encode;
 use crate::eval::{ListOutput, StatOutput};
-use crate::exec::Deadline;
+use crate::exec::{run_cpu, Deadline};
 use crate::query::plan::Filter;
 use crate::query::{ListPlan, Plan, StatPlan};
 use crate::write::{Write, Written};
@@ -114,10 +114,29 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn find(
+        &self,
+        collection: &str,
+        filter: &Filter,
+        deadline: &Deadline,
+    ) -> Result<Vec<Document>> {
+        self.collections.find(collection, filter, deadline).await
+    }
+
     async fn write(&self, writes: Vec<Write>, deadline: &Deadline) -> Result<Vec<Written>> {
         let _writer = self.writer.lock().await;
-        Ok(match self.collections.plan(writes, deadline).await? {
-            Some(planned) => self.collections.apply(planned),
+        let collections = self.collections.clone();
+        let planned = run_cpu(deadline, move |deadline| {
+            let mut group = Group::new();
+            let written = collections.plan_into(&mut group, writes, deadline)?;
+            Ok(written.map(|w| (group, w)))
+        })
+        .await?;
+        Ok(match planned {
+            Some((group, written)) => {
+                self.collections.apply_group(group);
+                written
+            }
             None => Vec::new(),
         })
     }

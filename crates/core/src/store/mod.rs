@@ -8,9 +8,12 @@
 //! backend can.
 
 mod collections;
+mod group;
 mod memory;
+mod public_ids;
 
-pub use collections::{Changed, Collections, Planned};
+pub use collections::Collections;
+pub use group::{Changed, Group, Slot};
 pub use memory::MemoryStore;
 
 use crate::error::Result;

@@ -13,6 +13,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 const LIFECYCLE_WRITER_ENV: &str = "SPACEJOBS_LIFECYCLE_WRITER_DIR";
+/// Concurrent writers in the killed process.
+const WRITERS: usize = 64;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lifecycle_suite_on_the_embedded_store() {
@@ -47,12 +49,13 @@ async fn lifecycle_suite_on_the_embedded_store() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-/// The child side of the kill test: four workers drive jobs through their lifecycle,
-/// printing each acknowledged change, until the process is killed.
+/// The child side of the kill test: 64 workers drive jobs through their lifecycle at once
+/// (their writes share group commits), printing each acknowledged change, until the process
+/// is killed.
 async fn lifecycle_writer(dir: &Path) {
     let store = Arc::new(EmbeddedStore::open(dir).expect("open"));
     let lifecycle = Arc::new(Lifecycle::new(store));
-    let workers: Vec<_> = (0..4)
+    let workers: Vec<_> = (0..WRITERS)
         .map(|worker| {
             let lifecycle = lifecycle.clone();
             tokio::spawn(async move {
@@ -136,7 +139,7 @@ async fn lifecycle_writes_survive_kill_9_whole() {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let acks = killed_writer(&dir, 150 + (seed % 400) as usize + run as usize);
+        let acks = killed_writer(&dir, 300 + (seed % 1500) as usize + run as usize);
         check_after_kill(&dir, &acks).await;
     }
     let _ = std::fs::remove_dir_all(&dir);
