@@ -487,7 +487,14 @@ async fn a_huge_group_is_refused_at_once_and_the_edges_of_every_budget_starve_no
         .insert("job_task", support::generated(200, "domain-other"))
         .await
         .expect("insert");
-    let addr = support::serve_with(Service::Inventory, store, Limits::default()).await;
+    // Every budget as shipped, with room in the deadline: 64 edge requests in a debug build
+    // beside another test can take the cores longer than 30 s in all, and what this test
+    // looks at is what they leave to others, not the deadline (tested on its own above).
+    let limits = Limits {
+        timeout: Duration::from_secs(120),
+        ..Limits::default()
+    };
+    let addr = support::serve_with(Service::Inventory, store, limits).await;
     let channel = channel(addr).await;
 
     // 100,000 group keys (3.6 MB): refused by the budget, naming it, at once.
@@ -593,7 +600,7 @@ async fn a_huge_group_is_refused_at_once_and_the_edges_of_every_budget_starve_no
     let mut other = JobTaskClient::new(self::channel(addr).await);
     let (mut health_times, mut list_times) = (Vec::new(), Vec::new());
     let started = Instant::now();
-    while !load.is_finished() && started.elapsed() < Duration::from_secs(60) {
+    while !load.is_finished() && started.elapsed() < Duration::from_secs(150) {
         let at = Instant::now();
         health
             .check(HealthCheckRequest::default())
