@@ -3,8 +3,10 @@
 # MONGODB_URI, and stops it by PID when the sourcing shell exits, even when tests fail.
 # Also exports SPACEJOBS_MONGOD_CMD, the command the restart test uses to run its own server.
 # --standalone: as a single-node replica set SecantusDB spends ~40 ms on every write (its
-# oplog); standalone, ~1.5 ms. Our MongoDB store needs neither transactions nor change
-# streams, and the same tests run unchanged against a replica set given as MONGODB_URI.
+# oplog); standalone, ~1.5 ms. So the suite runs on a standalone server (the store's
+# behaviour without transactions), and the transaction tests start their own replica set
+# (SPACEJOBS_MONGOD_RS_CMD); the same tests run unchanged against a replica set given as
+# MONGODB_URI.
 
 SECANTUSDB_VERSION="0.7.0b3"
 venv="$PWD/.venv"
@@ -15,6 +17,9 @@ if ! "$venv/bin/secantusd-py" --help >/dev/null 2>&1; then
 fi
 default_cmd="$venv/bin/secantusd-py --host 127.0.0.1 --port {port} --storage-path :memory: --standalone"
 export SPACEJOBS_MONGOD_CMD="${SPACEJOBS_MONGOD_CMD:-$default_cmd}"
+# The transaction tests' own single-node replica set (SecantusDB's default mode).
+default_rs_cmd="$venv/bin/secantusd-py --host 127.0.0.1 --port {port} --storage-path :memory:"
+export SPACEJOBS_MONGOD_RS_CMD="${SPACEJOBS_MONGOD_RS_CMD:-$default_rs_cmd}"
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

@@ -220,6 +220,20 @@ fn utf8(bytes: &[u8]) -> Result<&str> {
 
 /// Imports a file (`-` for standard input); returns the number of documents.
 pub async fn import_file(service: Service, store: &dyn Store, path: &Path) -> Result<usize> {
+    import_file_with(service, store, path, false)
+        .await
+        .map(|(n, _)| n)
+}
+
+/// [`import_file`], skipping (when `skip_existing`) the documents whose public id is already
+/// stored: how an import cut short (a large one on MongoDB is a series of transactions of
+/// 10,000 documents) is resumed. Returns the documents imported and skipped.
+pub async fn import_file_with(
+    service: Service,
+    store: &dyn Store,
+    path: &Path,
+    skip_existing: bool,
+) -> Result<(usize, usize)> {
     let progress = ProgressBar::new_spinner();
     progress.set_style(
         ProgressStyle::with_template("{spinner} {pos} lines read {msg}")
@@ -233,7 +247,13 @@ pub async fn import_file(service: Service, store: &dyn Store, path: &Path) -> Re
     }
     .map_err(|e| Error::Import(format!("{}: {e}", path.display())))?;
     let text = utf8(&bytes)?;
-    let (docs, lines) = parse_all(service, text, &progress)?;
+    let (mut docs, lines) = parse_all(service, text, &progress)?;
+    let skipped = if skip_existing {
+        progress.set_message("skipping what is stored");
+        drop_stored(service, store, &mut docs).await?
+    } else {
+        0
+    };
     progress.set_message("writing");
     let n = docs.len();
     store
@@ -248,7 +268,36 @@ pub async fn import_file(service: Service, store: &dyn Store, path: &Path) -> Re
             _ => Error::Core(e),
         })?;
     progress.finish_with_message(format!("{n} documents imported"));
-    Ok(n)
+    Ok((n, skipped))
+}
+
+/// Removes from `docs` those whose public id is stored already; how many.
+async fn drop_stored(
+    service: Service,
+    store: &dyn Store,
+    docs: &mut Vec<RawDocumentBuf>,
+) -> Result<usize> {
+    let collection = service.collection();
+    let Some(field) = spacejobs_core::store::public_id_field(collection) else {
+        return Ok(0);
+    };
+    let id_of = |doc: &RawDocumentBuf| doc.get_str(field).ok().map(str::to_string);
+    let ids: Vec<String> = docs.iter().filter_map(id_of).collect();
+    let mut stored = std::collections::HashSet::new();
+    let deadline = spacejobs_core::Deadline::after(std::time::Duration::from_secs(600));
+    for chunk in ids.chunks(1000) {
+        let filter = spacejobs_core::query::plan::Filter::all([
+            spacejobs_core::query::plan::Condition::one_of(field, chunk.iter().map(String::as_str)),
+        ]);
+        for doc in store.find(collection, &filter, &deadline).await? {
+            if let Ok(id) = doc.get_str(field) {
+                stored.insert(id.to_string());
+            }
+        }
+    }
+    let before = docs.len();
+    docs.retain(|doc| id_of(doc).is_none_or(|id| !stored.contains(&id)));
+    Ok(before - docs.len())
 }
 
 #[cfg(test)]

@@ -355,10 +355,16 @@ struct ServeArgs {
 enum Command {
     /// Serve gRPC and REST until SIGINT/SIGTERM (the default).
     Serve(Box<ServeArgs>),
-    /// Import documents from a JSON Lines file (the SpaceONE layout; all or nothing).
+    /// Import documents from a JSON Lines file (the SpaceONE layout; all or nothing, except
+    /// that on a MongoDB replica set an import over 10,000 documents is a series of
+    /// transactions of 10,000, which `--skip-existing` resumes).
     Import {
         /// The JSON Lines file (`-` for standard input).
         file: PathBuf,
+        /// Skip documents whose public id (`job_task_id`, `job_id`) is already stored: resumes
+        /// an import that was cut short.
+        #[arg(long)]
+        skip_existing: bool,
     },
     /// Print how a list or stat request (its JSON, as the REST body or gRPC message) would be
     /// answered: the validated plan and the store's account of it (MongoDB: the exact
@@ -550,10 +556,21 @@ async fn execute(service: Service, cli: Cli, effective: settings::Effective) -> 
     match cli.command {
         None => serve(service, cli.serve, &cli.store).await,
         Some(Command::Serve(args)) => serve(service, *args, &cli.store).await,
-        Some(Command::Import { file }) => {
+        Some(Command::Import {
+            file,
+            skip_existing,
+        }) => {
             let store = open_store(service, &cli.store).await?;
-            let count = import::import_file(service, store.as_ref(), &file).await?;
-            println!("imported {count} documents into {}", service.collection());
+            let (count, skipped) =
+                import::import_file_with(service, store.as_ref(), &file, skip_existing).await?;
+            if skip_existing {
+                println!(
+                    "imported {count} documents into {} ({skipped} already stored, skipped)",
+                    service.collection()
+                );
+            } else {
+                println!("imported {count} documents into {}", service.collection());
+            }
             Ok(())
         }
         Some(Command::Explain { method, file }) => {

@@ -260,3 +260,37 @@ proptest! {
         tokio::runtime::Runtime::new().expect("runtime").block_on(check(lines, not_utf8_at));
     }
 }
+
+/// An import cut short is resumed with `--skip-existing`: the documents already stored are
+/// skipped, the rest imported; without it the same file is refused naming the first stored
+/// id's line, and nothing is added.
+#[tokio::test]
+async fn skip_existing_resumes_an_import_cut_short() {
+    let dir = std::env::temp_dir().join(format!("spacejobs-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let line =
+        |i: usize| format!("{{\"job_task_id\": \"job-task-{i:012}\", \"domain_id\": \"d\"}}\n");
+    let (first, whole) = (dir.join("first.jsonl"), dir.join("whole.jsonl"));
+    std::fs::write(&first, (0..3).map(line).collect::<String>()).expect("write");
+    std::fs::write(&whole, (0..5).map(line).collect::<String>()).expect("write");
+    let store = MemoryStore::new();
+    let imported =
+        spacejobs_cli::import::import_file_with(Service::Inventory, &store, &first, false)
+            .await
+            .expect("the first part");
+    assert_eq!(imported, (3, 0));
+    let err = import_file(Service::Inventory, &store, &whole)
+        .await
+        .expect_err("ids already stored");
+    assert!(err.to_string().contains("line 1"), "{err}");
+    let resumed = spacejobs_cli::import::import_file_with(Service::Inventory, &store, &whole, true)
+        .await
+        .expect("resumed");
+    assert_eq!(resumed, (2, 3), "two imported, three skipped");
+    let stored = store
+        .find("job_task", &Default::default(), &Default::default())
+        .await
+        .expect("find");
+    assert_eq!(stored.len(), 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -266,6 +266,8 @@ pub async fn illegal_transitions_change_nothing<S: Store + ?Sized>(store: Arc<S>
 /// `rounds` times: a job's last task finishing while the job is cancelled. Exactly one
 /// wins; the loser gets `InvalidState`; the job shows the winner.
 pub async fn cancel_races_finish<S: Store + ?Sized>(store: Arc<S>, rounds: usize) {
+    // Atomic batches: a cancel that wins leaves no finished task under the canceled job.
+    let atomic = store.batches_are_atomic().await;
     let lifecycle = Arc::new(Lifecycle::new(store));
     // How long a finish takes here, so the cancel's head start can cover it.
     let (job, tasks) = lifecycle
@@ -283,13 +285,14 @@ pub async fn cancel_races_finish<S: Store + ?Sized>(store: Arc<S>, rounds: usize
         .expect("finish");
     let finish_time = clock.elapsed();
     lifecycle.delete_job(&job.job_id).await.expect("delete");
-    let (mut finishes, mut cancels) = (0, 0);
+    let (mut finishes, mut cancels, mut finished_under_canceled) = (0, 0, 0);
     for round in 0..rounds {
         let (job, tasks) = lifecycle
             .create_job(new_job("domain-c", 1))
             .await
             .expect("create");
         let id = tasks[0].job_task_id.clone();
+        let task_id = id.clone();
         lifecycle.start_task(&id).await.expect("start");
         let (l1, l2, job_id) = (lifecycle.clone(), lifecycle.clone(), job.job_id.clone());
         let finish = tokio::spawn(async move { l1.finish_task(&id, Outcome::Success).await });
@@ -310,12 +313,26 @@ pub async fn cancel_races_finish<S: Store + ?Sized>(store: Arc<S>, rounds: usize
             (Err(Error::InvalidState { .. }), Ok(_)) => {
                 cancels += 1;
                 assert_eq!(status, JobStatus::Canceled, "round {round}");
+                let task = lifecycle.task(&task_id).await.expect("task").status;
+                if atomic {
+                    assert_eq!(
+                        task,
+                        JobTaskStatus::Canceled,
+                        "round {round}: a finished task under a canceled job"
+                    );
+                } else if task != JobTaskStatus::Canceled {
+                    finished_under_canceled += 1;
+                }
             }
             (f, c) => panic!("round {round}: finish {f:?}, cancel {c:?}: exactly one must win"),
         }
         lifecycle.delete_job(&job.job_id).await.expect("delete");
     }
-    println!("cancel vs finish: finish won {finishes}, cancel won {cancels} of {rounds}");
+    println!(
+        "cancel vs finish: finish won {finishes}, cancel won {cancels} of {rounds} \
+         (atomic batches: {atomic}; a task left finished under the canceled job: \
+         {finished_under_canceled})"
+    );
 }
 
 /// The timeout sweep, with a clock moved by hand: jobs open past the timeout become TIMEOUT

@@ -15,6 +15,7 @@ pub mod expr;
 pub mod filter;
 pub mod pipeline;
 pub mod store;
+pub mod transaction;
 
 pub use connection::{ConnectionOverrides, ReadPreferenceName};
 pub use error::{Error, Result};

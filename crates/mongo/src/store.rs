@@ -5,17 +5,20 @@ use crate::connection::ConnectionOverrides;
 use crate::error::{is_max_time_expired, storage_error, Error, Result};
 use crate::filter::filter;
 use crate::pipeline;
+use crate::transaction::{self, Outcome, Work, MOST_IN_TRANSACTION};
 use async_trait::async_trait;
 use bson::{doc, Bson, Document, RawDocumentBuf};
+use futures_util::future::BoxFuture;
 use futures_util::TryStreamExt;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
-use mongodb::{Client, Collection, Database, IndexModel};
+use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 use spacejobs_core::eval::{to_raw, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, Plan, StatPlan};
 use spacejobs_core::store::ensure_object_id;
 use spacejobs_core::write::{Write, Written};
 use spacejobs_core::{Deadline, Service, Store};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long past the deadline we wait for a server to honour `maxTimeMS` before answering the
@@ -83,6 +86,8 @@ impl MongoConfig {
 #[derive(Debug, Clone)]
 pub struct MongoStore {
     database: Database,
+    /// Whether the server runs multi-document transactions ([`transaction`]), asked once.
+    transactions: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl MongoStore {
@@ -98,7 +103,19 @@ impl MongoStore {
         let client = Client::with_options(options).map_err(|e| Error::Config(e.to_string()))?;
         Ok(MongoStore {
             database: client.database(&config.database),
+            transactions: Arc::default(),
         })
+    }
+
+    /// True when the server runs multi-document transactions (a replica set or a sharded
+    /// cluster): asked with `hello` the first time, then remembered. An unreachable server
+    /// counts as without, this once.
+    pub async fn has_transactions(&self) -> bool {
+        self.transactions
+            .get_or_try_init(|| transaction::available(&self.database))
+            .await
+            .copied()
+            .unwrap_or(false)
     }
 
     /// The database handle.
@@ -371,19 +388,32 @@ impl Store for MongoStore {
         }
         let documents: Vec<Document> = documents.into_iter().map(ensure_object_id).collect();
         let coll = self.collection(collection);
+        let failed = |err: mongodb::error::Error, documents: &[Document]| {
+            not_unique(&err, collection, documents).unwrap_or_else(|| storage_error(err))
+        };
+        if self.has_transactions().await {
+            // Transactions of up to MOST_IN_TRANSACTION documents: a crash leaves whole ones,
+            // a failure removes the ones before it.
+            for (n, chunk) in documents.chunks(MOST_IN_TRANSACTION).enumerate() {
+                let work = InsertMany {
+                    coll: &coll,
+                    documents: chunk,
+                };
+                if let Err(err) = transaction::run(self.database.client(), &work).await {
+                    self.remove_inserted(&coll, &documents[..n * MOST_IN_TRANSACTION])
+                        .await;
+                    return Err(failed(err, chunk));
+                }
+            }
+            return Ok(());
+        }
         let Err(err) = coll.insert_many(&documents).ordered(true).await else {
             return Ok(());
         };
-        // All or nothing without a transaction (not every server has them): remove what
-        // this call wrote, by the `_id`s it gave.
-        let ids: Vec<Bson> = documents
-            .iter()
-            .filter_map(|d| d.get("_id").cloned())
-            .collect();
-        if let Err(e) = coll.delete_many(doc! {"_id": {"$in": ids}}).await {
-            tracing::error!(error = %e, "could not remove the documents of a failed insert");
-        }
-        Err(not_unique(&err, collection, &documents).unwrap_or_else(|| storage_error(err)))
+        // All or nothing without a transaction: remove what this call wrote, by the `_id`s
+        // it gave.
+        self.remove_inserted(&coll, &documents).await;
+        Err(failed(err, &documents))
     }
 
     async fn find(
@@ -414,17 +444,167 @@ impl Store for MongoStore {
         for write in &writes {
             write.check()?;
         }
+        let transactions = self.has_transactions().await;
         within(deadline, async {
-            let mut written = Vec::with_capacity(writes.len());
-            for write in writes {
-                match self.write_step(write, deadline).await? {
+            let work = Batch {
+                store: self,
+                writes: &writes,
+                deadline,
+                atomic: transactions,
+            };
+            if transactions {
+                return transaction::run(self.database.client(), &work)
+                    .await
+                    .map_err(driver_error(deadline));
+            }
+            let mut session = self
+                .database
+                .client()
+                .start_session()
+                .await
+                .map_err(driver_error(deadline))?;
+            match work
+                .run(&mut session)
+                .await
+                .map_err(driver_error(deadline))?
+            {
+                Outcome::Commit(written) | Outcome::Abort(written) => Ok(written),
+            }
+        })
+        .await
+    }
+
+    async fn insert_together(
+        &self,
+        batches: Vec<(String, Vec<Document>)>,
+        deadline: &Deadline,
+    ) -> spacejobs_core::Result<()> {
+        let total: usize = batches.iter().map(|(_, docs)| docs.len()).sum();
+        if total > MOST_IN_TRANSACTION || !self.has_transactions().await {
+            return spacejobs_core::store::insert_batch_by_batch(self, batches, deadline).await;
+        }
+        let batches: Vec<(Collection<Document>, Vec<Document>)> = batches
+            .into_iter()
+            .map(|(c, docs)| {
+                (
+                    self.collection(&c),
+                    docs.into_iter().map(ensure_object_id).collect(),
+                )
+            })
+            .collect();
+        let work = InsertTogether { batches: &batches };
+        within(deadline, async {
+            transaction::run(self.database.client(), &work)
+                .await
+                .map_err(|err| {
+                    batches
+                        .iter()
+                        .find_map(|(c, docs)| not_unique(&err, c.name(), docs))
+                        .unwrap_or_else(|| storage_error(err))
+                })
+        })
+        .await
+    }
+
+    async fn batches_are_atomic(&self) -> bool {
+        self.has_transactions().await
+    }
+}
+
+impl MongoStore {
+    /// Removes the documents an insert wrote, by their `_id`s (an insert that failed after
+    /// writing some, without a transaction to undo them).
+    async fn remove_inserted(&self, coll: &Collection<Document>, documents: &[Document]) {
+        if documents.is_empty() {
+            return;
+        }
+        let ids: Vec<Bson> = documents
+            .iter()
+            .filter_map(|d| d.get("_id").cloned())
+            .collect();
+        if let Err(e) = coll.delete_many(doc! {"_id": {"$in": ids}}).await {
+            tracing::error!(error = %e, "could not remove the documents of a failed insert");
+        }
+    }
+}
+
+/// An insert of documents into one collection, as one transaction.
+struct InsertMany<'a> {
+    coll: &'a Collection<Document>,
+    documents: &'a [Document],
+}
+
+impl Work for InsertMany<'_> {
+    type Answer = ();
+
+    fn run<'s>(
+        &'s self,
+        session: &'s mut ClientSession,
+    ) -> BoxFuture<'s, mongodb::error::Result<Outcome<()>>> {
+        Box::pin(async move {
+            self.coll
+                .insert_many(self.documents)
+                .ordered(true)
+                .session(session)
+                .await?;
+            Ok(Outcome::Commit(()))
+        })
+    }
+}
+
+/// Inserts into several collections, as one transaction.
+struct InsertTogether<'a> {
+    batches: &'a [(Collection<Document>, Vec<Document>)],
+}
+
+impl Work for InsertTogether<'_> {
+    type Answer = ();
+
+    fn run<'s>(
+        &'s self,
+        session: &'s mut ClientSession,
+    ) -> BoxFuture<'s, mongodb::error::Result<Outcome<()>>> {
+        Box::pin(async move {
+            for (coll, documents) in self.batches {
+                if !documents.is_empty() {
+                    coll.insert_many(documents)
+                        .ordered(true)
+                        .session(&mut *session)
+                        .await?;
+                }
+            }
+            Ok(Outcome::Commit(()))
+        })
+    }
+}
+
+/// A write batch: step after step on one session; `atomic` (in a transaction) aborts it
+/// whole when an `UpdateOne` matches nothing, else the batch stops there.
+struct Batch<'a> {
+    store: &'a MongoStore,
+    writes: &'a [Write],
+    deadline: &'a Deadline,
+    atomic: bool,
+}
+
+impl Work for Batch<'_> {
+    type Answer = Vec<Written>;
+
+    fn run<'s>(
+        &'s self,
+        session: &'s mut ClientSession,
+    ) -> BoxFuture<'s, mongodb::error::Result<Outcome<Vec<Written>>>> {
+        Box::pin(async move {
+            let mut written = Vec::with_capacity(self.writes.len());
+            for write in self.writes {
+                match self.store.write_step(write, session, self.deadline).await? {
                     Some(step) => written.push(step),
+                    None if self.atomic => return Ok(Outcome::Abort(Vec::new())),
                     None => break,
                 }
             }
-            Ok(written)
+            Ok(Outcome::Commit(written))
         })
-        .await
     }
 }
 
@@ -433,44 +613,51 @@ impl MongoStore {
     /// nothing.
     async fn write_step(
         &self,
-        write: Write,
+        write: &Write,
+        session: &mut ClientSession,
         deadline: &Deadline,
-    ) -> spacejobs_core::Result<Option<Written>> {
+    ) -> mongodb::error::Result<Option<Written>> {
         let coll = self.collection(write.collection());
         Ok(Some(match write {
             Write::UpdateOne { filter, update, .. } => {
-                let query = crate::filter::filter(&filter);
+                let query = crate::filter::filter(filter);
                 let found = if update.is_empty() {
-                    coll.find_one(query).max_time(max_time(deadline)).await
+                    coll.find_one(query)
+                        .max_time(max_time(deadline))
+                        .session(session)
+                        .await
                 } else {
                     coll.find_one_and_update(query, update.to_document())
                         .return_document(ReturnDocument::After)
                         .max_time(max_time(deadline))
+                        .session(session)
                         .await
                 };
-                match found.map_err(driver_error(deadline))? {
+                match found? {
                     Some(doc) => Written::One(doc),
                     None => return Ok(None),
                 }
             }
             Write::UpdateMany { filter, update, .. } => {
-                let query = crate::filter::filter(&filter);
+                let query = crate::filter::filter(filter);
                 let n = if update.is_empty() {
                     coll.count_documents(query)
                         .max_time(max_time(deadline))
+                        .session(session)
                         .await
                 } else {
                     coll.update_many(query, update.to_document())
+                        .session(session)
                         .await
                         .map(|out| out.matched_count)
                 };
-                Written::Many(n.map_err(driver_error(deadline))?)
+                Written::Many(n?)
             }
             Write::Delete { filter, .. } => {
                 let out = coll
-                    .delete_many(crate::filter::filter(&filter))
-                    .await
-                    .map_err(driver_error(deadline))?;
+                    .delete_many(crate::filter::filter(filter))
+                    .session(session)
+                    .await?;
                 Written::Deleted(out.deleted_count)
             }
         }))

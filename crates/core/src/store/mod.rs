@@ -144,34 +144,24 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Appends documents to several collections, all or nothing (on a crash too, where the
-    /// backend has multi-collection transactions). The default inserts batch by batch and
-    /// removes the earlier batches when a later one fails.
+    /// backend has multi-collection transactions). The default is
+    /// [`insert_batch_by_batch`].
     async fn insert_together(
         &self,
         batches: Vec<(String, Vec<Document>)>,
         deadline: &Deadline,
     ) -> Result<()> {
-        let batches: Vec<(String, Vec<Document>)> = batches
-            .into_iter()
-            .map(|(c, docs)| (c, docs.into_iter().map(ensure_object_id).collect()))
-            .collect();
-        for (done, (collection, documents)) in batches.iter().enumerate() {
-            if let Err(e) = self.insert(collection, documents.clone()).await {
-                for (earlier, documents) in &batches[..done] {
-                    let ids = documents.iter().filter_map(|d| d.get("_id").cloned());
-                    let filter = Filter::all([crate::query::plan::Condition::one_of("_id", ids)]);
-                    if let Err(undo) = self.delete(earlier, &filter, deadline).await {
-                        tracing::error!(error = %undo, "could not undo part of a failed insert");
-                    }
-                }
-                return Err(e);
-            }
-        }
-        Ok(())
+        insert_batch_by_batch(self, batches, deadline).await
+    }
+
+    /// True when a write batch is atomic ([`Store::write`]): all of it or none, and no other
+    /// write between its steps. MongoDB without transactions (a standalone server) is not.
+    async fn batches_are_atomic(&self) -> bool {
+        true
     }
 
     /// Applies a batch of writes in order. Where the backend can (the memory and embedded
-    /// stores), the batch is atomic: all of it or, when a [`Write::UpdateOne`] matches
+    /// stores, MongoDB with transactions), the batch is atomic: all of it or, when a [`Write::UpdateOne`] matches
     /// nothing, none of it, and no other write comes between its steps. Elsewhere (MongoDB
     /// without transactions) each step is atomic on its own and the batch stops at the first
     /// `UpdateOne` that matches nothing, the steps before it staying applied. The answer
@@ -262,4 +252,30 @@ pub fn ensure_object_id(doc: Document) -> Document {
     out.insert("_id", Bson::ObjectId(ObjectId::new()));
     out.extend(doc);
     out
+}
+
+/// Appends documents to several collections batch by batch, removing the earlier batches
+/// when a later one fails: all or nothing, except on a crash between batches.
+pub async fn insert_batch_by_batch<S: Store + ?Sized>(
+    store: &S,
+    batches: Vec<(String, Vec<Document>)>,
+    deadline: &Deadline,
+) -> Result<()> {
+    let batches: Vec<(String, Vec<Document>)> = batches
+        .into_iter()
+        .map(|(c, docs)| (c, docs.into_iter().map(ensure_object_id).collect()))
+        .collect();
+    for (done, (collection, documents)) in batches.iter().enumerate() {
+        if let Err(e) = store.insert(collection, documents.clone()).await {
+            for (earlier, documents) in &batches[..done] {
+                let ids = documents.iter().filter_map(|d| d.get("_id").cloned());
+                let filter = Filter::all([crate::query::plan::Condition::one_of("_id", ids)]);
+                if let Err(undo) = store.delete(earlier, &filter, deadline).await {
+                    tracing::error!(error = %undo, "could not undo part of a failed insert");
+                }
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
 }

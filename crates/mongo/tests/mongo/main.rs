@@ -8,6 +8,7 @@ mod differential;
 mod explain;
 mod lifecycle;
 mod python_layout;
+mod replica_set;
 mod restart;
 mod support;
 mod writes;

@@ -59,10 +59,26 @@ impl OwnServer {
         OwnServer::start_on(port)
     }
 
+    /// Starts a single-node replica set (from `SPACEJOBS_MONGOD_RS_CMD`; scripts/test sets it
+    /// to SecantusDB without `--standalone`) on a free port.
+    pub fn start_replica_set() -> OwnServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        OwnServer::start_from("SPACEJOBS_MONGOD_RS_CMD", port)
+    }
+
     /// Starts a server on `port` and waits until it accepts connections.
     pub fn start_on(port: u16) -> OwnServer {
-        let template = std::env::var("SPACEJOBS_MONGOD_CMD")
-            .expect("SPACEJOBS_MONGOD_CMD is not set: run `bash scripts/test`, or set it to a server command with {port}");
+        OwnServer::start_from("SPACEJOBS_MONGOD_CMD", port)
+    }
+
+    /// Starts the server command in environment variable `variable` on `port`.
+    fn start_from(variable: &str, port: u16) -> OwnServer {
+        let template = std::env::var(variable).unwrap_or_else(|_| {
+            panic!("{variable} is not set: run `bash scripts/test`, or set it to a server command with {{port}}")
+        });
         let line = template.replace("{port}", &port.to_string());
         let mut parts = line.split_whitespace();
         let program = parts.next().expect("a command");
