@@ -115,3 +115,72 @@ async fn rows(collections: &spacejobs_core::store::Collections) -> Vec<(String, 
     out.sort();
     out
 }
+
+/// A store that keeps deleting what it inserted keeps its memory: the strings only removed
+/// documents held are reclaimed (the columns built again), and what is left answers as
+/// before: lookups by public id, uniqueness, filters.
+#[tokio::test]
+async fn strings_of_removed_documents_are_reclaimed() {
+    use bson::doc;
+    use spacejobs_core::query::plan::{Condition, Filter};
+    use spacejobs_core::store::{Collections, Group};
+    use spacejobs_core::write::Write;
+    use spacejobs_core::Deadline;
+
+    let collections = Collections::new();
+    let deadline = Deadline::default();
+    let mut most_strings = 0;
+    for round in 0..12 {
+        let batch: Vec<_> = (0..20_000)
+            .map(|i| doc! {"job_id": format!("job-{round}-{i}"), "round": round, "status": "CREATED"})
+            .collect();
+        collections.append("job", batch).expect("append");
+        if round > 0 {
+            // The round before goes, but for one document.
+            let gone = Filter::all([
+                Condition::eq("round", round - 1),
+                Condition {
+                    path: spacejobs_core::value::FieldPath::new("job_id"),
+                    op: spacejobs_core::query::plan::Op::Ne(format!("job-{}-7", round - 1).into()),
+                },
+            ]);
+            let mut group = Group::new();
+            collections
+                .plan_into(&mut group, vec![Write::delete("job", gone)], &deadline)
+                .expect("plan")
+                .expect("a delete always applies");
+            collections.apply_group(group);
+        }
+        let strings = collections.strings_of("job");
+        most_strings = most_strings.max(strings);
+    }
+    // 240,000 ids were inserted; about 20,000 are alive at once.
+    assert!(
+        most_strings < 100_000,
+        "interned strings reached {most_strings}"
+    );
+    let one = |id: &str| Filter::all([Condition::eq("job_id", id)]);
+    for round in 0..11 {
+        let found = collections
+            .find("job", &one(&format!("job-{round}-7")), &deadline)
+            .await
+            .expect("find");
+        assert_eq!(found.len(), 1, "the kept job of round {round}");
+        let gone = collections
+            .find("job", &one(&format!("job-{round}-8")), &deadline)
+            .await
+            .expect("find");
+        assert!(gone.is_empty(), "a removed job of round {round}");
+    }
+    let again = vec![doc! {"job_id": "job-3-7"}];
+    assert!(
+        collections.check_unique("job", &again).is_err(),
+        "a kept id stays taken"
+    );
+    let freed = vec![doc! {"job_id": "job-3-8"}];
+    assert!(
+        collections.check_unique("job", &freed).is_ok(),
+        "a removed id is free"
+    );
+    assert_eq!(collections.count("job"), 20_000 + 11);
+}

@@ -36,7 +36,13 @@ pub struct Collection {
     seqs: Vec<u64>,
     next_seq: u64,
     columns: Columns,
+    /// Distinct strings the columns held when last built whole (a load, or
+    /// [`Self::remove`] reclaiming the strings of removed documents).
+    strings_when_built: usize,
 }
+
+/// Interned strings below which removed documents' strings are not worth reclaiming.
+const RECLAIM_STRINGS_FROM: usize = 1 << 16;
 
 /// Stored documents in ascending order of their sequence numbers (the numbers, and the
 /// documents' BSON bytes), each checked with [`validate`]; or the first bad one, with its
@@ -120,6 +126,7 @@ impl Collection {
             collection.seqs.extend(seqs);
         }
         collection.columns.resume_indexes();
+        collection.strings_when_built = collection.columns.strings().len();
         collection.shrink_to_fit();
         Ok(collection)
     }
@@ -149,6 +156,7 @@ impl Collection {
             raws,
             seqs: (first_seq..first_seq + n).collect(),
             next_seq: first_seq + n,
+            strings_when_built: columns.strings().len(),
             columns,
         };
         collection.shrink_to_fit();
@@ -188,7 +196,11 @@ impl Collection {
     }
 
     /// Removes the documents at `indices` (ascending or not), keeping the others in order.
-    pub fn remove(&mut self, indices: &[usize]) {
+    /// The strings only removed documents held stay interned until they are over half of
+    /// all (and at least [`RECLAIM_STRINGS_FROM`]): then the columns are built again from
+    /// the documents left, so a store that keeps deleting what it inserted (jobs, imports)
+    /// keeps its memory. True when that happened: string ids changed.
+    pub fn remove(&mut self, indices: &[usize]) -> bool {
         let mut keep = vec![true; self.raws.len()];
         for &i in indices {
             if let Some(k) = keep.get_mut(i) {
@@ -199,6 +211,27 @@ impl Collection {
         self.raws.retain(&keep);
         let mut flags = keep.iter();
         self.seqs.retain(|_| flags.next().copied().unwrap_or(true));
+        self.reclaim_strings()
+    }
+
+    /// Builds the columns again from the documents when their strings have more than doubled
+    /// since they were last built; true when it did.
+    fn reclaim_strings(&mut self) -> bool {
+        let strings = self.columns.strings().len();
+        if strings < RECLAIM_STRINGS_FROM || strings <= 2 * self.strings_when_built {
+            return false;
+        }
+        let mut columns = Columns::default();
+        columns.reserve(self.raws.len());
+        columns.pause_indexes();
+        for raw in self.raws.iter() {
+            columns.push(raw);
+        }
+        columns.resume_indexes();
+        columns.shrink_to_fit();
+        self.strings_when_built = columns.strings().len();
+        self.columns = columns;
+        true
     }
 
     /// The stored bytes of the document at `index`.

@@ -279,6 +279,14 @@ impl Collections {
         self.read().get(name).map_or(0, Collection::len)
     }
 
+    /// Distinct strings interned by collection `name`'s columns (what its documents hold,
+    /// and what removed ones held until reclaimed).
+    pub fn strings_of(&self, name: &str) -> usize {
+        self.read()
+            .get(name)
+            .map_or(0, |c| c.columns().strings().len())
+    }
+
     /// The sequence number the next document appended to `name` gets.
     pub fn next_seq(&self, name: &str) -> u64 {
         self.read().get(name).map_or(0, Collection::next_seq)
@@ -290,7 +298,12 @@ impl Collections {
         let Some(collection) = map.get_mut(name) else {
             return;
         };
-        self.ids().forget(name, collection, indices);
-        collection.remove(indices);
+        let mut ids = self.ids();
+        ids.forget(name, collection, indices);
+        if collection.remove(indices) {
+            // The strings were interned again: the ids are known by their new numbers.
+            ids.clear(name);
+            ids.remember(name, collection, 0..collection.len());
+        }
     }
 }
