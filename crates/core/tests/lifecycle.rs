@@ -183,4 +183,25 @@ async fn strings_of_removed_documents_are_reclaimed() {
         "a removed id is free"
     );
     assert_eq!(collections.count("job"), 20_000 + 11);
+    // Every document rewritten three times: the bytes are packed again beside the live
+    // blocks and swapped in; each document reads back as last written.
+    for pass in 0..3 {
+        let mut group = Group::new();
+        let all = Write::update_many(
+            "job",
+            Filter::default(),
+            spacejobs_core::write::Update::new().set("pass", pass),
+        );
+        collections
+            .plan_into(&mut group, vec![all], &deadline)
+            .expect("plan")
+            .expect("update");
+        collections.apply_group(group);
+    }
+    let every = collections
+        .find("job", &Filter::default(), &deadline)
+        .await
+        .expect("find");
+    assert_eq!(every.len(), 20_011);
+    assert!(every.iter().all(|d| d.get_i32("pass").ok() == Some(2)));
 }

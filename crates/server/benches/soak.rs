@@ -6,8 +6,9 @@
 //! of 4 tasks created, started, counted, finished, then deleted), an import of 1,000 JobTasks
 //! every 10 s (the batch of three imports before is deleted, so the data stays the same
 //! size), and an export of a domain through `GET …/export` every 30 s. Every minute it
-//! prints the process's resident memory, its open files, the reads' p99 in that minute, the
-//! writes, imports and exports made, and the errors seen; at the end a summary, exiting 1 on
+//! prints the process's resident memory, its open files, the JobTasks stored and the size
+//! of the database file, the reads' p99 in that minute, the writes, imports and exports
+//! made, and the errors seen; at the end a summary, exiting 1 on
 //! any error. Loopback only, bounded in time. Options: `SOAK_MINUTES`, `SOAK_READERS` (8),
 //! `SOAK_WRITERS` (16).
 
@@ -270,8 +271,10 @@ async fn main() {
     let url = format!("http://{addr}/inventory/v1/job-tasks/export");
     tasks.push(tokio::spawn(exporter(url, tally.clone(), stop.clone())));
 
-    println!("| minute | RSS MiB | open files | reads | read p99 ms | writes | imports | exports | errors |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| minute | RSS MiB | open files | JobTasks | file MiB | reads | read p99 ms | writes | imports | exports | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let (mut first, mut last) = (None, (0.0, 0));
     let mut errors = 0;
     for minute in 1..=minutes {
@@ -283,10 +286,13 @@ async fn main() {
             .or(reads.last())
             .map_or(0.0, |&us| us as f64 / 1000.0);
         let (rss, files) = (rss_mib(), open_files());
+        let tasks_stored = store.count("job_task").await;
+        let file_mib = std::fs::metadata(dir.join(spacejobs_embedded::DATABASE_FILE))
+            .map_or(0.0, |m| m.len() as f64 / (1 << 20) as f64);
         let minute_errors = tally.errors.swap(0, Ordering::Relaxed);
         errors += minute_errors;
         println!(
-            "| {minute} | {rss:.0} | {files} | {} | {p99:.2} | {} | {} | {} | {minute_errors} |",
+            "| {minute} | {rss:.0} | {files} | {tasks_stored} | {file_mib:.0} | {} | {p99:.2} | {} | {} | {} | {minute_errors} |",
             reads.len(),
             tally.writes.swap(0, Ordering::Relaxed),
             tally.imports.swap(0, Ordering::Relaxed),

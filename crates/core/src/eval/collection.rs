@@ -36,9 +36,29 @@ pub struct Collection {
     seqs: Vec<u64>,
     next_seq: u64,
     columns: Columns,
-    /// Distinct strings the columns held when last built whole (a load, or
-    /// [`Self::remove`] reclaiming the strings of removed documents).
+    /// Distinct strings the columns held when last built whole (a load, or an [`Upkeep`]
+    /// reclaiming the strings of removed documents).
     strings_when_built: usize,
+    /// Counts changes, so an [`Upkeep`] built before one is not installed after it.
+    version: u64,
+}
+
+/// A collection's upkeep, built beside it from a shared borrow ([`Collection::upkeep`]),
+/// where readers go on reading, then swapped in ([`Collection::install`]): its documents'
+/// bytes packed again without garbage, and its columns built again without the strings
+/// only removed documents held.
+#[derive(Debug)]
+pub struct Upkeep {
+    version: u64,
+    raws: Option<PackedDocs>,
+    columns: Option<Columns>,
+}
+
+impl Upkeep {
+    /// The columns built again, when they were (their strings are numbered anew).
+    pub fn columns(&self) -> Option<&Columns> {
+        self.columns.as_ref()
+    }
 }
 
 /// Interned strings below which removed documents' strings are not worth reclaiming.
@@ -73,6 +93,7 @@ impl Collection {
 
     /// Appends bytes known to be well-formed (from [`encode`] or [`validate`]).
     pub fn push_trusted(&mut self, seq: u64, raw: Box<[u8]>) {
+        self.version += 1;
         self.columns.push(&raw);
         self.raws.push(&raw);
         self.seqs.push(seq);
@@ -157,6 +178,7 @@ impl Collection {
             seqs: (first_seq..first_seq + n).collect(),
             next_seq: first_seq + n,
             strings_when_built: columns.strings().len(),
+            version: 0,
             columns,
         };
         collection.shrink_to_fit();
@@ -190,17 +212,16 @@ impl Collection {
     /// past the end changes nothing.
     pub fn replace(&mut self, index: usize, raw: Box<[u8]>) {
         if index < self.raws.len() {
+            self.version += 1;
             self.columns.set(index, &raw);
             self.raws.replace(index, &raw);
         }
     }
 
     /// Removes the documents at `indices` (ascending or not), keeping the others in order.
-    /// The strings only removed documents held stay interned until they are over half of
-    /// all (and at least [`RECLAIM_STRINGS_FROM`]): then the columns are built again from
-    /// the documents left, so a store that keeps deleting what it inserted (jobs, imports)
-    /// keeps its memory. True when that happened: string ids changed.
-    pub fn remove(&mut self, indices: &[usize]) -> bool {
+    /// Their bytes and the strings only they held stay until an [`Upkeep`].
+    pub fn remove(&mut self, indices: &[usize]) {
+        self.version += 1;
         let mut keep = vec![true; self.raws.len()];
         for &i in indices {
             if let Some(k) = keep.get_mut(i) {
@@ -211,26 +232,52 @@ impl Collection {
         self.raws.retain(&keep);
         let mut flags = keep.iter();
         self.seqs.retain(|_| flags.next().copied().unwrap_or(true));
-        self.reclaim_strings()
     }
 
-    /// Builds the columns again from the documents when their strings have more than doubled
-    /// since they were last built; true when it did.
-    fn reclaim_strings(&mut self) -> bool {
+    /// The upkeep due, built from `&self` (so under a read lock): the bytes packed again
+    /// once garbage is over half the blocks; the columns built again once their strings are
+    /// over twice what they were when last built (and at least [`RECLAIM_STRINGS_FROM`]), so
+    /// a store that keeps deleting what it inserted (jobs, imports) keeps its memory. `None`
+    /// when nothing is due.
+    pub fn upkeep(&self) -> Option<Upkeep> {
         let strings = self.columns.strings().len();
-        if strings < RECLAIM_STRINGS_FROM || strings <= 2 * self.strings_when_built {
+        let reclaim = strings >= RECLAIM_STRINGS_FROM && strings > 2 * self.strings_when_built;
+        let repack = self.raws.is_sparse();
+        if !reclaim && !repack {
+            return None;
+        }
+        let columns = reclaim.then(|| {
+            let mut columns = Columns::default();
+            columns.reserve(self.raws.len());
+            columns.pause_indexes();
+            for raw in self.raws.iter() {
+                columns.push(raw);
+            }
+            columns.resume_indexes();
+            columns.shrink_to_fit();
+            columns
+        });
+        Some(Upkeep {
+            version: self.version,
+            raws: repack.then(|| self.raws.packed()),
+            columns,
+        })
+    }
+
+    /// Swaps in an upkeep built from this collection; false, changing nothing, when the
+    /// collection changed since it was built.
+    pub fn install(&mut self, upkeep: Upkeep) -> bool {
+        if upkeep.version != self.version {
             return false;
         }
-        let mut columns = Columns::default();
-        columns.reserve(self.raws.len());
-        columns.pause_indexes();
-        for raw in self.raws.iter() {
-            columns.push(raw);
+        if let Some(raws) = upkeep.raws {
+            self.raws = raws;
         }
-        columns.resume_indexes();
-        columns.shrink_to_fit();
-        self.strings_when_built = columns.strings().len();
-        self.columns = columns;
+        if let Some(columns) = upkeep.columns {
+            self.strings_when_built = columns.strings().len();
+            self.columns = columns;
+        }
+        self.version += 1;
         true
     }
 

@@ -4,7 +4,9 @@
 //! allocator) and a 16-byte pointer each; packed, a document costs its bytes and its span.
 //!
 //! A replaced or removed document leaves its old bytes behind as garbage until the blocks
-//! are packed again, which happens once garbage is over half of what the blocks hold.
+//! are packed again, once garbage is over half of what the blocks hold ([`PackedDocs::is_sparse`]):
+//! the owner makes the packed copy ([`PackedDocs::packed`]) beside the live blocks, where
+//! readers go on reading, and swaps it in.
 
 /// The usual size of a block; a document larger than that gets a block of its own.
 const BLOCK_BYTES: usize = 1 << 20;
@@ -89,7 +91,6 @@ impl PackedDocs {
         let span = self.store(bytes);
         self.spans[index] = span;
         self.garbage += old;
-        self.repack_if_sparse();
     }
 
     /// Keeps the documents whose flag in `keep` is true (those past its end too), in order.
@@ -104,7 +105,6 @@ impl PackedDocs {
             kept
         });
         self.garbage += dropped;
-        self.repack_if_sparse();
     }
 
     /// Gives back spare capacity: the spans', and the last block's unfilled tail.
@@ -140,18 +140,22 @@ impl PackedDocs {
         }
     }
 
-    /// Packs the documents again once garbage is over half of what the blocks hold.
-    fn repack_if_sparse(&mut self) {
-        if self.garbage * 2 <= self.held || self.held < BLOCK_BYTES {
-            return;
-        }
+    /// True once garbage is over half of what the blocks hold (and they hold a block's
+    /// worth): time for [`Self::packed`].
+    pub fn is_sparse(&self) -> bool {
+        self.garbage * 2 > self.held && self.held >= BLOCK_BYTES
+    }
+
+    /// The same documents packed again, without garbage (the blocks as they are stay
+    /// readable meanwhile).
+    pub fn packed(&self) -> PackedDocs {
         let mut packed = PackedDocs::default();
         packed.reserve(self.len());
         for bytes in self.iter() {
             packed.push(bytes);
         }
         packed.shrink_to_fit();
-        *self = packed;
+        packed
     }
 }
 
@@ -211,6 +215,9 @@ mod tests {
         for round in 0..20 {
             for i in 0..1000 {
                 packed.replace(i, &doc(i + round, 1000));
+                if packed.is_sparse() {
+                    packed = packed.packed();
+                }
             }
         }
         let held: usize = packed.blocks.iter().map(Vec::len).sum();

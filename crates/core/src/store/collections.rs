@@ -298,12 +298,38 @@ impl Collections {
         let Some(collection) = map.get_mut(name) else {
             return;
         };
-        let mut ids = self.ids();
-        ids.forget(name, collection, indices);
-        if collection.remove(indices) {
-            // The strings were interned again: the ids are known by their new numbers.
-            ids.clear(name);
-            ids.remember(name, collection, 0..collection.len());
+        self.ids().forget(name, collection, indices);
+        collection.remove(indices);
+    }
+
+    /// The upkeep due on the collections named ([`Collection::upkeep`]: bytes packed again,
+    /// strings of removed documents reclaimed), built under the read lock while readers go on,
+    /// then swapped in under the write lock in a moment. Called by the store's single writer
+    /// after a write; an upkeep a write overtook is dropped (the next write builds it again).
+    pub fn upkeep<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        for name in names {
+            let built = {
+                let map = self.read();
+                map.get(name).and_then(|c| {
+                    let upkeep = c.upkeep()?;
+                    let ids = upkeep
+                        .columns()
+                        .map(|columns| PublicIds::computed(name, columns, |i| c.seq(i), c.len()));
+                    Some((upkeep, ids))
+                })
+            };
+            let Some((upkeep, ids)) = built else {
+                continue;
+            };
+            let mut map = self.write();
+            if let Some(collection) = map.get_mut(name) {
+                if collection.install(upkeep) {
+                    if let Some(ids) = ids {
+                        // The strings were interned again: the ids by their new numbers.
+                        self.ids().replace(name, ids);
+                    }
+                }
+            }
         }
     }
 }

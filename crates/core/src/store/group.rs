@@ -202,9 +202,11 @@ impl Collections {
     }
 
     /// Applies a planned group to memory: changes first, then removals (which shift
-    /// positions).
+    /// positions), then the upkeep they made due ([`Collections::upkeep`]). Called by the
+    /// store's single writer.
     pub fn apply_group(&self, group: Group) {
         let mut removals: Vec<(String, Vec<usize>)> = Vec::new();
+        let touched: Vec<String> = group.slots.keys().cloned().collect();
         {
             let mut map = self.write();
             for (name, slots) in group.slots {
@@ -225,9 +227,10 @@ impl Collections {
                 }
             }
         }
-        for (name, indices) in removals {
-            self.remove(&name, &indices);
+        for (name, indices) in &removals {
+            self.remove(name, indices);
         }
+        self.upkeep(touched.iter().map(String::as_str));
     }
 }
 

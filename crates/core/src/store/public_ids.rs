@@ -5,7 +5,7 @@
 //! collection.
 
 use super::public_id_field;
-use crate::eval::columns::Cell;
+use crate::eval::columns::{Cell, Columns};
 use crate::eval::Collection;
 use crate::query::plan::{Filter, Op};
 use bson::Bson;
@@ -17,6 +17,10 @@ pub struct PublicIds {
     by_collection: HashMap<String, Ids>,
 }
 
+/// One collection's public ids, made beside the ones in use ([`PublicIds::computed`]).
+#[derive(Debug)]
+pub struct IdsOf(Ids);
+
 /// The public ids of one collection.
 #[derive(Debug, Default)]
 struct Ids {
@@ -25,6 +29,32 @@ struct Ids {
     /// Documents whose public id is an array or a document: an `eq` filter may match them
     /// through their elements, so a lookup by id alone would not be exact.
     odd: usize,
+}
+
+impl Ids {
+    /// Notes the public ids of rows `rows` of columns `columns` of collection `name`.
+    fn note(
+        &mut self,
+        name: &str,
+        columns: &Columns,
+        seq: impl Fn(usize) -> Option<u64>,
+        rows: std::ops::Range<usize>,
+    ) {
+        let Some(cells) = public_id_field(name).and_then(|f| columns.column(f)) else {
+            return;
+        };
+        for row in rows {
+            match cells.get(row) {
+                Cell::Str(sid) => {
+                    if let Some(seq) = seq(row) {
+                        self.seq_of.insert(sid, seq);
+                    }
+                }
+                Cell::Complex => self.odd += 1,
+                _ => {}
+            }
+        }
+    }
 }
 
 impl PublicIds {
@@ -37,21 +67,27 @@ impl PublicIds {
 
     /// Takes note of the public ids of rows `rows` of `collection` (named `name`).
     pub fn remember(&mut self, name: &str, collection: &Collection, rows: std::ops::Range<usize>) {
-        let Some(cells) = public_id_field(name).and_then(|f| collection.columns().column(f)) else {
-            return;
-        };
         let ids = self.by_collection.entry(name.to_string()).or_default();
-        for row in rows {
-            match cells.get(row) {
-                Cell::Str(sid) => {
-                    if let Some(seq) = collection.seq(row) {
-                        ids.seq_of.insert(sid, seq);
-                    }
-                }
-                Cell::Complex => ids.odd += 1,
-                _ => {}
-            }
-        }
+        ids.note(name, collection.columns(), |row| collection.seq(row), rows);
+    }
+
+    /// The public ids of a collection named `name` whose columns are `columns` and whose
+    /// row `i` has sequence number `seq(i)` (columns built again, before they are swapped
+    /// in): see [`Self::replace`].
+    pub fn computed(
+        name: &str,
+        columns: &Columns,
+        seq: impl Fn(usize) -> Option<u64>,
+        rows: usize,
+    ) -> IdsOf {
+        let mut ids = Ids::default();
+        ids.note(name, columns, seq, 0..rows);
+        IdsOf(ids)
+    }
+
+    /// Puts the ids [`Self::computed`] for collection `name` in place of its ids.
+    pub fn replace(&mut self, name: &str, ids: IdsOf) {
+        self.by_collection.insert(name.to_string(), ids.0);
     }
 
     /// Forgets the public ids of rows `rows` of `collection`, about to be removed.
