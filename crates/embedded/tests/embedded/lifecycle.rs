@@ -162,8 +162,9 @@ fn killed_writer(dir: &Path, after: usize) -> Vec<String> {
     let stdout = child.stdout.take().expect("stdout");
     let mut acks = Vec::new();
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if let Some(ack) = line.strip_prefix("ack ") {
-            acks.push(ack.to_string());
+        // The first line follows the test harness's "test … ... " without a line break.
+        if let Some(at) = line.find("ack ") {
+            acks.push(line[at + 4..].to_string());
         }
         if acks.len() == after {
             break;
