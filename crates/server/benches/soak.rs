@@ -10,7 +10,9 @@
 //! of the database file, the reads' p99 in that minute, the writes, imports and exports
 //! made, and the errors seen; at the end a summary, exiting 1 on
 //! any error. Loopback only, bounded in time. Options: `SOAK_MINUTES`, `SOAK_READERS` (8),
-//! `SOAK_WRITERS` (16).
+//! `SOAK_WRITERS` (16). Run it with the allocator settings the image uses
+//! (`MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072`, see
+//! docs/deploy.md "Memory"): with glibc's defaults resident memory creeps up under churn.
 
 use serde_json::json;
 use spacejobs_conformance::lifecycle::new_job;
