@@ -1,13 +1,16 @@
 //! On a replica set (a SecantusDB single-node set of the test's own) the store uses
 //! transactions: an import of 10,000 documents is seen whole or not at all by a reader while
 //! it runs, a failed one leaves nothing, one killed halfway leaves nothing; the lifecycle
-//! suite passes, and a cancel racing the last finish never leaves a finished task under the
-//! canceled job. The suite on a standalone server (`MONGODB_URI` in scripts/test) shows the
+//! suite passes (concurrent finishes of one job conflict and are run again), and a cancel
+//! racing the last finish never leaves a finished task under the canceled job. The suite on a standalone server (`MONGODB_URI` in scripts/test) shows the
 //! behaviour without transactions.
 
 use crate::support::OwnServer;
 use bson::doc;
-use spacejobs_conformance::lifecycle::{cancel_races_finish, outcomes_and_accumulation};
+use spacejobs_conformance::lifecycle::{
+    cancel_races_finish, concurrent_finishes, delete_removes_job_and_tasks,
+    illegal_transitions_change_nothing, outcomes_and_accumulation, timeout_sweep,
+};
 use spacejobs_core::{Error, Service, Store};
 use spacejobs_mongo::transaction::MOST_IN_TRANSACTION;
 use spacejobs_mongo::{MongoConfig, MongoStore};
@@ -142,7 +145,13 @@ async fn on_a_replica_set_imports_and_lifecycle_batches_are_transactions() {
         "a killed import left {left} documents"
     );
 
-    // The lifecycle, with batches that are transactions.
+    // The lifecycle suite, with batches that are transactions (fewer rounds than on the
+    // standalone server: every write on this server's replica set costs tens of ms).
     outcomes_and_accumulation(store.clone()).await;
+    illegal_transitions_change_nothing(store.clone()).await;
+    timeout_sweep(store.clone()).await;
+    delete_removes_job_and_tasks(store.clone()).await;
     cancel_races_finish(store.clone(), 10).await;
+    // Finishes of one job's tasks at once conflict in their transactions: each is run again.
+    concurrent_finishes(store.clone(), 2, 8).await;
 }
