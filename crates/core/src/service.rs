@@ -204,7 +204,7 @@ impl<S: Store + ?Sized> JobService<S> {
         self.list_finished(request, deadline, token, Ok).await
     }
 
-    /// [`Self::list_within`], then `finish` on the answer (rendering it, say) on the rayon
+    /// [`Self::list_within`], then `finish` on the answer (rendering it, say) on the request
     /// pool, in the store's own evaluation task when it has one.
     pub async fn list_finished<T: Send + 'static>(
         &self,
@@ -225,7 +225,7 @@ impl<S: Store + ?Sized> JobService<S> {
     }
 
     /// The plan of a `list`: authenticate `token` (scoping the request to the caller),
-    /// pre-process, check the budget, compile (on the rayon pool).
+    /// pre-process, check the budget, compile (on the request pool when it builds patterns).
     async fn list_plan(
         &self,
         request: &ListRequest,
@@ -304,7 +304,7 @@ impl<S: Store + ?Sized> JobService<S> {
     }
 
     /// The plan of a `stat`: authenticate `token` (scoping the request to the caller),
-    /// pre-process, check the budget, compile (on the rayon pool).
+    /// pre-process, check the budget, compile (on the request pool when it builds patterns).
     async fn stat_plan(
         &self,
         request: &StatRequest,

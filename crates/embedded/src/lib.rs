@@ -1,6 +1,6 @@
 //! The embedded store: no server needed. Documents are kept in a redb database file (one
 //! table per collection, keyed by insertion sequence, values raw BSON) and mirrored in
-//! memory ([`Collections`]), where the core engine answers queries on the rayon pool.
+//! memory ([`Collections`]), where the core engine answers queries on the request pool.
 //!
 //! Every write (insert, update, delete) goes to one committer ([`commit`]), which gathers
 //! the writes waiting at once into one redb transaction and one disk sync, and only then

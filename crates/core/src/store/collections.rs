@@ -129,7 +129,7 @@ impl Collections {
         .await
     }
 
-    /// [`Self::list`], then `finish` on the answer, in the same task on the rayon pool.
+    /// [`Self::list`], then `finish` on the answer, in the same task on the request pool.
     pub async fn list_finished(
         &self,
         name: &str,
@@ -148,7 +148,7 @@ impl Collections {
         .await
     }
 
-    /// Answers a stat plan over collection `name` on the rayon pool, within `deadline`.
+    /// Answers a stat plan over collection `name` on the request pool, within `deadline`.
     pub async fn stat(
         &self,
         name: &str,
@@ -165,7 +165,7 @@ impl Collections {
 
     /// A store's [`crate::Store::explain`] over these collections:
     /// `{"store": store, "collection": name, "engine": …}`, what collection `name` would do
-    /// to answer `plan` (see [`Collection::explain`]), found on the rayon pool.
+    /// to answer `plan` (see [`Collection::explain`]), found on the request pool.
     pub async fn explain(
         &self,
         store: &str,

@@ -47,7 +47,7 @@ pub trait Store: Send + Sync + 'static {
         deadline: &Deadline,
     ) -> Result<ListOutput>;
 
-    /// [`Self::list`], then `finish` on the answer, on the rayon pool. A store that evaluates
+    /// [`Self::list`], then `finish` on the answer, on the request pool. A store that evaluates
     /// there runs both in one task (one handoff instead of two, and the plan moved into it
     /// rather than copied); the default lists, then hands the answer over.
     async fn list_finished(
