@@ -395,9 +395,8 @@ impl Store for MongoStore {
             // Transactions of up to MOST_IN_TRANSACTION documents: a crash leaves whole ones,
             // a failure removes the ones before it.
             for (n, chunk) in documents.chunks(MOST_IN_TRANSACTION).enumerate() {
-                let work = InsertMany {
-                    coll: &coll,
-                    documents: chunk,
+                let work = InsertTogether {
+                    batches: vec![(&coll, chunk)],
                 };
                 if let Err(err) = transaction::run(self.database.client(), &work).await {
                     self.remove_inserted(&coll, &documents[..n * MOST_IN_TRANSACTION])
@@ -492,7 +491,9 @@ impl Store for MongoStore {
                 )
             })
             .collect();
-        let work = InsertTogether { batches: &batches };
+        let work = InsertTogether {
+            batches: batches.iter().map(|(c, d)| (c, d.as_slice())).collect(),
+        };
         within(deadline, async {
             transaction::run(self.database.client(), &work)
                 .await
@@ -528,33 +529,9 @@ impl MongoStore {
     }
 }
 
-/// An insert of documents into one collection, as one transaction.
-struct InsertMany<'a> {
-    coll: &'a Collection<Document>,
-    documents: &'a [Document],
-}
-
-impl Work for InsertMany<'_> {
-    type Answer = ();
-
-    fn run<'s>(
-        &'s self,
-        session: &'s mut ClientSession,
-    ) -> BoxFuture<'s, mongodb::error::Result<Outcome<()>>> {
-        Box::pin(async move {
-            self.coll
-                .insert_many(self.documents)
-                .ordered(true)
-                .session(session)
-                .await?;
-            Ok(Outcome::Commit(()))
-        })
-    }
-}
-
 /// Inserts into several collections, as one transaction.
 struct InsertTogether<'a> {
-    batches: &'a [(Collection<Document>, Vec<Document>)],
+    batches: Vec<(&'a Collection<Document>, &'a [Document])>,
 }
 
 impl Work for InsertTogether<'_> {
@@ -565,7 +542,7 @@ impl Work for InsertTogether<'_> {
         session: &'s mut ClientSession,
     ) -> BoxFuture<'s, mongodb::error::Result<Outcome<()>>> {
         Box::pin(async move {
-            for (coll, documents) in self.batches {
+            for &(coll, documents) in &self.batches {
                 if !documents.is_empty() {
                     coll.insert_many(documents)
                         .ordered(true)
