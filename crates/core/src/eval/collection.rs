@@ -247,7 +247,7 @@ impl Collection {
             return None;
         }
         let columns = reclaim.then(|| {
-            let mut columns = Columns::default();
+            let mut columns = self.columns.empty_like();
             columns.reserve(self.raws.len());
             columns.pause_indexes();
             for raw in self.raws.iter() {
@@ -279,6 +279,12 @@ impl Collection {
         }
         self.version += 1;
         true
+    }
+
+    /// Keeps a value index of `field` however many distinct strings it holds (see
+    /// [`Columns::index_every_value`]).
+    pub fn index_every_value(&mut self, field: &str) {
+        self.columns.index_every_value(field);
     }
 
     /// The stored bytes of the document at `index`.

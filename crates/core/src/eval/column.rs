@@ -12,6 +12,9 @@ pub struct Column {
     tags: Vec<u8>,
     bits: Vec<u64>,
     index: Option<Box<ValueIndex>>,
+    /// The value index is kept however many strings the column holds (a reference such as a
+    /// task's `job_id`, looked up one value at a time), not dropped past [`MOST_VALUES`].
+    unbounded: bool,
     /// The rows in the order of the cells (dates or integers), once sorted on.
     sorted: SortedRows,
 }
@@ -28,12 +31,14 @@ pub(super) const TAG_COMPLEX: u8 = 7;
 pub(super) const EMPTY_ARRAY: u64 = 1;
 
 impl Column {
-    /// `rows` missing cells, with a value index when `indexed`.
-    pub(super) fn missing(rows: usize, indexed: bool) -> Self {
+    /// `rows` missing cells, with a value index when `indexed` (kept past [`MOST_VALUES`]
+    /// strings when `unbounded`).
+    pub(super) fn missing(rows: usize, indexed: bool, unbounded: bool) -> Self {
         Column {
             tags: vec![TAG_MISSING; rows],
             bits: vec![0; rows],
             index: indexed.then(Box::default),
+            unbounded,
             sorted: SortedRows::default(),
         }
     }
@@ -41,6 +46,15 @@ impl Column {
     /// Drops the value index (before a bulk load; [`Self::rebuild_index`] makes it again).
     pub(super) fn drop_index(&mut self) {
         self.index = None;
+    }
+
+    /// Keeps the value index however many strings the column holds (built now, unless
+    /// indexes are paused: `indexed` false).
+    pub(super) fn index_unbounded(&mut self, indexed: bool) {
+        self.unbounded = true;
+        if indexed {
+            self.rebuild_index();
+        }
     }
 
     /// Builds the value index from the cells, unless the column has too many strings.
@@ -55,7 +69,8 @@ impl Column {
             match tag {
                 TAG_STR => {
                     let id = bits as u32;
-                    if by_string.len() >= MOST_VALUES && !by_string.contains_key(&id) {
+                    let full = !self.unbounded && by_string.len() >= MOST_VALUES;
+                    if full && !by_string.contains_key(&id) {
                         return;
                     }
                     by_string.entry(id).or_default().push(row);
@@ -75,11 +90,16 @@ impl Column {
     /// Records cell `(tag, bits)` at `row` in the index (dropping an index that grew too
     /// large to be worth it).
     fn index_cell(&mut self, row: usize, tag: u8, bits: u64) {
+        let most = if self.unbounded {
+            usize::MAX
+        } else {
+            MOST_VALUES
+        };
         let Some(index) = self.index.as_deref_mut() else {
             return;
         };
         let kept = match (u32::try_from(row), tag) {
-            (Ok(row), TAG_STR) => index.add_string(row, bits as u32),
+            (Ok(row), TAG_STR) => index.add_string(row, bits as u32, most),
             (Ok(row), TAG_COMPLEX) => {
                 index.add_complex(row);
                 true

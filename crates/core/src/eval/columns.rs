@@ -140,6 +140,8 @@ pub struct Columns {
     rows: usize,
     /// Value indexes are paused (during a bulk load).
     unindexed: bool,
+    /// Fields whose value index has no limit on distinct strings ([`Self::index_every_value`]).
+    unbounded: Vec<String>,
 }
 
 impl Columns {
@@ -206,11 +208,34 @@ impl Columns {
         if let Some(&slot) = self.names.get(field) {
             return slot;
         }
+        let unbounded = self.unbounded.iter().any(|f| f == field);
         self.columns
-            .push(Column::missing(self.rows, !self.unindexed));
+            .push(Column::missing(self.rows, !self.unindexed, unbounded));
         self.recent.push(Recent::default());
         self.names.insert(field.to_string(), self.columns.len() - 1);
         self.columns.len() - 1
+    }
+
+    /// Keeps a value index of `field` however many distinct strings it holds: for a
+    /// reference looked up one value at a time (a task's `job_id`: every finish asks for its
+    /// job's tasks), which would otherwise be scanned for once the ids pass
+    /// [`super::value_index::MOST_VALUES`]. An index costs about 100 bytes a distinct value.
+    pub fn index_every_value(&mut self, field: &str) {
+        if self.unbounded.iter().any(|f| f == field) {
+            return;
+        }
+        self.unbounded.push(field.to_string());
+        if let Some(&slot) = self.names.get(field) {
+            self.columns[slot].index_unbounded(!self.unindexed);
+        }
+    }
+
+    /// No rows, indexed like these columns ([`Self::index_every_value`] carried over).
+    pub fn empty_like(&self) -> Columns {
+        Columns {
+            unbounded: self.unbounded.clone(),
+            ..Columns::default()
+        }
     }
 
     /// Keeps the rows whose flag in `keep` is true (one flag per row), in order.

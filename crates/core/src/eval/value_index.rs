@@ -35,10 +35,11 @@ impl ValueIndex {
         }
     }
 
-    /// Records that `row` holds string `id`; false once the column has too many strings to
-    /// be worth indexing (the caller drops the index).
-    pub fn add_string(&mut self, row: u32, id: u32) -> bool {
-        if !self.by_string.contains_key(&id) && self.by_string.len() >= MOST_VALUES {
+    /// Records that `row` holds string `id`; false once the column has more than `most`
+    /// strings ([`MOST_VALUES`] unless the column is a reference), too many to be worth
+    /// indexing (the caller drops the index).
+    pub fn add_string(&mut self, row: u32, id: u32, most: usize) -> bool {
+        if !self.by_string.contains_key(&id) && self.by_string.len() >= most {
             return false;
         }
         let rows = self.by_string.entry(id).or_default();
@@ -276,6 +277,63 @@ mod tests {
             .filter(|i| i % 5 != 0)
             .map(|i| docs[i].clone())
             .collect();
+        check(&collection, &docs);
+    }
+
+    #[test]
+    fn a_reference_keeps_its_index_past_the_limit_through_changes_and_upkeep() {
+        let job = |i: usize| format!("job-{}", i / 4);
+        let mut docs: Vec<Document> = (0..8 * super::MOST_VALUES)
+            .map(|i| doc! {"job_id": job(i), "status": (["PENDING", "FAILURE"][i % 2])})
+            .collect();
+        let mut collection = Collection::from_documents(docs.clone()).expect("documents");
+        let indexed = |c: &Collection| {
+            c.columns()
+                .column("job_id")
+                .and_then(|c| c.index())
+                .is_some()
+        };
+        assert!(
+            !indexed(&collection),
+            "ids past the limit drop an ordinary index"
+        );
+        collection.index_every_value("job_id");
+        assert!(indexed(&collection));
+        let filter = |j: usize| Filter {
+            all: vec![eq("job_id", &format!("job-{j}"))],
+            any: vec![eq("status", "FAILURE")],
+        };
+        let check = |collection: &Collection, docs: &[Document]| {
+            for j in [0, 7, 511, 2047, 5000] {
+                let got = collection
+                    .matching(&filter(j), &Default::default())
+                    .expect("matching");
+                assert_eq!(got, expected(docs, &filter(j)), "job-{j}");
+            }
+        };
+        check(&collection, &docs);
+        for i in (0..docs.len()).step_by(5) {
+            let moved = doc! {"job_id": job(i + 4), "status": "FAILURE"};
+            collection.replace(i, crate::eval::stored::encode(&moved).expect("encode"));
+            docs[i] = moved;
+        }
+        collection
+            .push(&doc! {"job_id": "job-5000", "status": "FAILURE"})
+            .expect("push");
+        docs.push(doc! {"job_id": "job-5000", "status": "FAILURE"});
+        check(&collection, &docs);
+        let gone: Vec<usize> = (0..docs.len()).filter(|i| i % 3 == 0).collect();
+        collection.remove(&gone);
+        let docs: Vec<Document> = (0..docs.len())
+            .filter(|i| i % 3 != 0)
+            .map(|i| docs[i].clone())
+            .collect();
+        assert!(indexed(&collection), "kept through removals");
+        check(&collection, &docs);
+        if let Some(upkeep) = collection.upkeep() {
+            assert!(collection.install(upkeep));
+        }
+        assert!(indexed(&collection), "kept through upkeep");
         check(&collection, &docs);
     }
 }

@@ -253,7 +253,9 @@ impl Collections {
     /// [`Collections::append`] of documents already encoded with [`encode`].
     pub fn append_encoded(&self, name: &str, documents: Vec<Box<[u8]>>) {
         let mut map = self.write();
-        let target = map.entry(name.to_string()).or_default();
+        let target = map
+            .entry(name.to_string())
+            .or_insert_with(|| indexed(name, Collection::new()));
         let first = target.len();
         for doc in documents {
             target.push_trusted(target.next_seq(), doc);
@@ -268,6 +270,7 @@ impl Collections {
 
     /// Replaces collection `name` whole (used when loading a store).
     pub fn set(&self, name: &str, collection: Collection) {
+        let collection = indexed(name, collection);
         let mut map = self.write();
         self.ids().clear(name);
         self.remember_ids(name, &collection, 0..collection.len());
@@ -332,4 +335,12 @@ impl Collections {
             }
         }
     }
+}
+
+/// `collection` with every value of collection `name`'s [`super::reference_fields`] indexed.
+fn indexed(name: &str, mut collection: Collection) -> Collection {
+    for field in super::reference_fields(name) {
+        collection.index_every_value(field);
+    }
+    collection
 }

@@ -243,6 +243,16 @@ pub fn public_id_field(collection: &str) -> Option<&'static str> {
     }
 }
 
+/// The fields of collection `collection` that name another document, looked up one value
+/// at a time by the lifecycle (a job's tasks): the in-memory collections index every value
+/// of them.
+pub fn reference_fields(collection: &str) -> &'static [&'static str] {
+    match collection {
+        "job_task" => &["job_id"],
+        _ => &[],
+    }
+}
+
 /// Gives a document an ObjectId `_id` first in field order, as MongoDB does, if it has none.
 pub fn ensure_object_id(doc: Document) -> Document {
     if doc.contains_key("_id") {
