@@ -389,6 +389,15 @@ impl Collection {
         })
     }
 
+    /// True when the value indexes narrow `filter` to at most `most` rows (an AND-ed
+    /// `eq`/`in` on an indexed column, such as a job's tasks by `job_id`): answering it then
+    /// costs a few rows' work whatever the collection's size.
+    pub fn narrows_to(&self, filter: &Filter, most: u64) -> bool {
+        let all = self.bind(&filter.all);
+        let any = self.bind(&filter.any);
+        scan::candidates(self.raws.len(), &all, &any).is_some_and(|n| n <= most)
+    }
+
     /// Indices of the documents matching `filter`, in insertion order; stops with an error
     /// once `deadline` has passed or was cancelled.
     pub fn matching(&self, filter: &Filter, deadline: &Deadline) -> Result<Vec<usize>> {

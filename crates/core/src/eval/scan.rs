@@ -411,6 +411,13 @@ pub(super) fn strategy(rows: usize, all: &[Bound<'_>], any: &[Bound<'_>]) -> Str
     }
 }
 
+/// The rows the value indexes leave to answer the filter (those meeting the indexed
+/// conditions, and those an index cannot tell); `None` when no AND-ed condition is indexed.
+pub(super) fn candidates(rows: usize, all: &[Bound<'_>], any: &[Bound<'_>]) -> Option<u64> {
+    let answer = index_answer(rows, all, any)?;
+    Some(answer.sure.len() + answer.unsure.len())
+}
+
 /// The rows meeting the filter, when the value indexes alone tell them.
 pub(super) fn rows_by_index(
     rows: usize,

@@ -77,31 +77,45 @@ impl Collections {
 
     /// The documents of collection `name` matching `filter`, in insertion order
     /// ([`super::Store::find`]). A filter naming one public id (every lifecycle read) is
-    /// answered at once from the ids when the collections are not being written, any other
-    /// on the request pool like a list.
+    /// answered at once from the ids, and one the value indexes narrow to a few rows (a job's
+    /// tasks) by a list right here, when the collections are not being written; any other
+    /// on the request pool, where a public id is still looked up, not scanned for.
     pub async fn find(
         &self,
         name: &str,
         filter: &Filter,
         deadline: &Deadline,
     ) -> Result<Vec<Document>> {
-        if let Some(found) = self.find_by_id(name, filter) {
+        if let Some(found) = self.find_by_id(name, filter, Wait::No) {
             return found;
         }
         let plan = ListPlan::matching(filter.clone());
-        self.list(name, &plan, deadline).await?.parsed()
+        if let Some(answer) = self.list_inline(name, &plan, deadline) {
+            return answer?.parsed();
+        }
+        let (this, name, filter) = (self.clone(), name.to_string(), filter.clone());
+        run_cpu(deadline, move |deadline| {
+            if let Some(found) = this.find_by_id(&name, &filter, Wait::Yes) {
+                return found;
+            }
+            match this.read().get(&name) {
+                Some(c) => c.list(&plan, deadline)?.parsed(),
+                None => Ok(Vec::new()),
+            }
+        })
+        .await
     }
 
-    /// [`Self::find`] through the public ids, without waiting for a lock: `None` when the
-    /// filter names no public id or the collections are being written.
-    fn find_by_id(&self, name: &str, filter: &Filter) -> Option<Result<Vec<Document>>> {
-        let map = self.inner.try_read().ok()?;
+    /// [`Self::find`] through the public ids: `None` when the filter names no public id, or
+    /// (with [`Wait::No`]) the collections are being written.
+    fn find_by_id(&self, name: &str, filter: &Filter, wait: Wait) -> Option<Result<Vec<Document>>> {
+        let map = match wait {
+            Wait::Yes => self.read(),
+            Wait::No => self.inner.try_read().ok()?,
+        };
         let collection = map.get(name);
-        let row = self
-            .ids
-            .try_lock()
-            .ok()?
-            .candidate(name, collection, filter)?;
+        // The ids' lock is only ever held for lookups and short updates.
+        let row = self.ids().candidate(name, collection, filter)?;
         let (Some(row), Some(collection)) = (row, collection) else {
             return Some(Ok(Vec::new()));
         };
@@ -114,19 +128,47 @@ impl Collections {
         }))
     }
 
-    /// Answers a list plan over collection `name` on the request pool, within `deadline`.
+    /// Answers a list plan over collection `name` on the request pool, within `deadline`
+    /// (right here when it is a lookup of a few rows, see [`Self::list_inline`]).
     pub async fn list(
         &self,
         name: &str,
         plan: &ListPlan,
         deadline: &Deadline,
     ) -> Result<ListOutput> {
+        if let Some(answer) = self.list_inline(name, plan, deadline) {
+            return answer;
+        }
         let (this, name, plan) = (self.clone(), name.to_string(), plan.clone());
         run_cpu(deadline, move |deadline| match this.read().get(&name) {
             Some(c) => c.list(&plan, deadline),
             None => Ok(ListOutput::default()),
         })
         .await
+    }
+
+    /// [`Self::list`] on the calling thread, when the collections are not being written and
+    /// the value indexes leave at most [`INLINE_ROWS`] rows to answer `plan` (the lifecycle's
+    /// lookups of a job's tasks): work that short costs less than the two thread wake-ups of
+    /// a handoff to the request pool, and keeps a burst of writers' lookups out of the
+    /// pool's queue, where reads would wait behind them. `None` to use the pool.
+    fn list_inline(
+        &self,
+        name: &str,
+        plan: &ListPlan,
+        deadline: &Deadline,
+    ) -> Option<Result<ListOutput>> {
+        let map = self.inner.try_read().ok()?;
+        let collection = map.get(name)?;
+        if !collection.narrows_to(&plan.filter, INLINE_ROWS) {
+            return None;
+        }
+        Some(deadline.check().and_then(|()| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                collection.list(plan, deadline)
+            }))
+            .unwrap_or_else(|_| Err(Error::Internal("evaluation panicked".to_string())))
+        }))
     }
 
     /// [`Self::list`], then `finish` on the answer, in the same task on the request pool.
@@ -336,6 +378,17 @@ impl Collections {
         }
     }
 }
+
+/// Whether a lookup waits for the collections' lock.
+#[derive(Clone, Copy)]
+enum Wait {
+    Yes,
+    No,
+}
+
+/// Rows a list may have left by the value indexes to be answered on the calling thread
+/// ([`Collections::list_inline`]).
+const INLINE_ROWS: u64 = 64;
 
 /// `collection` with every value of collection `name`'s [`super::reference_fields`] indexed.
 fn indexed(name: &str, mut collection: Collection) -> Collection {
