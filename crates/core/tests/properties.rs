@@ -336,3 +336,23 @@ proptest! {
         prop_assert_eq!(&large_collection().list(&plan, &Default::default()), &Ok(out));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A document judged alone from its cells (how a write finds the one document a public
+    /// id names) is judged as the document engine judges it.
+    #[test]
+    fn one_row_is_judged_like_the_document_engine(request in list_request()) {
+        let Ok(parsed) = ListRequest::from_json(Service::Inventory, &request) else { return Ok(()) };
+        let Ok(query) = prepare_list(Service::Inventory, &parsed) else { return Ok(()) };
+        let Ok(plan) = compile::list(&query, Service::Inventory.minimal_fields(), now()) else { return Ok(()) };
+        for (row, doc) in dataset().iter().enumerate() {
+            prop_assert_eq!(
+                collection().row_matches(row, &plan.filter),
+                eval::filter::matches(doc, &plan.filter),
+                "row {}", row
+            );
+        }
+    }
+}

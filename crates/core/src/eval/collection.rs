@@ -398,6 +398,14 @@ impl Collection {
         scan::candidates(self.raws.len(), &all, &any).is_some_and(|n| n <= most)
     }
 
+    /// True when the document at `row` matches `filter`, judged from its cells (without
+    /// decoding the document, unlike [`super::filter::matches`], which it agrees with).
+    pub fn row_matches(&self, row: usize, filter: &Filter) -> bool {
+        let all = self.bind(&filter.all);
+        let any = self.bind(&filter.any);
+        scan::row_matches(&self.raws, &all, &any, row)
+    }
+
     /// Indices of the documents matching `filter`, in insertion order; stops with an error
     /// once `deadline` has passed or was cancelled.
     pub fn matching(&self, filter: &Filter, deadline: &Deadline) -> Result<Vec<usize>> {

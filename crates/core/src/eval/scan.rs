@@ -331,6 +331,22 @@ pub(super) fn matching(
     Ok(parts.concat())
 }
 
+/// True when row `i` meets `AND(all) AND OR(any)`, cell by cell (the document engine only
+/// for cells that are not plain scalars).
+pub(super) fn row_matches(
+    raws: &PackedDocs,
+    all: &[Bound<'_>],
+    any: &[Bound<'_>],
+    i: usize,
+) -> bool {
+    i < raws.len() && all.iter().all(|b| b.test_one(raws, i)) && meets_any(raws, any, i)
+}
+
+/// True when row `i` meets one of `any` (or `any` is empty).
+fn meets_any(raws: &PackedDocs, any: &[Bound<'_>], i: usize) -> bool {
+    any.is_empty() || any.iter().any(|b| b.test_one(raws, i))
+}
+
 /// What the value indexes tell of a filter.
 struct IndexAnswer<'b, 'a> {
     /// Rows meeting every indexed condition for sure.
@@ -457,8 +473,7 @@ fn by_index(
         return Ok(None);
     }
     let meets = |i: usize, all: &[&Bound<'_>], any: &[Bound<'_>]| {
-        all.iter().all(|b| b.test_one(raws, i))
-            && (any.is_empty() || any.iter().any(|b| b.test_one(raws, i)))
+        all.iter().all(|b| b.test_one(raws, i)) && meets_any(raws, any, i)
     };
     let mut out = Vec::with_capacity(sure.len() as usize);
     let rows = sure

@@ -165,22 +165,23 @@ impl Collections {
         filter: &Filter,
         deadline: &Deadline,
     ) -> Result<Vec<usize>> {
-        let stored = match self.ids().candidate(name, collection, filter) {
-            Some(row) => match (row, collection) {
-                (Some(row), Some(c)) => {
-                    let fits = c.document(row).map(|d| matches(&d, filter))?;
-                    if fits {
-                        vec![row]
-                    } else {
-                        Vec::new()
-                    }
-                }
-                _ => Vec::new(),
-            },
-            None => match collection {
-                Some(c) => c.matching(filter, deadline)?,
-                None => Vec::new(),
-            },
+        let candidate = self.ids().candidate(name, collection, filter);
+        if let Some(row) = candidate {
+            // The filter names a public id, which no update changes: the one document that
+            // has it (if any) is the only one to judge, as the group leaves it.
+            let Some(row) = row else {
+                return Ok(Vec::new());
+            };
+            let fits = match slots.and_then(|s| s.get(&row)) {
+                Some(Slot::Changed(c)) => matches(&c.document, filter),
+                Some(Slot::Removed(_)) => false,
+                None => collection.is_some_and(|c| c.row_matches(row, filter)),
+            };
+            return Ok(if fits { vec![row] } else { Vec::new() });
+        }
+        let stored = match collection {
+            Some(c) => c.matching(filter, deadline)?,
+            None => Vec::new(),
         };
         let Some(slots) = slots.filter(|s| !s.is_empty()) else {
             return Ok(stored);
