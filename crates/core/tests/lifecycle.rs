@@ -40,7 +40,7 @@ async fn batches_planned_into_one_group_see_the_ones_before_them() {
     let mut group = Group::new();
     let mut plan = |writes: Vec<Write>| {
         collections
-            .plan_into(&mut group, writes, &deadline)
+            .plan_into(&mut group, &writes, &deadline)
             .expect("plan")
     };
     let finish_one = |id: &str| {
@@ -146,7 +146,7 @@ async fn strings_of_removed_documents_are_reclaimed() {
             ]);
             let mut group = Group::new();
             collections
-                .plan_into(&mut group, vec![Write::delete("job", gone)], &deadline)
+                .plan_into(&mut group, &[Write::delete("job", gone)], &deadline)
                 .expect("plan")
                 .expect("a delete always applies");
             collections.apply_group(group);
@@ -193,7 +193,7 @@ async fn strings_of_removed_documents_are_reclaimed() {
             spacejobs_core::write::Update::new().set("pass", pass),
         );
         collections
-            .plan_into(&mut group, vec![all], &deadline)
+            .plan_into(&mut group, &[all], &deadline)
             .expect("plan")
             .expect("update");
         collections.apply_group(group);

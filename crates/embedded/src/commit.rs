@@ -29,7 +29,7 @@ pub(crate) enum Request {
     Write {
         writes: Vec<Write>,
         deadline: Deadline,
-        reply: oneshot::Sender<spacejobs_core::Result<Vec<Written>>>,
+        reply: oneshot::Sender<WriteAnswer>,
     },
     /// Documents (encoded, each with its `_id`) appended to several collections, all or none.
     Insert {
@@ -42,8 +42,8 @@ impl Request {
     /// Answers the request with a storage error, writing nothing.
     fn refuse(self, reason: &str) {
         match self {
-            Request::Write { reply, .. } => {
-                let _ = reply.send(Err(storage(reason)));
+            Request::Write { reply, writes, .. } => {
+                let _ = reply.send((Err(storage(reason)), writes));
             }
             Request::Insert { reply, .. } => {
                 let _ = reply.send(Err(storage(reason)));
@@ -67,12 +67,15 @@ pub(crate) struct Committer {
     queue: Arc<Mutex<Queue>>,
 }
 
+/// What a lifecycle batch is answered: what it wrote, and the batch itself, handed back so
+/// that the caller frees it. Freed here, a batch built on another thread cost the committer
+/// (the store's one writer, whose time bounds its writes a second) 3.5 us a write in cache
+/// misses, against 0.5 us on the thread that built it.
+pub(crate) type WriteAnswer = (spacejobs_core::Result<Vec<Written>>, Vec<Write>);
+
 /// An answer held until the group it belongs to is durable.
 pub(crate) enum Held {
-    Write(
-        oneshot::Sender<spacejobs_core::Result<Vec<Written>>>,
-        spacejobs_core::Result<Vec<Written>>,
-    ),
+    Write(oneshot::Sender<WriteAnswer>, WriteAnswer),
     Insert(
         oneshot::Sender<spacejobs_core::Result<()>>,
         spacejobs_core::Result<()>,
@@ -164,9 +167,9 @@ impl Committer {
                 } => {
                     let planned = self
                         .collections
-                        .plan_into(&mut group, writes, &deadline)
+                        .plan_into(&mut group, &writes, &deadline)
                         .map(Option::unwrap_or_default);
-                    held.push(Held::Write(reply, planned));
+                    held.push(Held::Write(reply, (planned, writes)));
                 }
                 Request::Insert { batches, reply } => {
                     let checked = self.check_insert(&batches, &mut inserted_ids);
@@ -300,7 +303,7 @@ impl Held {
             return;
         };
         match self {
-            Held::Write(_, answer) => *answer = Err(storage(reason)),
+            Held::Write(_, (answer, _)) => *answer = Err(storage(reason)),
             Held::Insert(_, answer) => *answer = Err(storage(reason)),
         }
     }

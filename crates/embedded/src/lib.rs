@@ -268,7 +268,8 @@ impl Store for EmbeddedStore {
             deadline: deadline.clone(),
             reply,
         });
-        answer.await.map_err(storage)?
+        let (written, _writes) = answer.await.map_err(storage)?;
+        written
     }
 }
 

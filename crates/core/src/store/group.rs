@@ -89,10 +89,10 @@ impl Collections {
     pub fn plan_into(
         &self,
         group: &mut Group,
-        writes: Vec<Write>,
+        writes: &[Write],
         deadline: &Deadline,
     ) -> Result<Option<Vec<Written>>> {
-        for write in &writes {
+        for write in writes {
             write.check()?;
         }
         let map = self.read();
@@ -103,7 +103,7 @@ impl Collections {
         for write in writes {
             let name = write.collection().to_string();
             let collection = map.get(&name).unwrap_or(&empty);
-            let (filter, update, one) = match &write {
+            let (filter, update, one) = match write {
                 Write::UpdateOne { filter, update, .. } => (filter, Some(update), true),
                 Write::UpdateMany { filter, update, .. } => (filter, Some(update), false),
                 Write::Delete { filter, .. } => (filter, None, false),

@@ -128,7 +128,7 @@ impl Store for MemoryStore {
         let collections = self.collections.clone();
         let planned = run_cpu(deadline, move |deadline| {
             let mut group = Group::new();
-            let written = collections.plan_into(&mut group, writes, deadline)?;
+            let written = collections.plan_into(&mut group, &writes, deadline)?;
             Ok(written.map(|w| (group, w)))
         })
         .await?;
