@@ -167,9 +167,9 @@ impl Update {
         Ok(())
     }
 
-    /// Applies the change to `doc` as MongoDB would; on an error `doc` is left unchanged.
-    pub fn apply(&self, doc: &Document) -> Result<Document> {
-        let mut out = doc.clone();
+    /// Applies the change to `out` as MongoDB would, in place (fields keep their places;
+    /// new ones go last).
+    pub fn apply(&self, mut out: Document) -> Result<Document> {
         for (field, value) in &self.set {
             out.insert(field.clone(), value.clone());
         }
@@ -253,14 +253,14 @@ mod tests {
             .inc("created_count", 3)
             .inc("updated_count", 1)
             .push("errors", vec![Bson::Document(doc! {"error_code": "E"})]);
-        let out = update.apply(&doc).expect("applies");
+        let out = update.apply(doc.clone()).expect("applies");
         assert_eq!(
             out,
             doc! {"status": "SUCCESS", "created_count": 5, "errors": [{"error_code": "E"}], "updated_count": 1}
         );
         let big = doc! {"n": i32::MAX};
         assert_eq!(
-            Update::new().inc("n", 1).apply(&big).expect("promotes"),
+            Update::new().inc("n", 1).apply(big).expect("promotes"),
             doc! {"n": i64::from(i32::MAX) + 1}
         );
     }
@@ -268,8 +268,11 @@ mod tests {
     #[test]
     fn refuses_type_clashes_and_id_changes_without_changing_anything() {
         let doc = doc! {"errors": null, "n": "x"};
-        assert!(Update::new().push("errors", vec![]).apply(&doc).is_err());
-        assert!(Update::new().inc("n", 1).apply(&doc).is_err());
+        assert!(Update::new()
+            .push("errors", vec![])
+            .apply(doc.clone())
+            .is_err());
+        assert!(Update::new().inc("n", 1).apply(doc.clone()).is_err());
         assert!(Update::new()
             .set("job_id", "x")
             .check(Some("job_id"))

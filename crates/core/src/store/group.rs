@@ -248,7 +248,7 @@ fn change(
                 Some(Slot::Changed(c)) => c.document.clone(),
                 _ => collection.document(index)?,
             };
-            let document = update.apply(&before)?;
+            let document = update.apply(before)?;
             Ok(Changed {
                 index,
                 seq: collection.seq(index).unwrap_or_default(),
