@@ -187,9 +187,12 @@ impl Committer {
         };
         if durable.is_ok() {
             self.collections.apply_group(group);
+            let mut appended = Vec::with_capacity(inserts.len());
             for (name, encoded) in inserts {
                 self.collections.append_encoded(&name, encoded);
+                appended.push(name);
             }
+            self.collections.upkeep(appended.iter().map(String::as_str));
         }
         for answer in &mut held {
             answer.fail_unless(&durable);

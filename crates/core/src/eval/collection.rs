@@ -52,6 +52,8 @@ pub struct Upkeep {
     version: u64,
     raws: Option<PackedDocs>,
     columns: Option<Columns>,
+    /// The strings' hash table grown ahead of the inserts ([`super::strings::Strings::grown_table`]).
+    strings_table: Option<hashbrown::HashTable<u32>>,
 }
 
 impl Upkeep {
@@ -237,13 +239,18 @@ impl Collection {
     /// The upkeep due, built from `&self` (so under a read lock): the bytes packed again
     /// once garbage is over half the blocks; the columns built again once their strings are
     /// over twice what they were when last built (and at least [`RECLAIM_STRINGS_FROM`]), so
-    /// a store that keeps deleting what it inserted (jobs, imports) keeps its memory. `None`
-    /// when nothing is due.
+    /// a store that keeps deleting what it inserted (jobs, imports) keeps its memory; the
+    /// strings' hash table grown before the inserts fill it. `None` when nothing is due.
     pub fn upkeep(&self) -> Option<Upkeep> {
         let strings = self.columns.strings().len();
         let reclaim = strings >= RECLAIM_STRINGS_FROM && strings > 2 * self.strings_when_built;
         let repack = self.raws.is_sparse();
-        if !reclaim && !repack {
+        let strings_table = if reclaim {
+            None
+        } else {
+            self.columns.strings().grown_table()
+        };
+        if !reclaim && !repack && strings_table.is_none() {
             return None;
         }
         let columns = reclaim.then(|| {
@@ -261,24 +268,30 @@ impl Collection {
             version: self.version,
             raws: repack.then(|| self.raws.packed()),
             columns,
+            strings_table,
         })
     }
 
-    /// Swaps in an upkeep built from this collection; false, changing nothing, when the
-    /// collection changed since it was built.
-    pub fn install(&mut self, upkeep: Upkeep) -> bool {
+    /// Swaps in an upkeep built from this collection: true with what it replaced (to be
+    /// freed once no lock is held: freeing a collection's columns takes milliseconds), or
+    /// false with the upkeep back, changing nothing, when the collection changed since it
+    /// was built.
+    pub fn install(&mut self, mut upkeep: Upkeep) -> (bool, Upkeep) {
         if upkeep.version != self.version {
-            return false;
+            return (false, upkeep);
         }
-        if let Some(raws) = upkeep.raws {
-            self.raws = raws;
+        if let Some(raws) = upkeep.raws.as_mut() {
+            std::mem::swap(&mut self.raws, raws);
         }
-        if let Some(columns) = upkeep.columns {
+        if let Some(columns) = upkeep.columns.as_mut() {
             self.strings_when_built = columns.strings().len();
-            self.columns = columns;
+            std::mem::swap(&mut self.columns, columns);
+        }
+        if let Some(table) = upkeep.strings_table.take() {
+            upkeep.strings_table = Some(self.columns.install_strings_table(table));
         }
         self.version += 1;
-        true
+        (true, upkeep)
     }
 
     /// Keeps a value index of `field` however many distinct strings it holds (see

@@ -291,6 +291,14 @@ impl Columns {
         &self.strings
     }
 
+    /// See [`Strings::install_table`].
+    pub(super) fn install_strings_table(
+        &mut self,
+        table: hashbrown::HashTable<u32>,
+    ) -> hashbrown::HashTable<u32> {
+        self.strings.install_table(table)
+    }
+
     /// Orders two scalar cells as [`crate::value::compare`] orders their values (missing as
     /// null; strings bytewise).
     pub fn compare_cells(&self, a: Cell, b: Cell) -> Ordering {

@@ -331,7 +331,7 @@ mod tests {
         assert!(indexed(&collection), "kept through removals");
         check(&collection, &docs);
         if let Some(upkeep) = collection.upkeep() {
-            assert!(collection.install(upkeep));
+            assert!(collection.install(upkeep).0);
         }
         assert!(indexed(&collection), "kept through upkeep");
         check(&collection, &docs);

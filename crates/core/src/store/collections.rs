@@ -348,7 +348,8 @@ impl Collections {
     }
 
     /// The upkeep due on the collections named ([`Collection::upkeep`]: bytes packed again,
-    /// strings of removed documents reclaimed), built under the read lock while readers go on,
+    /// strings of removed documents reclaimed, the strings' table grown ahead of the
+    /// inserts), built under the read lock while readers go on,
     /// then swapped in under the write lock in a moment. Called by the store's single writer
     /// after a write; an upkeep a write overtook is dropped (the next write builds it again).
     pub fn upkeep<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
@@ -367,14 +368,17 @@ impl Collections {
                 continue;
             };
             let mut map = self.write();
-            if let Some(collection) = map.get_mut(name) {
-                if collection.install(upkeep) {
-                    if let Some(ids) = ids {
-                        // The strings were interned again: the ids by their new numbers.
-                        self.ids().replace(name, ids);
-                    }
-                }
+            let Some(collection) = map.get_mut(name) else {
+                continue;
+            };
+            let (installed, replaced) = collection.install(upkeep);
+            if let (true, Some(ids)) = (installed, ids) {
+                // The strings were interned again: the ids by their new numbers.
+                self.ids().replace(name, ids);
             }
+            drop(map);
+            // What was replaced (or the stale upkeep) is freed here, outside the lock.
+            drop(replaced);
         }
     }
 }
