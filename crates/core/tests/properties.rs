@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use spacejobs_conformance::Corpus;
-use spacejobs_core::query::compile;
+use spacejobs_core::query::{compile, ListPlan};
 use spacejobs_core::request::{prepare_list, prepare_stat};
 use spacejobs_core::time::parse_iso;
 use spacejobs_core::{eval, ListRequest, Service, StatRequest};
@@ -281,6 +281,13 @@ fn now() -> chrono::DateTime<chrono::Utc> {
     parse_iso("2022-07-01T12:00:00Z").expect("valid")
 }
 
+/// The plan of a generated list request, when it is one the service accepts.
+fn list_plan(request: &Value) -> Option<ListPlan> {
+    let parsed = ListRequest::from_json(Service::Inventory, request).ok()?;
+    let query = prepare_list(Service::Inventory, &parsed).ok()?;
+    compile::list(&query, Service::Inventory.minimal_fields(), now()).ok()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -288,9 +295,7 @@ proptest! {
     #[test]
     fn list_never_leaves_the_domain(request in list_request()) {
         let domain = request["domain_id"].as_str().unwrap_or_default().to_string();
-        let Ok(parsed) = ListRequest::from_json(Service::Inventory, &request) else { return Ok(()) };
-        let Ok(query) = prepare_list(Service::Inventory, &parsed) else { return Ok(()) };
-        let Ok(mut plan) = compile::list(&query, Service::Inventory.minimal_fields(), now()) else { return Ok(()) };
+        let Some(mut plan) = list_plan(&request) else { return Ok(()) };
         // Keep domain_id in projected results so the property can be checked on them.
         if let Some(fields) = plan.projection.as_mut() {
             fields.push(spacejobs_core::value::FieldPath::new("domain_id"));
@@ -329,9 +334,7 @@ proptest! {
     /// answer exactly like the document engine.
     #[test]
     fn large_collections_answer_like_the_document_engine(request in list_request()) {
-        let Ok(parsed) = ListRequest::from_json(Service::Inventory, &request) else { return Ok(()) };
-        let Ok(query) = prepare_list(Service::Inventory, &parsed) else { return Ok(()) };
-        let Ok(plan) = compile::list(&query, Service::Inventory.minimal_fields(), now()) else { return Ok(()) };
+        let Some(plan) = list_plan(&request) else { return Ok(()) };
         let out = eval::list(large_dataset(), &plan).expect("the documents list");
         prop_assert_eq!(&large_collection().list(&plan, &Default::default()), &Ok(out));
     }
@@ -344,9 +347,7 @@ proptest! {
     /// id names) is judged as the document engine judges it.
     #[test]
     fn one_row_is_judged_like_the_document_engine(request in list_request()) {
-        let Ok(parsed) = ListRequest::from_json(Service::Inventory, &request) else { return Ok(()) };
-        let Ok(query) = prepare_list(Service::Inventory, &parsed) else { return Ok(()) };
-        let Ok(plan) = compile::list(&query, Service::Inventory.minimal_fields(), now()) else { return Ok(()) };
+        let Some(plan) = list_plan(&request) else { return Ok(()) };
         for (row, doc) in dataset().iter().enumerate() {
             prop_assert_eq!(
                 collection().row_matches(row, &plan.filter),

@@ -392,6 +392,14 @@ impl Collection {
         self.raws.is_empty()
     }
 
+    /// The AND-ed and the OR-ed conditions of `filter`, bound ([`Self::bind`]).
+    pub(super) fn bind_filter<'a>(
+        &'a self,
+        filter: &'a Filter,
+    ) -> (Vec<Bound<'a>>, Vec<Bound<'a>>) {
+        (self.bind(&filter.all), self.bind(&filter.any))
+    }
+
     pub(super) fn bind<'a>(&'a self, conditions: &'a [Condition]) -> Vec<Bound<'a>> {
         Bound::all(conditions, |condition| {
             let test = self.columns.bind(condition)?;
@@ -406,24 +414,21 @@ impl Collection {
     /// `eq`/`in` on an indexed column, such as a job's tasks by `job_id`): answering it then
     /// costs a few rows' work whatever the collection's size.
     pub fn narrows_to(&self, filter: &Filter, most: u64) -> bool {
-        let all = self.bind(&filter.all);
-        let any = self.bind(&filter.any);
+        let (all, any) = self.bind_filter(filter);
         scan::candidates(self.raws.len(), &all, &any).is_some_and(|n| n <= most)
     }
 
     /// True when the document at `row` matches `filter`, judged from its cells (without
     /// decoding the document, unlike [`super::filter::matches`], which it agrees with).
     pub fn row_matches(&self, row: usize, filter: &Filter) -> bool {
-        let all = self.bind(&filter.all);
-        let any = self.bind(&filter.any);
+        let (all, any) = self.bind_filter(filter);
         scan::row_matches(&self.raws, &all, &any, row)
     }
 
     /// Indices of the documents matching `filter`, in insertion order; stops with an error
     /// once `deadline` has passed or was cancelled.
     pub fn matching(&self, filter: &Filter, deadline: &Deadline) -> Result<Vec<usize>> {
-        let all = self.bind(&filter.all);
-        let any = self.bind(&filter.any);
+        let (all, any) = self.bind_filter(filter);
         scan::matching(&self.raws, &all, &any, deadline)
     }
 

@@ -26,8 +26,7 @@ impl Collection {
     }
 
     fn explain_filter(&self, filter: &Filter) -> Map<String, Value> {
-        let all = self.bind(&filter.all);
-        let any = self.bind(&filter.any);
+        let (all, any) = self.bind_filter(filter);
         let mut out = Map::new();
         out.insert(
             "conditions".into(),

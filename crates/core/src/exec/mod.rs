@@ -158,11 +158,7 @@ where
     cpu_pool().spawn(
         deadline.tenant(),
         Box::new(move || {
-            let result = inner.check().and_then(|()| {
-                std::panic::catch_unwind(AssertUnwindSafe(|| work(&inner)))
-                    .unwrap_or_else(|_| Err(Error::Internal("evaluation panicked".to_string())))
-            });
-            let _ = tx.send(result);
+            let _ = tx.send(run_here(&inner, work));
         }),
     );
     let result = tokio::select! {
@@ -175,6 +171,14 @@ where
         guard.disarm();
     }
     result
+}
+
+/// `work` on the calling thread, unless the deadline has passed or was cancelled; a panic
+/// in it is an internal error. Only for work known to be short (see [`run_cpu`]).
+pub fn run_here<T>(deadline: &Deadline, work: impl FnOnce(&Deadline) -> Result<T>) -> Result<T> {
+    deadline.check()?;
+    std::panic::catch_unwind(AssertUnwindSafe(|| work(deadline)))
+        .unwrap_or_else(|_| Err(Error::Internal("evaluation panicked".to_string())))
 }
 
 /// [`run_cpu`], or `work` right here when `small` says it is bounded by a small constant (a

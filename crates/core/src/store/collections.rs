@@ -8,7 +8,7 @@ use super::public_ids::PublicIds;
 use crate::error::{Error, Result};
 use crate::eval::collection::encode;
 use crate::eval::{Collection, ListOutput, StatOutput};
-use crate::exec::{run_cpu, Deadline};
+use crate::exec::{run_cpu, run_here, Deadline};
 use crate::query::plan::Filter;
 use crate::query::{ListPlan, Plan, StatPlan};
 use bson::Document;
@@ -163,11 +163,8 @@ impl Collections {
         if !collection.narrows_to(&plan.filter, INLINE_ROWS) {
             return None;
         }
-        Some(deadline.check().and_then(|()| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                collection.list(plan, deadline)
-            }))
-            .unwrap_or_else(|_| Err(Error::Internal("evaluation panicked".to_string())))
+        Some(run_here(deadline, |deadline| {
+            collection.list(plan, deadline)
         }))
     }
 
