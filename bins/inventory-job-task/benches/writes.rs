@@ -7,7 +7,8 @@
 //! directory (a 4 KiB write and `fdatasync`, one after another). Beside each row, the p50 and
 //! p99 of a read (a list: status filter, newest first, page of 20, over 50 000 JobTasks)
 //! made by two readers while the writers run, and the same readers' figures with no writer.
-//! Everything runs in this process, through the `Store` trait, on the same machine.
+//! Everything runs in this process, through the `Store` trait, on the same machine, with the
+//! service binaries' allocator (mimalloc).
 //!
 //! Options (environment): `WRITES_SECONDS` per row (5), `WRITES_CLIENTS` (`1,16,64`),
 //! `WRITES_STORES` (`embedded,memory`),
@@ -27,6 +28,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "report.rs"]
 mod benchmarks_md;

@@ -10,9 +10,8 @@
 //! of the database file, the reads' p99 in that minute, the writes, imports and exports
 //! made, and the errors seen; at the end a summary, exiting 1 on
 //! any error. Loopback only, bounded in time. Options: `SOAK_MINUTES`, `SOAK_READERS` (8),
-//! `SOAK_WRITERS` (16). Run it with the allocator settings the image uses
-//! (`MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072`, see
-//! docs/deploy.md "Memory"): with glibc's defaults resident memory creeps up under churn.
+//! `SOAK_WRITERS` (16). It runs on the service binaries' allocator (mimalloc), as the image
+//! does.
 
 use serde_json::json;
 use spacejobs_conformance::lifecycle::new_job;
@@ -26,6 +25,9 @@ use spacejobs_server::ServerConfig;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const DOMAIN: &str = "domain-soak";
 const SEED: usize = 20_000;
