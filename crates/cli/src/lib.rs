@@ -94,7 +94,7 @@ struct Cli {
     serve: ServeArgs,
 }
 
-/// The request budget and the transport's limits (see README, "Limits").
+/// The request budget and the transport's limits (see docs/operations.md, "Limits").
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {
     /// Longest a request may run, in milliseconds (a shorter client `grpc-timeout` wins).
@@ -232,7 +232,7 @@ pub enum AuthMode {
     Jwks,
 }
 
-/// Authentication flags (see README, "Running beside SpaceONE").
+/// Authentication flags (see docs/operations.md, "Authentication").
 #[derive(Debug, Clone, Args)]
 pub struct AuthArgs {
     /// How callers are authenticated.
