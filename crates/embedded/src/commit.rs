@@ -10,7 +10,7 @@
 //! Inserts in a group are planned after its updates: every write in a group was waiting at
 //! once, none acknowledged before another, so that order is one they could have had.
 
-use crate::{storage, table, Encoded};
+use crate::tables::{storage, table, Encoded};
 use redb::Database;
 use spacejobs_core::eval::Collection;
 use spacejobs_core::store::{public_id_field, Collections, Group, Slot};

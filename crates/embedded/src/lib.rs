@@ -15,10 +15,9 @@ use async_trait::async_trait;
 use bson::raw::{RawBsonRef, RawDocumentBuf};
 use bson::Document;
 use rayon::prelude::*;
-use redb::{
-    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
-};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
 mod commit;
+mod tables;
 
 use commit::{Committer, Request};
 use spacejobs_core::eval::collection::{encode, validate};
@@ -30,6 +29,7 @@ use spacejobs_core::write::{Write, Written};
 use spacejobs_core::{Deadline, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tables::{storage, table, Encoded};
 use tokio::sync::oneshot;
 
 /// Result alias of this crate.
@@ -81,14 +81,6 @@ impl std::fmt::Debug for EmbeddedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmbeddedStore").finish_non_exhaustive()
     }
-}
-
-pub(crate) fn table(name: &str) -> TableDefinition<'_, u64, &'static [u8]> {
-    TableDefinition::new(name)
-}
-
-pub(crate) fn storage(e: impl std::fmt::Display) -> spacejobs_core::Error {
-    spacejobs_core::Error::Internal(format!("embedded store: {e}"))
 }
 
 impl EmbeddedStore {
@@ -303,9 +295,6 @@ fn prepare_raw(documents: Vec<RawDocumentBuf>) -> spacejobs_core::Result<Vec<Enc
         })
         .collect()
 }
-
-/// A document's BSON bytes.
-pub(crate) type Encoded = Box<[u8]>;
 
 impl EmbeddedStore {
     /// Appends documents to several collections in one transaction, all or nothing.
