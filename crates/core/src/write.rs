@@ -72,7 +72,7 @@ impl Write {
             }
             | Write::UpdateMany {
                 collection, update, ..
-            } => update.check(crate::store::public_id_field(collection)),
+            } => update.check(crate::model::public_id_field(collection)),
             Write::Delete { .. } => Ok(()),
         }
     }

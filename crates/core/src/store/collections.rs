@@ -3,12 +3,12 @@
 //! embedded stores keep their documents here; writes are planned into a [`super::Group`]
 //! and applied here once the store has made them durable.
 
-use super::public_id_field;
 use super::public_ids::PublicIds;
 use crate::error::{Error, Result};
 use crate::eval::collection::encode;
 use crate::eval::{Collection, ListOutput, StatOutput};
 use crate::exec::{run_cpu, run_here, Deadline};
+use crate::model::public_id_field;
 use crate::query::plan::Filter;
 use crate::query::{ListPlan, Plan, StatPlan};
 use bson::Document;

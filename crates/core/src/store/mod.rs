@@ -12,6 +12,7 @@ mod group;
 mod memory;
 mod public_ids;
 
+pub use crate::model::{public_id_field, reference_fields};
 pub use collections::Collections;
 pub use group::{Changed, Group, Slot};
 pub use memory::MemoryStore;
@@ -231,26 +232,6 @@ pub struct ExportChunk {
     pub documents: Vec<RawDocumentBuf>,
     /// Where the next chunk starts; `None` when this was the last.
     pub cursor: Option<Bson>,
-}
-
-/// The public id field of a collection's documents (`job_task_id` of `job_task`, `job_id` of
-/// `job`), unique in every store.
-pub fn public_id_field(collection: &str) -> Option<&'static str> {
-    match collection {
-        "job_task" => Some("job_task_id"),
-        "job" => Some("job_id"),
-        _ => None,
-    }
-}
-
-/// The fields of collection `collection` that name another document, looked up one value
-/// at a time by the lifecycle (a job's tasks): the in-memory collections index every value
-/// of them.
-pub fn reference_fields(collection: &str) -> &'static [&'static str] {
-    match collection {
-        "job_task" => &["job_id"],
-        _ => &[],
-    }
 }
 
 /// Gives a document an ObjectId `_id` first in field order, as MongoDB does, if it has none.
