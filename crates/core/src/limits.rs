@@ -84,7 +84,7 @@ impl Default for Limits {
             max_name_bytes: 1024,
             max_value_bytes: 16 * 1024,
             max_value_depth: 8,
-            timeout: Duration::from_secs(30),
+            timeout: crate::exec::DEFAULT_TIMEOUT,
             max_in_flight: 64,
             max_in_flight_per_domain: 32,
         }

@@ -4,7 +4,8 @@
 //! through a `use` or a path in code (`crate::…`, `super::…`, `self::…`, or a child module's
 //! name). A re-export (`pub use child::Item`) is a facade, not a dependency: a path through it
 //! is followed to the module that defines the item, so a parent that only re-exports its
-//! children is not in a cycle with them. Paths inside macro invocations are not seen.
+//! children is not in a cycle with them. Paths inside macro invocations are not seen, nor
+//! those of `#[cfg(test)]` items: a unit test may build its input with a sibling's help.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -222,6 +223,9 @@ impl<'ast> Visit<'ast> for Collector {
     }
 
     fn visit_item(&mut self, item: &'ast syn::Item) {
+        if is_test_only(item) {
+            return;
+        }
         let name = match item {
             syn::Item::Const(i) => Some(&i.ident),
             syn::Item::Enum(i) => Some(&i.ident),
@@ -264,6 +268,23 @@ impl<'ast> Visit<'ast> for Collector {
         }
         syn::visit::visit_path(self, path);
     }
+}
+
+/// Whether an item is compiled for tests only (`#[cfg(test)]`).
+fn is_test_only(item: &syn::Item) -> bool {
+    let attrs = match item {
+        syn::Item::Mod(i) => &i.attrs,
+        syn::Item::Fn(i) => &i.attrs,
+        syn::Item::Use(i) => &i.attrs,
+        syn::Item::Impl(i) => &i.attrs,
+        _ => return false,
+    };
+    attrs.iter().any(|attr| {
+        attr.path().is_ident("cfg")
+            && attr
+                .parse_args::<syn::Ident>()
+                .is_ok_and(|ident| ident == "test")
+    })
 }
 
 /// The module that defines what `path` names, following re-exports (at most 8 deep).

@@ -115,10 +115,13 @@ impl Deadline {
     }
 }
 
+/// How long a request may run unless told otherwise (`Limits::timeout`'s default).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Default for Deadline {
-    /// The default request budget of [`crate::limits::Limits`].
+    /// [`DEFAULT_TIMEOUT`] from now.
     fn default() -> Self {
-        Deadline::after(crate::limits::Limits::default().timeout)
+        Deadline::after(DEFAULT_TIMEOUT)
     }
 }
 
