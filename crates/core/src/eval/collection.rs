@@ -3,8 +3,8 @@
 //! else (and every cell that is not a plain scalar) goes through the document engine, so the
 //! answers are exactly those of [`super::list()`] and [`super::stat()`].
 
+use super::cell::{TAG_DATE, TAG_INT};
 use super::cell_group::{group_cells, group_counts_by_index};
-use super::column::{TAG_DATE, TAG_INT};
 use super::columns::{Cell, CellKey, Column, Columns};
 use super::list::{list_rows, project, to_raw, ListOutput};
 use super::order::walk_order;

@@ -1,6 +1,6 @@
 //! [`Column`]: the cells of one field, packed, one per row of a collection.
 
-use super::columns::Cell;
+use super::cell::{Cell, EMPTY_ARRAY, TAG_COMPLEX, TAG_MISSING, TAG_STR};
 use super::sorted::SortedRows;
 use super::value_index::{ValueIndex, MOST_VALUES};
 
@@ -18,17 +18,6 @@ pub struct Column {
     /// The rows in the order of the cells (dates or integers), once sorted on.
     sorted: SortedRows,
 }
-
-const TAG_MISSING: u8 = 0;
-const TAG_NULL: u8 = 1;
-pub(super) const TAG_INT: u8 = 2;
-const TAG_DOUBLE: u8 = 3;
-pub(super) const TAG_STR: u8 = 4;
-pub(super) const TAG_DATE: u8 = 5;
-pub(super) const TAG_BOOL: u8 = 6;
-pub(super) const TAG_COMPLEX: u8 = 7;
-/// The value bits of a [`Cell::Complex`] that is an empty array (others have 0).
-pub(super) const EMPTY_ARRAY: u64 = 1;
 
 impl Column {
     /// `rows` missing cells, with a value index when `indexed` (kept past [`MOST_VALUES`]
@@ -155,7 +144,7 @@ impl Column {
     /// The cell of row `row` (Missing past the end).
     pub fn get(&self, row: usize) -> Cell {
         match (self.tags.get(row), self.bits.get(row)) {
-            (Some(&tag), Some(&bits)) => Self::decode(tag, bits),
+            (Some(&tag), Some(&bits)) => Cell::from_tagged(tag, bits),
             _ => Cell::Missing,
         }
     }
@@ -170,40 +159,13 @@ impl Column {
         &self.bits
     }
 
-    /// The cell a tag and its value bits stand for.
-    pub(super) fn decode(tag: u8, bits: u64) -> Cell {
-        match tag {
-            TAG_NULL => Cell::Null,
-            TAG_INT => Cell::Int(bits as i64),
-            TAG_DOUBLE => Cell::Double(f64::from_bits(bits)),
-            TAG_STR => Cell::Str(bits as u32),
-            TAG_DATE => Cell::Date(bits as i64),
-            TAG_BOOL => Cell::Bool(bits != 0),
-            TAG_COMPLEX => Cell::Complex,
-            _ => Cell::Missing,
-        }
-    }
-
-    pub(super) fn encode(cell: Cell) -> (u8, u64) {
-        match cell {
-            Cell::Missing => (TAG_MISSING, 0),
-            Cell::Null => (TAG_NULL, 0),
-            Cell::Int(i) => (TAG_INT, i as u64),
-            Cell::Double(d) => (TAG_DOUBLE, d.to_bits()),
-            Cell::Str(s) => (TAG_STR, u64::from(s)),
-            Cell::Date(d) => (TAG_DATE, d as u64),
-            Cell::Bool(b) => (TAG_BOOL, u64::from(b)),
-            Cell::Complex => (TAG_COMPLEX, 0),
-        }
-    }
-
     /// True when row `row` holds an empty array (a [`Cell::Complex`] that unwinds to no row).
     pub fn is_empty_array(&self, row: usize) -> bool {
         self.tags.get(row) == Some(&TAG_COMPLEX) && self.bits.get(row) == Some(&EMPTY_ARRAY)
     }
 
     pub(super) fn set(&mut self, row: usize, cell: Cell) {
-        self.set_encoded(row, Self::encode(cell));
+        self.set_encoded(row, cell.tagged());
     }
 
     pub(super) fn set_encoded(&mut self, row: usize, (tag, bits): (u8, u64)) {

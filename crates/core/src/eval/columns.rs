@@ -7,8 +7,9 @@
 //! [`Cell::Complex`]: evaluation then falls back to the document itself, so results are always
 //! those of the document engine in [`super::filter`] and [`super::group`].
 
+pub use super::cell::Cell;
+use super::cell::{EMPTY_ARRAY, TAG_COMPLEX};
 pub use super::column::Column;
-use super::column::{EMPTY_ARRAY, TAG_COMPLEX};
 use super::memo::{Memo, MATCH, NO_MATCH, UNTRIED};
 use super::strings::{Recent, Strings};
 use super::text_search;
@@ -19,27 +20,6 @@ use bson::Bson;
 use hashbrown::HashMap;
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
-
-/// One top-level field value of one document, in 16 bytes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell {
-    /// The field is absent.
-    Missing,
-    /// `null`.
-    Null,
-    /// int32 or int64.
-    Int(i64),
-    /// A double.
-    Double(f64),
-    /// An interned string.
-    Str(u32),
-    /// A date (milliseconds since the epoch).
-    Date(i64),
-    /// A boolean.
-    Bool(bool),
-    /// Anything else: evaluate on the document.
-    Complex,
-}
 
 /// A string never interned (compares unequal to every stored string).
 const UNKNOWN_STRING: u32 = u32::MAX;
@@ -194,7 +174,7 @@ impl Columns {
             let encoded = if element.kind == kind::ARRAY && element.value.len() <= 5 {
                 (TAG_COMPLEX, EMPTY_ARRAY)
             } else {
-                Column::encode(self.cell_of(element, slot))
+                self.cell_of(element, slot).tagged()
             };
             if let Some(column) = self.columns.get_mut(slot) {
                 column.set_encoded(row, encoded);

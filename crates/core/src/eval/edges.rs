@@ -3,7 +3,7 @@
 //! table lookups a row: most strings of an id column fail them, and then neither their text,
 //! their memo slot nor the regex is touched.
 
-use super::column::TAG_STR;
+use super::cell::TAG_STR;
 use super::strings::Strings;
 use crate::query::plan::Pattern;
 

@@ -6,7 +6,8 @@
 //! a value index intersect its bitmaps first, and then no scan is needed when every
 //! condition was indexed or few rows are left to test one by one.
 
-use super::column::{Column, TAG_BOOL, TAG_COMPLEX, TAG_DATE, TAG_STR};
+use super::cell::{TAG_BOOL, TAG_COMPLEX, TAG_DATE, TAG_STR};
+use super::column::Column;
 use super::columns::{Cell, CellTest, Cmp};
 use super::edges::EdgeBytes;
 use super::filter::condition_matches;
@@ -79,7 +80,7 @@ impl<'a> Kernel<'a> {
         match self {
             Kernel::Exact(keys, negate) => keys.contains(&(tag, bits)) != *negate,
             Kernel::Dates(date, cmp) => tag == TAG_DATE && cmp.accepts((bits as i64).cmp(date)),
-            Kernel::Cells(test) | Kernel::Memo(test, _) => test.eval(Column::decode(tag, bits)),
+            Kernel::Cells(test) | Kernel::Memo(test, _) => test.eval(Cell::from_tagged(tag, bits)),
         }
     }
 
@@ -148,7 +149,7 @@ impl<'a> Kernel<'a> {
                             Some(NO_MATCH) => *negate,
                             _ => {
                                 let local = local.get_or_insert_with(|| patterns.to_vec());
-                                test.eval_with(Column::decode(*t, *b), Some(local))
+                                test.eval_with(Cell::from_tagged(*t, *b), Some(local))
                             }
                         },
                         TAG_COMPLEX => false,
@@ -164,7 +165,7 @@ impl<'a> Kernel<'a> {
                 for (j, (o, (t, b))) in zip_cells(out, tags, bits).enumerate() {
                     *o = *t != TAG_COMPLEX
                         && wanted(j)
-                        && test.eval_with(Column::decode(*t, *b), local.as_deref());
+                        && test.eval_with(Cell::from_tagged(*t, *b), local.as_deref());
                 }
             }
         }

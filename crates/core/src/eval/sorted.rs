@@ -5,7 +5,7 @@
 //! removed rows drop it, and the next sort decides again (as does a date or integer written
 //! to a column found unsortable).
 
-use super::column::{TAG_DATE, TAG_INT};
+use super::cell::{TAG_DATE, TAG_INT};
 use std::sync::OnceLock;
 
 /// The rows of a column in ascending `(value, row)` order, with the one tag all its cells
