@@ -1,67 +1,21 @@
-//! Conversions between the proto messages and the core model, all in one place: requests
-//! into core [`Query`]/[`StatisticsQuery`]/[`ListRequest`], stored documents into the Info
-//! messages, JSON into `google.protobuf.Struct`.
+//! Conversions between the proto messages and the core model: requests into core
+//! [`Query`]/[`StatisticsQuery`]/[`ListRequest`] (and back, for clients), and answers into
+//! the response messages. A stored document becomes its Info message in [`crate::raw_info`]
+//! (straight from its bytes) or [`crate::info`] (through the model); free-form parts are
+//! `Struct`s of [`crate::structs`].
 
-use prost_types::value::Kind;
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 use spacejobs_core::eval::ListOutput;
-use spacejobs_core::model::{self, Service};
+use spacejobs_core::model::Service;
 use spacejobs_core::query::model as q;
-use spacejobs_core::{render, time, Error, ListRequest, Result, StatRequest};
+use spacejobs_core::{render, Error, ListRequest, Result, StatRequest};
 use spacejobs_proto::core as pb;
 use spacejobs_proto::{inventory, power_scheduler, spot_automation};
 use std::collections::BTreeMap;
 
-/// A protobuf `Value` as JSON; whole numbers become JSON integers.
-pub fn value_to_json(value: &prost_types::Value) -> Value {
-    match &value.kind {
-        None | Some(Kind::NullValue(_)) => Value::Null,
-        Some(Kind::NumberValue(n)) => {
-            if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                Value::from(*n as i64)
-            } else {
-                Number::from_f64(*n).map_or(Value::Null, Value::Number)
-            }
-        }
-        Some(Kind::StringValue(s)) => Value::String(s.clone()),
-        Some(Kind::BoolValue(b)) => Value::Bool(*b),
-        Some(Kind::StructValue(s)) => Value::Object(struct_to_json(s)),
-        Some(Kind::ListValue(l)) => Value::Array(l.values.iter().map(value_to_json).collect()),
-    }
-}
-
-/// A protobuf `Struct` as a JSON object.
-pub fn struct_to_json(s: &prost_types::Struct) -> Map<String, Value> {
-    s.fields
-        .iter()
-        .map(|(k, v)| (k.clone(), value_to_json(v)))
-        .collect()
-}
-
-/// JSON as a protobuf `Value`.
-pub fn json_to_value(value: &Value) -> prost_types::Value {
-    let kind = match value {
-        Value::Null => Kind::NullValue(0),
-        Value::Bool(b) => Kind::BoolValue(*b),
-        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
-        Value::String(s) => Kind::StringValue(s.clone()),
-        Value::Array(items) => Kind::ListValue(prost_types::ListValue {
-            values: items.iter().map(json_to_value).collect(),
-        }),
-        Value::Object(map) => Kind::StructValue(json_to_struct(map)),
-    };
-    prost_types::Value { kind: Some(kind) }
-}
-
-/// A JSON object as a protobuf `Struct`.
-pub fn json_to_struct(map: &Map<String, Value>) -> prost_types::Struct {
-    prost_types::Struct {
-        fields: map
-            .iter()
-            .map(|(k, v)| (k.clone(), json_to_value(v)))
-            .collect::<BTreeMap<_, _>>(),
-    }
-}
+use crate::info::status_number;
+pub use crate::info::{job_task_info_by_model, power_job_info, spot_job_info};
+pub use crate::structs::{json_to_struct, json_to_value, struct_to_json, value_to_json};
 
 fn text(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
@@ -306,157 +260,12 @@ pub fn stat_request(query: Option<&pb::StatisticsQuery>, domain_id: &str) -> Sta
     }
 }
 
-fn iso(dt: Option<bson::DateTime>) -> String {
-    dt.map(time::format_iso).unwrap_or_default()
-}
-
-fn timestamp(dt: Option<bson::DateTime>) -> Option<prost_types::Timestamp> {
-    dt.map(|d| {
-        let ms = d.timestamp_millis();
-        prost_types::Timestamp {
-            seconds: ms.div_euclid(1000),
-            nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-        }
-    })
-}
-
-pub(crate) fn document_struct(doc: &bson::Document) -> Option<prost_types::Struct> {
-    Some(json_to_struct(&render::document_to_json(doc)))
-}
-
-fn status_number(name: &str, service: Service) -> i32 {
-    service
-        .status_names()
-        .iter()
-        .position(|s| *s == name)
-        .and_then(|i| i32::try_from(i).ok())
-        .unwrap_or(0)
-}
-
-/// The status enum number of a stored document; 0 (the proto default) when the document,
-/// or its projection, has none.
-fn wire_status(doc: &bson::RawDocument, service: Service) -> i32 {
-    match doc.get_str("status") {
-        Ok(s) => status_number(s, service),
-        Err(_) => 0,
-    }
-}
-
-/// Stored errors as a service's `ErrorInfo` messages (three packages, one shape).
-fn error_infos<T>(
-    errors: Vec<model::ErrorInfo>,
-    make: impl Fn(String, String, Option<prost_types::Struct>) -> T,
-) -> Vec<T> {
-    errors
-        .into_iter()
-        .map(|e| make(e.error_code, e.message, document_struct(&e.additional)))
-        .collect()
-}
-
 /// A stored JobTask as `JobTaskInfo`.
 pub fn job_task_info(doc: &bson::RawDocument) -> Result<inventory::JobTaskInfo> {
     match crate::raw_info::job_task_info(doc) {
         Some(info) => Ok(info),
         None => job_task_info_by_model(doc),
     }
-}
-
-/// [`job_task_info`] read through the serde model (documents with fields of other types).
-pub fn job_task_info_by_model(doc: &bson::RawDocument) -> Result<inventory::JobTaskInfo> {
-    let status = wire_status(doc, Service::Inventory);
-    let t = model::JobTask::from_raw(doc)?;
-    Ok(inventory::JobTaskInfo {
-        job_task_id: t.job_task_id,
-        status,
-        created_count: t.created_count,
-        updated_count: t.updated_count,
-        failure_count: t.failure_count,
-        deleted_count: t.deleted_count,
-        disconnected_count: t.disconnected_count,
-        errors: error_infos(t.errors, |error_code, message, additional| {
-            inventory::ErrorInfo {
-                error_code,
-                message,
-                additional,
-            }
-        }),
-        job_id: t.job_id,
-        secret_id: t.secret_id,
-        provider: t.provider,
-        service_account_id: t.service_account_id,
-        project_id: t.project_id,
-        domain_id: t.domain_id,
-        created_at: iso(t.created_at),
-        started_at: iso(t.started_at),
-        finished_at: iso(t.finished_at),
-    })
-}
-
-/// A stored spot_automation Job as `JobInfo`.
-pub fn spot_job_info(doc: &bson::RawDocument) -> Result<spot_automation::JobInfo> {
-    let status = wire_status(doc, Service::SpotAutomation);
-    let j = model::Job::from_raw(doc)?;
-    Ok(spot_automation::JobInfo {
-        job_id: j.job_id,
-        status,
-        filter: document_struct(&j.filter),
-        total_tasks: j.total_tasks,
-        remained_tasks: j.remained_tasks,
-        errors: error_infos(j.errors, |error_code, message, additional| {
-            spot_automation::ErrorInfo {
-                error_code,
-                message,
-                additional,
-            }
-        }),
-        project_id: j.project_id,
-        domain_id: j.domain_id,
-        created_at: iso(j.created_at),
-        updated_at: iso(j.updated_at),
-        finished_at: iso(j.finished_at),
-    })
-}
-
-/// A stored power_scheduler Job as `JobInfo` (timestamps, and `controller_info` from the
-/// embedded controller).
-pub fn power_job_info(doc: &bson::RawDocument) -> Result<power_scheduler::JobInfo> {
-    let status = wire_status(doc, Service::PowerScheduler);
-    let j = model::Job::from_raw(doc)?;
-    Ok(power_scheduler::JobInfo {
-        job_id: j.job_id,
-        status,
-        filter: document_struct(&j.filter),
-        total_tasks: j.total_tasks,
-        remained_tasks: j.remained_tasks,
-        errors: error_infos(j.errors, |error_code, message, additional| {
-            power_scheduler::ErrorInfo {
-                error_code,
-                message,
-                additional,
-            }
-        }),
-        controller_info: j.controller.map(|c| power_scheduler::ControllerInfo {
-            controller_id: c.controller_id,
-            name: c.name,
-            provider: c.provider,
-            capability: document_struct(&c.capability),
-            plugin_info: Some(power_scheduler::PluginInfo {
-                plugin_id: c.plugin_info.plugin_id,
-                version: c.plugin_info.version,
-                options: document_struct(&c.plugin_info.options),
-                provider: c.plugin_info.provider,
-                metadata: document_struct(&c.plugin_info.metadata),
-            }),
-            tags: document_struct(&c.tags),
-            created_at: timestamp(c.created_at),
-            domain_id: c.domain_id,
-        }),
-        project_id: j.project_id,
-        domain_id: j.domain_id,
-        created_at: timestamp(j.created_at),
-        updated_at: timestamp(j.updated_at),
-        finished_at: timestamp(j.finished_at),
-    })
 }
 
 /// A stat output as the response Struct.

@@ -21,6 +21,7 @@ pub mod encoded_list;
 pub mod export;
 pub mod front;
 pub mod grpc;
+pub mod info;
 pub mod json;
 pub mod listen;
 pub mod metrics;
@@ -30,6 +31,7 @@ pub mod raw_info;
 pub mod rest;
 pub mod shape;
 pub mod status;
+pub mod structs;
 pub mod trace;
 pub mod ui;
 

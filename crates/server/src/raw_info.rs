@@ -5,7 +5,7 @@
 //! the model reads take this path; anything else returns `None`, and the caller reads the
 //! document through the model, which gives the same message or words the error.
 
-use crate::convert::document_struct;
+use crate::structs::document_struct;
 use bson::raw::RawDocument;
 use prost::encoding::{encode_varint, encoded_len_varint, WireType};
 use prost::Message;
@@ -398,7 +398,7 @@ pub fn write_job_tasks_info(
     for doc in documents {
         let hint = doc.as_bytes().len();
         if nested_sized(out, 1, hint, |info| write_job_task_info(doc, info)).is_none() {
-            let info = crate::convert::job_task_info_by_model(doc)?.encode_to_vec();
+            let info = crate::info::job_task_info_by_model(doc)?.encode_to_vec();
             put_bytes(out, 1, &info, false);
         }
     }
