@@ -436,6 +436,26 @@ impl Job {
     }
 }
 
+/// The public id field of a collection's documents (`job_task_id` of `job_task`, `job_id` of
+/// `job`), unique in every store.
+pub fn public_id_field(collection: &str) -> Option<&'static str> {
+    match collection {
+        "job_task" => Some("job_task_id"),
+        "job" => Some("job_id"),
+        _ => None,
+    }
+}
+
+/// The fields of collection `collection` that name another document, looked up one value
+/// at a time by the lifecycle (a job's tasks): the in-memory collections index every value
+/// of them.
+pub fn reference_fields(collection: &str) -> &'static [&'static str] {
+    match collection {
+        "job_task" => &["job_id"],
+        _ => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,25 +501,5 @@ mod tests {
             job.controller.map(|c| c.plugin_info.plugin_id),
             Some("p".to_string())
         );
-    }
-}
-
-/// The public id field of a collection's documents (`job_task_id` of `job_task`, `job_id` of
-/// `job`), unique in every store.
-pub fn public_id_field(collection: &str) -> Option<&'static str> {
-    match collection {
-        "job_task" => Some("job_task_id"),
-        "job" => Some("job_id"),
-        _ => None,
-    }
-}
-
-/// The fields of collection `collection` that name another document, looked up one value
-/// at a time by the lifecycle (a job's tasks): the in-memory collections index every value
-/// of them.
-pub fn reference_fields(collection: &str) -> &'static [&'static str] {
-    match collection {
-        "job_task" => &["job_id"],
-        _ => &[],
     }
 }

@@ -1,26 +1,17 @@
-//! [`Collection`]: documents in insertion order plus their column cells, answering list and
-//! stat plans. Filters on top-level fields and groups on top-level keys read the cells; all
-//! else (and every cell that is not a plain scalar) goes through the document engine, so the
-//! answers are exactly those of [`super::list()`] and [`super::stat()`].
+//! [`Collection`]: documents in insertion order, each kept once as its BSON bytes, plus their
+//! column cells: appends, replacements, removals and their upkeep, and the rows matching a
+//! filter. How it answers list and stat plans is [`super::access`] and [`super::answer`].
 
-use super::cell::{TAG_DATE, TAG_INT};
-use super::cell_group::{group_cells, group_counts_by_index};
-use super::columns::{Cell, CellKey, Column, Columns};
-use super::list::{list_rows, project, to_raw, ListOutput};
-use super::order::walk_order;
+use super::columns::Columns;
 use super::packed::PackedDocs;
-use super::raw_unwind::unwind_group;
-use super::reads::pipeline_reads;
 use super::scan::{self, Bound};
-use super::stat::{distinct, paged, pipeline_within, rows_to_results, StatOutput};
 pub use super::stored::{encode, validate};
 use super::stored::{field_value, parse};
 use crate::error::{Error, Result};
 use crate::exec::{Deadline, CHECK_EVERY};
-use crate::query::plan::{Condition, Filter, ListPlan, Stage, StatKind, StatPlan};
+use crate::query::plan::{Condition, Filter};
 use bson::{Document, RawDocument, RawDocumentBuf};
 use rayon::prelude::*;
-use std::borrow::Cow;
 
 /// The column cells and packed bytes of a bulk insert, made ahead of its collection
 /// ([`Collection::prefill`]).
@@ -335,7 +326,7 @@ impl Collection {
     }
 
     /// A copy of the stored bytes of document `index`.
-    fn raw_copy(&self, index: usize) -> Result<RawDocumentBuf> {
+    pub(super) fn raw_copy(&self, index: usize) -> Result<RawDocumentBuf> {
         let bytes = self
             .raws
             .get(index)
@@ -344,30 +335,22 @@ impl Collection {
             .map_err(|e| Error::Internal(format!("stored document unreadable: {e}")))
     }
 
-    /// The documents at `indices`, parsed, checking `deadline` as it goes.
-    fn documents(&self, indices: &[usize], deadline: &Deadline) -> Result<Vec<Document>> {
-        let mut out = Vec::with_capacity(indices.len());
-        for chunk in indices.chunks(CHECK_EVERY) {
-            deadline.check()?;
-            for &i in chunk {
-                out.push(self.document(i)?);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The documents at `indices`, each holding only `fields` (those it has), checking
-    /// `deadline` as it goes.
-    fn documents_with(
+    /// The documents at `indices`, parsed whole, or holding only `reads`' fields (those each
+    /// has) when given, checking `deadline` as it goes.
+    pub(super) fn documents_reading(
         &self,
         indices: &[usize],
-        fields: &[String],
+        reads: Option<&[String]>,
         deadline: &Deadline,
     ) -> Result<Vec<Document>> {
         let mut out = Vec::with_capacity(indices.len());
         for chunk in indices.chunks(CHECK_EVERY) {
             deadline.check()?;
             for &i in chunk {
+                let Some(fields) = reads else {
+                    out.push(self.document(i)?);
+                    continue;
+                };
                 let mut doc = Document::new();
                 if let Some(raw) = self.raw(i) {
                     for field in fields {
@@ -380,6 +363,11 @@ impl Collection {
             }
         }
         Ok(out)
+    }
+
+    /// The documents' bytes, packed.
+    pub(super) fn raws(&self) -> &PackedDocs {
+        &self.raws
     }
 
     /// Number of documents.
@@ -461,306 +449,6 @@ impl Collection {
         Ok(crate::store::ExportChunk { documents, cursor })
     }
 
-    /// Answers a list plan, within `deadline`.
-    pub fn list(&self, plan: &ListPlan, deadline: &Deadline) -> Result<ListOutput> {
-        let all = self.bind(&plan.filter.all);
-        let any = self.bind(&plan.filter.any);
-        if plan.count_only && plan.unwind.is_none() {
-            let total_count = match scan::count_by_index(self.raws.len(), &all, &any) {
-                Some(n) => n,
-                None => scan::matching(&self.raws, &all, &any, deadline)?.len() as u64,
-            };
-            return Ok(ListOutput {
-                documents: Vec::new(),
-                total_count,
-            });
-        }
-        if plan.unwind.is_none() {
-            if let Some(out) = self.page_by_order(&all, &any, plan, deadline)? {
-                return Ok(out);
-            }
-        }
-        let matched = scan::matching(&self.raws, &all, &any, deadline)?;
-        if plan.unwind.is_none() {
-            if let Some(out) = self.page_by_cells(&matched, plan)? {
-                return Ok(out);
-            }
-        }
-        // Parsed one at a time as the list takes them: only the page's rows are kept.
-        let docs = matched.iter().enumerate().map(|(n, &i)| {
-            if n % CHECK_EVERY == 0 {
-                deadline.check()?;
-            }
-            self.document(i)
-        });
-        list_rows(docs, plan)
-    }
-
-    /// The distinct values of a top-level column of scalar cells among `matched` (null and
-    /// missing left out), sorted as [`distinct`] sorts them; `None` when the cells cannot.
-    fn distinct_cells(
-        &self,
-        path: &crate::value::FieldPath,
-        matched: &[usize],
-    ) -> Option<Vec<bson::Bson>> {
-        let [field] = path.parts() else {
-            return None;
-        };
-        let cells = self.columns.column(field)?;
-        // Strings are marked in a bitset by id (no hashing); other values go to a set.
-        let mut strings = vec![0u64; self.columns.strings().len().div_ceil(64)];
-        let mut seen = hashbrown::HashSet::new();
-        let mut last = Cell::Missing;
-        for &i in matched {
-            match cells.get(i) {
-                Cell::Complex => return None,
-                Cell::Missing | Cell::Null => {}
-                Cell::Str(id) => {
-                    if let Some(word) = strings.get_mut(id as usize / 64) {
-                        *word |= 1 << (id % 64);
-                    }
-                }
-                // Runs of one value (rows of one project, one status) are looked up once.
-                cell if cell == last => {}
-                cell => {
-                    seen.insert(CellKey(cell));
-                    last = cell;
-                }
-            }
-        }
-        let mut unique: Vec<Cell> = seen.into_iter().map(|k| k.0).collect();
-        for (w, &word) in strings.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                let bit = bits.trailing_zeros();
-                bits &= bits - 1;
-                unique.push(Cell::Str(w as u32 * 64 + bit));
-            }
-        }
-        unique.sort_by(|a, b| self.columns.compare_cells(*a, *b));
-        Some(
-            unique
-                .into_iter()
-                .filter_map(|c| self.columns.value(c))
-                .collect(),
-        )
-    }
-
-    /// The sorted page of `matched` when every sort key is a top-level column of scalar
-    /// cells: the first `skip + limit` rows are selected on the cells (ties in insertion
-    /// order), and only the page's documents are read.
-    fn page_by_cells(&self, matched: &[usize], plan: &ListPlan) -> Result<Option<ListOutput>> {
-        let mut keys = Vec::with_capacity(plan.sort.len());
-        for spec in &plan.sort {
-            let [field] = spec.path.parts() else {
-                return Ok(None);
-            };
-            let Some(cells) = self.columns.column(field) else {
-                return Ok(None);
-            };
-            if cells.any_complex(matched) {
-                return Ok(None);
-            }
-            keys.push((cells, spec.desc));
-        }
-        let order = |a: &usize, b: &usize| {
-            for (cells, desc) in &keys {
-                let o = self.columns.compare_cells(cells.get(*a), cells.get(*b));
-                let o = if *desc { o.reverse() } else { o };
-                if o != std::cmp::Ordering::Equal {
-                    return o;
-                }
-            }
-            a.cmp(b)
-        };
-        let (skip, needed) = page_bounds(plan);
-        let needed = needed.min(matched.len());
-        let rows = match keys.as_slice() {
-            [(cells, desc)] => top_by_number(cells, matched, *desc, needed),
-            _ => None,
-        };
-        let rows = rows.unwrap_or_else(|| {
-            let mut rows = matched.to_vec();
-            if needed == 0 {
-                rows.clear();
-            } else if needed < rows.len() {
-                rows.select_nth_unstable_by(needed - 1, order);
-                rows.truncate(needed);
-            }
-            rows.sort_unstable_by(order);
-            rows
-        });
-        Ok(Some(ListOutput {
-            documents: self.page_documents(&rows[skip.min(rows.len())..], plan)?,
-            total_count: matched.len() as u64,
-        }))
-    }
-
-    /// The sorted page read from the sort column's row order, when the value indexes alone
-    /// answer the filter and the one sort key is a top-level column of dates or integers:
-    /// the order is walked from the wanted end, keeping the matching rows, until the page is
-    /// full, so the cost follows the page rather than the number of matches. `None` when
-    /// that does not apply, or when the matches are so few that the walk would be long.
-    fn page_by_order(
-        &self,
-        all: &[Bound<'_>],
-        any: &[Bound<'_>],
-        plan: &ListPlan,
-        deadline: &Deadline,
-    ) -> Result<Option<ListOutput>> {
-        let Some((column, matched, needed)) = self.order_walk(all, any, plan) else {
-            return Ok(None);
-        };
-        let Some(order) = column.sorted_rows() else {
-            return Ok(None);
-        };
-        let desc = plan.sort.first().is_some_and(|s| s.desc);
-        let rows = walk_order(order, column.bits(), &matched, desc, needed, deadline)?;
-        let (skip, _) = page_bounds(plan);
-        Ok(Some(ListOutput {
-            documents: self.page_documents(&rows[skip.min(rows.len())..], plan)?,
-            total_count: matched.len(),
-        }))
-    }
-
-    /// What [`Self::page_by_order`] walks, when it applies: the one sort key's column (to be
-    /// all dates or all integers), the rows the value indexes give for the whole filter, and how
-    /// many rows the page needs; `None` also when the matches are so few that the walk would
-    /// be long (it meets about `needed × rows / matches` rows, where going through the
-    /// matches costs about their number).
-    pub(super) fn order_walk(
-        &self,
-        all: &[Bound<'_>],
-        any: &[Bound<'_>],
-        plan: &ListPlan,
-    ) -> Option<(&Column, roaring::RoaringBitmap, usize)> {
-        let [spec] = plan.sort.as_slice() else {
-            return None;
-        };
-        let [field] = spec.path.parts() else {
-            return None;
-        };
-        let column = self.columns.column(field)?;
-        let matched = scan::rows_by_index(self.raws.len(), all, any)?;
-        let found = usize::try_from(matched.len()).unwrap_or(usize::MAX);
-        let needed = page_bounds(plan).1.min(found);
-        let walk = (needed as u128) * (self.raws.len() as u128);
-        (walk <= 4 * (found as u128) * (found as u128)).then_some((column, matched, needed))
-    }
-
-    /// The documents of a page's rows, projected when the plan says so.
-    fn page_documents(&self, rows: &[usize], plan: &ListPlan) -> Result<Vec<RawDocumentBuf>> {
-        rows.iter()
-            .map(|&i| match &plan.projection {
-                Some(paths) => to_raw(&project(&self.document(i)?, paths)),
-                None => self.raw_copy(i),
-            })
-            .collect()
-    }
-
-    /// Answers a stat plan, within `deadline`.
-    pub fn stat(&self, plan: &StatPlan, deadline: &Deadline) -> Result<StatOutput> {
-        let (all, any) = (self.bind(&plan.filter.all), self.bind(&plan.filter.any));
-        if let Some(rows) = self.group_counts_by_index(&all, &any, plan, deadline)? {
-            return Ok(paged(rows_to_results(rows), plan.page));
-        }
-        let matched = scan::matching(&self.raws, &all, &any, deadline)?;
-        deadline.check()?;
-        let results = match &plan.kind {
-            StatKind::Distinct(path) => match self.distinct_cells(path, &matched) {
-                Some(values) => values,
-                None => {
-                    let docs = match path.parts().first() {
-                        Some(top) => {
-                            self.documents_with(&matched, std::slice::from_ref(top), deadline)?
-                        }
-                        None => self.documents(&matched, deadline)?,
-                    };
-                    distinct(docs.iter(), path)
-                }
-            },
-            StatKind::Aggregate(stages) => {
-                let rows = match stages.split_first() {
-                    Some((Stage::Group(spec), rest)) => {
-                        match group_cells(&self.columns, spec, &matched) {
-                            Some(grouped) => {
-                                deadline.check()?;
-                                pipeline_within(
-                                    grouped.into_iter().map(Cow::Owned).collect(),
-                                    rest,
-                                    deadline,
-                                )?
-                            }
-                            None => self.pipeline(&matched, stages, deadline)?,
-                        }
-                    }
-                    Some((Stage::Unwind(path), rest)) => match rest.split_first() {
-                        Some((Stage::Group(spec), rest)) => {
-                            match unwind_group(self, &matched, path, spec, deadline)? {
-                                Some(grouped) => pipeline_within(
-                                    grouped.into_iter().map(Cow::Owned).collect(),
-                                    rest,
-                                    deadline,
-                                )?,
-                                None => self.pipeline(&matched, stages, deadline)?,
-                            }
-                        }
-                        _ => self.pipeline(&matched, stages, deadline)?,
-                    },
-                    _ => self.pipeline(&matched, stages, deadline)?,
-                };
-                deadline.check()?;
-                rows_to_results(rows)
-            }
-        };
-        Ok(paged(results, plan.page))
-    }
-
-    /// The rows of an aggregation opening with a count by one indexed key, when the value
-    /// indexes alone answer the filter (`all`, `any` bound): the groups are the key's bitmaps
-    /// intersected with the filter's, no row is visited.
-    fn group_counts_by_index(
-        &self,
-        all: &[Bound<'_>],
-        any: &[Bound<'_>],
-        plan: &StatPlan,
-        deadline: &Deadline,
-    ) -> Result<Option<Vec<Document>>> {
-        let StatKind::Aggregate(stages) = &plan.kind else {
-            return Ok(None);
-        };
-        let Some((Stage::Group(spec), rest)) = stages.split_first() else {
-            return Ok(None);
-        };
-        let Some(rows) = scan::rows_by_index(self.raws.len(), all, any) else {
-            return Ok(None);
-        };
-        let Some(grouped) = group_counts_by_index(&self.columns, spec, &rows) else {
-            return Ok(None);
-        };
-        deadline.check()?;
-        let rows = pipeline_within(
-            grouped.into_iter().map(Cow::Owned).collect(),
-            rest,
-            deadline,
-        )?;
-        deadline.check()?;
-        Ok(Some(rows))
-    }
-
-    fn pipeline(
-        &self,
-        matched: &[usize],
-        stages: &[Stage],
-        deadline: &Deadline,
-    ) -> Result<Vec<Document>> {
-        let docs = match pipeline_reads(stages) {
-            Some(fields) => self.documents_with(matched, &fields, deadline)?,
-            None => self.documents(matched, deadline)?,
-        };
-        pipeline_within(docs.into_iter().map(Cow::Owned).collect(), stages, deadline)
-    }
-
     /// A collection of `documents`, in order; refused when one cannot be stored as BSON.
     pub fn from_documents(documents: impl IntoIterator<Item = Document>) -> Result<Self> {
         let mut collection = Collection::new();
@@ -769,48 +457,4 @@ impl Collection {
         }
         Ok(collection)
     }
-}
-
-/// `(skip, skip + limit)` of a list plan.
-fn page_bounds(plan: &ListPlan) -> (usize, usize) {
-    let skip = usize::try_from(plan.slice.skip).unwrap_or(usize::MAX);
-    let limit = plan
-        .slice
-        .limit
-        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-    (skip, skip.saturating_add(limit))
-}
-
-/// The first `needed` of `matched` in the order of one column whose cells there are all dates
-/// or all integers (ties in row order), selected on plain `(key, row)` pairs; `None` for other
-/// columns.
-fn top_by_number(
-    cells: &Column,
-    matched: &[usize],
-    desc: bool,
-    needed: usize,
-) -> Option<Vec<usize>> {
-    let (tags, bits) = (cells.tags(), cells.bits());
-    let tag = *tags.get(*matched.first()?)?;
-    if tag != TAG_DATE && tag != TAG_INT {
-        return None;
-    }
-    let mut keyed: Vec<(i64, u32)> = Vec::with_capacity(matched.len());
-    for &i in matched {
-        if tags.get(i) != Some(&tag) {
-            return None;
-        }
-        let key = *bits.get(i)? as i64;
-        // `!key` orders the keys the other way round, without overflow.
-        keyed.push((if desc { !key } else { key }, u32::try_from(i).ok()?));
-    }
-    if needed == 0 {
-        return Some(Vec::new());
-    }
-    if needed < keyed.len() {
-        keyed.select_nth_unstable(needed - 1);
-        keyed.truncate(needed);
-    }
-    keyed.sort_unstable();
-    Some(keyed.into_iter().map(|(_, i)| i as usize).collect())
 }

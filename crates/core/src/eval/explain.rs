@@ -1,15 +1,13 @@
 //! How a [`Collection`] answers a plan, for `explain`: each filter condition's access path
-//! (value index, column kernel or the documents' bytes), the scan, and the sort, page,
-//! distinct or first stage. The conditions are bound as a query would bind them; no row is
-//! scanned, sorted or grouped.
+//! (value index, column kernel or the documents' bytes), the scan, and the access path of the
+//! sort, page, distinct or first stage ([`super::access`], the value the answer follows).
+//! The conditions are bound as a query would bind them; no row is scanned, sorted or grouped.
 
-use super::cell_group::{counts_on_index, groups_on_cells};
+use super::access::{list_path, stat_path, ListPath, StatPath};
 use super::collection::Collection;
-use super::reads::pipeline_reads;
-use super::scan::{rows_by_index, strategy, Bound};
-use crate::query::plan::{Filter, ListPlan, Stage, StatKind, StatPlan};
+use super::scan::{strategy, Bound};
+use crate::query::plan::{Filter, ListPlan, StatKind, StatPlan};
 use crate::query::Plan;
-use crate::value::FieldPath;
 use serde_json::{json, Map, Value};
 
 impl Collection {
@@ -43,101 +41,87 @@ impl Collection {
     }
 
     fn explain_list(&self, plan: &ListPlan) -> Map<String, Value> {
-        let mut out = Map::new();
-        let (all, any) = (self.bind(&plan.filter.all), self.bind(&plan.filter.any));
-        let walk = self
-            .order_walk(&all, &any, plan)
-            .filter(|(column, ..)| column.sortable());
-        let answer = if plan.count_only && plan.unwind.is_none() {
-            "count of the matching rows (no document read)".to_string()
-        } else if plan.unwind.is_some() {
-            "matching documents parsed, unwound, filtered, sorted and paged".to_string()
-        } else if let Some((_, matched, needed)) = walk {
-            format!(
+        let (all, any) = self.bind_filter(&plan.filter);
+        let read = if plan.projection.is_some() {
+            ", then projected"
+        } else {
+            " as stored BSON"
+        };
+        let answer = match list_path(self, &all, &any, plan) {
+            ListPath::Count => "count of the matching rows (no document read)".to_string(),
+            ListPath::OrderWalk { rows, needed, .. } => format!(
                 "the sort column's rows in order (made on first use), walked from the {} end, \
                  keeping the {} rows the value indexes give until the first {needed} are \
-                 found; only the page's documents are read{}",
+                 found; only the page's documents are read{read}",
                 if plan.sort.first().is_some_and(|s| s.desc) {
                     "largest"
                 } else {
                     "smallest"
                 },
-                matched.len(),
-                if plan.projection.is_some() {
-                    ", then projected"
-                } else {
-                    " as stored BSON"
-                }
-            )
-        } else if plan.sort.iter().all(|s| self.top_level_column(&s.path)) {
-            let k = plan.slice.limit.map(|l| plan.slice.skip.saturating_add(l));
-            format!(
-                "{} on the sort columns' cells; only the page's documents are read{}",
-                match k {
-                    Some(k) => format!("the first {k} rows selected"),
-                    None => "all matching rows sorted".to_string(),
-                },
-                if plan.projection.is_some() {
-                    ", then projected"
-                } else {
-                    " as stored BSON"
-                }
-            )
-        } else {
-            "matching documents parsed and sorted on their values, then paged".to_string()
+                rows.len(),
+            ),
+            ListPath::CellPage => {
+                let k = plan.slice.limit.map(|l| plan.slice.skip.saturating_add(l));
+                format!(
+                    "{} on the sort columns' cells; only the page's documents are read{read}",
+                    match k {
+                        Some(k) => format!("the first {k} rows selected"),
+                        None => "all matching rows sorted".to_string(),
+                    },
+                )
+            }
+            ListPath::Documents if plan.unwind.is_some() => {
+                "matching documents parsed, unwound, filtered, sorted and paged".to_string()
+            }
+            ListPath::Documents => {
+                "matching documents parsed and sorted on their values, then paged".to_string()
+            }
         };
+        let mut out = Map::new();
         out.insert("answer".into(), json!(answer));
         out
     }
 
     fn explain_stat(&self, plan: &StatPlan) -> Map<String, Value> {
-        let mut out = Map::new();
-        let answer = match &plan.kind {
-            StatKind::Distinct(path) if self.top_level_column(path) => {
+        let (all, any) = self.bind_filter(&plan.filter);
+        let path = stat_path(self, &all, &any, plan);
+        let answer = match (&plan.kind, path) {
+            (StatKind::Distinct(_), StatPath::Cells) => {
                 "distinct values of the column's cells (documents read only where a cell is \
                  an array or document)"
                     .to_string()
             }
-            StatKind::Distinct(_) => "distinct values read from the matching documents".into(),
-            StatKind::Aggregate(stages) => {
-                let (all, any) = (self.bind(&plan.filter.all), self.bind(&plan.filter.any));
-                let indexed = rows_by_index(self.len(), &all, &any).is_some();
-                let first = match stages.split_first() {
-                    Some((Stage::Group(spec), _))
-                        if indexed && counts_on_index(self.columns(), spec) =>
-                    {
+            (StatKind::Distinct(_), _) => "distinct values read from the matching documents".into(),
+            (StatKind::Aggregate(_), path) => {
+                let first = match path {
+                    StatPath::IndexCounts { .. } => {
                         "the first group stage from the key's value index: each value's rows \
                          intersected with the filter's, no row visited (the cells answer when \
                          a matching row's key is not a plain string)"
                             .to_string()
                     }
-                    Some((Stage::Group(spec), _)) if groups_on_cells(self.columns(), spec) => {
-                        "the first group stage on the columns' cells (documents only where a \
-                         cell is an array or document)"
-                            .to_string()
-                    }
-                    Some((Stage::Unwind(_), rest))
-                        if matches!(rest.first(), Some(Stage::Group(_))) =>
-                    {
+                    StatPath::Cells => "the first group stage on the columns' cells (documents \
+                                        only where a cell is an array or document)"
+                        .to_string(),
+                    StatPath::RawUnwindGroup => {
                         "unwind and group read straight from the documents' BSON".to_string()
                     }
-                    _ => match pipeline_reads(stages) {
-                        Some(fields) => format!(
-                            "the stages over the matching documents, parsed (only {})",
-                            fields.join(", ")
-                        ),
-                        None => "the stages over the matching documents, parsed".to_string(),
-                    },
+                    StatPath::Documents {
+                        reads: Some(fields),
+                    } => format!(
+                        "the stages over the matching documents, parsed (only {})",
+                        fields.join(", ")
+                    ),
+                    StatPath::Documents { reads: None } => {
+                        "the stages over the matching documents, parsed".to_string()
+                    }
                 };
                 format!("{first}; the later stages over the rows it gives")
             }
         };
+        let mut out = Map::new();
         out.insert("answer".into(), json!(answer));
         out
-    }
-
-    fn top_level_column(&self, path: &FieldPath) -> bool {
-        matches!(path.parts(), [field] if self.columns().column(field).is_some())
     }
 }
 

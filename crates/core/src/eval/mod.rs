@@ -1,6 +1,8 @@
 //! In-memory evaluation of compiled plans over documents: pure functions, no I/O.
 //! [`Collection`] adds column cells that let the common filters and groups scan flat arrays.
 
+mod access;
+mod answer;
 pub mod cell;
 pub mod cell_group;
 pub mod collection;
