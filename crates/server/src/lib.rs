@@ -25,6 +25,7 @@ pub mod info;
 pub mod json;
 pub mod listen;
 pub mod metrics;
+mod names;
 pub mod preencoded;
 pub mod probes;
 pub mod raw_info;
@@ -46,14 +47,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
-/// The fully-qualified gRPC name of a service (`spaceone.api.inventory.v1.JobTask`).
-pub fn grpc_name(service: Service) -> &'static str {
-    match service {
-        Service::Inventory => "spaceone.api.inventory.v1.JobTask",
-        Service::SpotAutomation => "spaceone.api.spot_automation.v1.Job",
-        Service::PowerScheduler => "spaceone.api.power_scheduler.v1.Job",
-    }
-}
+pub use names::grpc_name;
 
 /// The gRPC routes of one service over `store`: the service, health and reflection. Request
 /// messages are limited to `config.max_message_size` bytes; calls are counted in `metrics`.

@@ -3,7 +3,7 @@
 //! binaries export them with `--otlp-endpoint`; an embedding application's own subscriber
 //! sees them like any span.
 
-use crate::grpc_name;
+use crate::names::grpc_name;
 use spacejobs_core::Service;
 use tracing::field::Empty;
 use tracing::Span;
