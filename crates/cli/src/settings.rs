@@ -9,8 +9,9 @@
 //! → `--listen 0.0.0.0:PORT`. Keys the service does not use are named once in a warning.
 //! The `config` command prints every setting with its source, secrets masked.
 
+use crate::command::{Cli, Command};
 use crate::spaceone_config::{Origin, SpaceOneConfig};
-use crate::{AuthMode, Cli, Error, Result};
+use crate::{AuthMode, Error, Result};
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 use serde_json::Value;
@@ -19,8 +20,7 @@ use spacejobs_mongo::{ConnectionOverrides, ReadPreferenceName};
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 
-/// The environment variable naming SpaceONE's config file.
-pub const CONFIG_FILE_ENV: &str = "SPACEONE_CONFIG_FILE";
+pub use crate::command::CONFIG_FILE_ENV;
 /// The environment variable of SpaceONE's listen port (all interfaces).
 pub const PORT_ENV: &str = "SPACEONE_PORT";
 
@@ -252,7 +252,7 @@ fn listen_text(port: u16) -> String {
 fn set_listen(cli: &mut Cli, port: u16) {
     let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
     cli.serve.listen = listen;
-    if let Some(crate::Command::Serve(args)) = &mut cli.command {
+    if let Some(Command::Serve(args)) = &mut cli.command {
         args.listen = listen;
     }
 }
@@ -505,7 +505,7 @@ fn authentication(
 
 fn set_auth(cli: &mut Cli, set: impl Fn(&mut crate::AuthArgs)) {
     set(&mut cli.serve.auth);
-    if let Some(crate::Command::Serve(args)) = &mut cli.command {
+    if let Some(Command::Serve(args)) = &mut cli.command {
         set(&mut args.auth);
     }
 }
