@@ -1,5 +1,6 @@
 //! Property tests: random queries never panic, never error in unexpected ways, and never see a
-//! document of another domain.
+//! document of another domain; the engine answers as the document engine, also through
+//! random writes ([`stateful`]).
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -9,6 +10,9 @@ use spacejobs_core::request::{prepare_list, prepare_stat};
 use spacejobs_core::time::parse_iso;
 use spacejobs_core::{eval, ListRequest, Service, StatRequest};
 use std::sync::OnceLock;
+
+#[path = "properties/stateful.rs"]
+mod stateful;
 
 const KEYS: &[&str] = &[
     "status",
@@ -279,6 +283,13 @@ fn stat_request() -> impl Strategy<Value = Value> {
 
 fn now() -> chrono::DateTime<chrono::Utc> {
     parse_iso("2022-07-01T12:00:00Z").expect("valid")
+}
+
+/// The plan of a generated stat request, when it is one the service accepts.
+fn stat_plan(request: &Value) -> Option<spacejobs_core::query::StatPlan> {
+    let parsed = StatRequest::from_json(request).ok()?;
+    let query = prepare_stat(Service::Inventory, &parsed).ok()?;
+    compile::stat(&query, now()).ok()
 }
 
 /// The plan of a generated list request, when it is one the service accepts.

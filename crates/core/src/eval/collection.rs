@@ -244,6 +244,21 @@ impl Collection {
         if !reclaim && !repack && strings_table.is_none() {
             return None;
         }
+        Some(self.upkeep_of(reclaim, repack, strings_table))
+    }
+
+    /// Every part of the upkeep, due or not: the bytes packed again and the columns (value
+    /// indexes, sorted rows, strings) built again from them.
+    pub fn compaction(&self) -> Upkeep {
+        self.upkeep_of(true, true, None)
+    }
+
+    fn upkeep_of(
+        &self,
+        reclaim: bool,
+        repack: bool,
+        strings_table: Option<hashbrown::HashTable<u32>>,
+    ) -> Upkeep {
         let columns = reclaim.then(|| {
             let mut columns = self.columns.empty_like();
             columns.reserve(self.raws.len());
@@ -255,12 +270,12 @@ impl Collection {
             columns.shrink_to_fit();
             columns
         });
-        Some(Upkeep {
+        Upkeep {
             version: self.version,
             raws: repack.then(|| self.raws.packed()),
             columns,
             strings_table,
-        })
+        }
     }
 
     /// Swaps in an upkeep built from this collection: true with what it replaced (to be
