@@ -175,7 +175,7 @@ impl Handler {
 
 impl Handler {
     /// Inventory `list`, its answer made by `info`.
-    pub(crate) async fn job_task_list<T: Send + 'static>(
+    async fn job_task_list<T: Send + 'static>(
         &self,
         request: Request<inventory::JobTaskQuery>,
         info: fn(ListOutput) -> Result<T>,
@@ -205,11 +205,16 @@ impl Handler {
 
 #[tonic::async_trait]
 impl inventory::job_task_server::JobTask for Handler {
+    /// The answer's `JobTasksInfo` bytes written straight from the stored documents on the
+    /// request pool ([`crate::raw_info`]), sent as they are ([`crate::preencoded`]).
     async fn list(
         &self,
         request: Request<inventory::JobTaskQuery>,
     ) -> Result<Response<inventory::JobTasksInfo>, Status> {
-        self.job_task_list(request, convert::job_tasks_info).await
+        let framed = self
+            .job_task_list(request, crate::raw_info::framed_job_tasks_info)
+            .await?;
+        Ok(preencoded::respond(framed.into_inner()))
     }
 
     async fn stat(

@@ -17,9 +17,7 @@
 pub mod coalesce;
 pub mod config;
 pub mod convert;
-pub mod encoded_list;
 pub mod export;
-pub mod front;
 pub mod grpc;
 pub mod info;
 pub mod json;
@@ -65,14 +63,8 @@ pub async fn routes(
     );
     let handler = Handler::new(service, metrics.clone());
     let mut routes = tonic::service::RoutesBuilder::default();
-    let mut list_route = None;
     match kind {
         Service::Inventory => {
-            list_route = Some(encoded_list::ListRoute::new(
-                handler.clone(),
-                max,
-                shape.clone(),
-            ));
             routes.add_service(
                 inventory::job_task_server::JobTaskServer::new(handler)
                     .max_decoding_message_size(max),
@@ -110,7 +102,7 @@ pub async fn routes(
     };
     routes.add_service(reflection().build_v1()?);
     routes.add_service(reflection().build_v1alpha()?);
-    let mut router = routes
+    let router = routes
         .routes()
         .into_axum_router()
         // Lists over their budget refused before the message is decoded.
@@ -120,10 +112,6 @@ pub async fn routes(
         ))
         // Answers encoded on the request pool sent as they are.
         .layer(axum::middleware::from_fn(preencoded::send_preencoded));
-    if let Some(list) = list_route {
-        // Inventory lists are written straight from the stored bytes (same handler).
-        router = router.route_service(encoded_list::PATH, list);
-    }
     Ok(Routes::from(router))
 }
 
@@ -169,14 +157,6 @@ pub async fn run_with(
             config.max_header_bytes,
             rest::head_limit,
         ));
-    // Inventory lists skip the router (same handler, same answers).
-    let list = (kind == Service::Inventory).then(|| {
-        let handler = Handler::new(service.clone(), metrics.clone());
-        let shape =
-            shape::ShapeCheck::new(handler.clone(), service.limits(), config.max_message_size);
-        encoded_list::ListRoute::new(handler, config.max_message_size, shape)
-    });
-    let app = front::Front::new(list, app, config.max_header_bytes);
     listen::serve(listener, app, config, shutdown).await?;
     Ok(())
 }

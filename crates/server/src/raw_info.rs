@@ -406,6 +406,22 @@ pub fn write_job_tasks_info(
     Ok(())
 }
 
+/// A list answer as one gRPC frame, the `JobTasksInfo` bytes written behind the frame header
+/// (sent as it is by [`crate::preencoded`], never copied into a message).
+pub fn framed_job_tasks_info(
+    out: spacejobs_core::eval::ListOutput,
+) -> spacejobs_core::Result<prost::bytes::Bytes> {
+    use crate::preencoded::HEADER;
+    let total = i32::try_from(out.total_count).unwrap_or(i32::MAX);
+    let mut framed = vec![0u8; HEADER];
+    write_job_tasks_info(&out.documents, total, &mut framed)?;
+    let len = u32::try_from(framed.len() - HEADER).map_err(|_| {
+        spacejobs_core::Error::Internal("a list answer of 4 GiB or more".into())
+    })?;
+    framed[1..HEADER].copy_from_slice(&len.to_be_bytes());
+    Ok(prost::bytes::Bytes::from(framed))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::convert::job_task_info_by_model;
