@@ -47,6 +47,11 @@ pub struct LimitArgs {
     /// Requests of one domain evaluated at once; more of it get RESOURCE_EXHAUSTED / 503.
     #[arg(long, env = "SPACEJOBS_MAX_IN_FLIGHT_PER_DOMAIN", default_value_t = 32)]
     pub max_in_flight_per_domain: usize,
+    /// Threads of the request pool, which runs requests' CPU work (filters, sorts, groups,
+    /// rendering) off the async workers; one domain runs on at most as many as there are
+    /// cores. Default: twice the cores.
+    #[arg(long, env = "SPACEJOBS_REQUEST_THREADS")]
+    pub request_threads: Option<usize>,
     /// Elements in one list operator's value (`in`, `contain_in`, `regex_in` …).
     #[arg(long, env = "SPACEJOBS_MAX_VALUES", default_value_t = 1000)]
     pub max_values: usize,
@@ -123,6 +128,14 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
+    /// The request pool of `--request-threads`.
+    pub fn request_pool(&self) -> spacejobs_core::exec::RequestPool {
+        let threads = self
+            .request_threads
+            .unwrap_or_else(spacejobs_core::exec::RequestPool::default_threads);
+        spacejobs_core::exec::RequestPool::new(threads)
+    }
+
     /// The core request budget.
     pub fn limits(&self) -> Limits {
         Limits {

@@ -155,6 +155,7 @@ async fn serve(service: Service, args: ServeArgs, store: &StoreArgs) -> Result<(
     let logic = Arc::new(
         JobService::new(service, store)
             .with_limits(args.limits.limits())
+            .with_request_pool(args.limits.request_pool())
             .with_authenticator(authenticator),
     );
     spacejobs_server::run_with(listener, logic, &server, shutdown_signal())

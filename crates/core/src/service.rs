@@ -10,7 +10,7 @@
 use crate::auth::{Authenticator, CallInfo, Caller, NoAuth};
 use crate::error::{Error, Result};
 use crate::eval::{ListOutput, StatOutput};
-use crate::exec::{run_cpu_unless_small, Deadline};
+use crate::exec::{run_cpu_unless_small, Deadline, RequestPool};
 use crate::limits::Limits;
 use crate::model::Service;
 use crate::query::{compile, ListPlan, Method, Plan, StatPlan};
@@ -32,6 +32,8 @@ pub struct JobService<S: ?Sized> {
     in_flight: Arc<Semaphore>,
     per_domain: Arc<DomainSlots>,
     authenticator: Arc<dyn Authenticator>,
+    /// Where requests' CPU work runs (the process's shared pool when not given).
+    pool: Option<RequestPool>,
 }
 
 /// Requests in flight by domain.
@@ -67,6 +69,7 @@ impl<S: ?Sized> Clone for JobService<S> {
             in_flight: self.in_flight.clone(),
             per_domain: self.per_domain.clone(),
             authenticator: self.authenticator.clone(),
+            pool: self.pool.clone(),
         }
     }
 }
@@ -99,6 +102,7 @@ impl<S: Store + ?Sized> JobService<S> {
             per_domain: Arc::default(),
             limits: Arc::new(limits),
             authenticator: Arc::new(NoAuth),
+            pool: None,
         }
     }
 
@@ -128,7 +132,18 @@ impl<S: Store + ?Sized> JobService<S> {
     /// The deadline of a request arriving now: the configured timeout, or the client's when
     /// that is shorter.
     pub fn deadline(&self, client: Option<Duration>) -> Deadline {
-        Deadline::within(self.limits.timeout, client)
+        let deadline = Deadline::within(self.limits.timeout, client);
+        match &self.pool {
+            Some(pool) => deadline.with_pool(pool.clone()),
+            None => deadline,
+        }
+    }
+
+    /// The same service running requests' CPU work on `pool` (by default the process's
+    /// shared pool, [`RequestPool::shared`]).
+    pub fn with_request_pool(mut self, pool: RequestPool) -> Self {
+        self.pool = Some(pool);
+        self
     }
 
     /// The caller of `call` (within the deadline), or `None` when requests go as sent.

@@ -13,7 +13,7 @@
 //! awaiting future was dropped, which cancels the deadline).
 
 use crate::error::{Error, Result};
-use pool::cpu_pool;
+pub use pool::RequestPool;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -34,6 +34,8 @@ pub struct Deadline {
     /// Whose request it is (its domain), once known: the request pool shares its threads
     /// fairly among tenants.
     tenant: Arc<OnceLock<Box<str>>>,
+    /// The pool its CPU work runs on ([`RequestPool::shared`] when none).
+    pool: Option<RequestPool>,
 }
 
 impl Deadline {
@@ -47,7 +49,19 @@ impl Deadline {
             budget,
             cancelled: Arc::new(AtomicBool::new(false)),
             tenant: Arc::new(OnceLock::new()),
+            pool: None,
         }
+    }
+
+    /// The same deadline, its CPU work run on `pool`.
+    pub fn with_pool(mut self, pool: RequestPool) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// The pool its CPU work runs on.
+    pub fn pool(&self) -> &RequestPool {
+        self.pool.as_ref().unwrap_or_else(|| RequestPool::shared())
     }
 
     /// Names whose request this is (its domain, once the caller is known); the first name
@@ -158,7 +172,7 @@ where
     let guard = deadline.cancel_on_drop();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let inner = deadline.clone();
-    cpu_pool().spawn(
+    deadline.pool().spawn(
         deadline.tenant(),
         Box::new(move || {
             let _ = tx.send(run_here(&inner, work));
@@ -233,6 +247,18 @@ mod tests {
         let call = run_cpu(&deadline, spin);
         let _ = tokio::time::timeout(Duration::from_millis(30), call).await;
         assert!(deadline.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn work_runs_on_the_pool_its_deadline_names() {
+        let pool = RequestPool::new(1);
+        assert_eq!(pool.threads(), 1);
+        let deadline = Deadline::after(Duration::from_secs(5)).with_pool(pool);
+        let thread = |_: &Deadline| Ok(std::thread::current().id());
+        let first = run_cpu(&deadline, thread).await.expect("runs");
+        let second = run_cpu(&deadline.clone(), thread).await.expect("runs");
+        assert_eq!(first, second, "a pool of one thread runs everything on it");
+        assert_ne!(first, std::thread::current().id());
     }
 
     #[tokio::test]

@@ -145,23 +145,39 @@ impl CpuPool {
     }
 }
 
-/// The request pool, started on first use: twice as many threads as cores, a tenant on at
-/// most as many as there are cores.
-pub(super) fn cpu_pool() -> &'static CpuPool {
-    static POOL: OnceLock<&'static CpuPool> = OnceLock::new();
-    POOL.get_or_init(|| {
+/// The request pool: threads that run requests' CPU work, shared fairly among tenants (see
+/// this module's documentation). A binary makes one with as many threads as its flag says
+/// and gives it to its service ([`crate::JobService::with_request_pool`]); work run under a
+/// deadline that names no pool goes to [`RequestPool::shared`]. Cheap to clone: clones
+/// share the threads, which live as long as the process.
+#[derive(Clone)]
+pub struct RequestPool(Arc<CpuPool>);
+
+impl std::fmt::Debug for RequestPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestPool")
+            .field("threads", &self.threads())
+            .finish()
+    }
+}
+
+impl RequestPool {
+    /// A pool of `threads` threads (at least one), started now; one tenant runs on at most
+    /// as many of them as there are cores.
+    pub fn new(threads: usize) -> Self {
+        let threads = threads.max(1);
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let threads = cores * 2;
-        let pool: &'static CpuPool = Box::leak(Box::new(CpuPool {
+        let pool = Arc::new(CpuPool {
             state: Mutex::new(PoolState::default()),
             workers: (0..threads).map(|_| Worker::default()).collect(),
             threads: AtomicUsize::new(0),
-            per_tenant: cores,
-        }));
+            per_tenant: cores.min(threads),
+        });
         for i in 0..threads {
+            let worker = pool.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("spacejobs-cpu-{i}"))
-                .spawn(move || pool.work(i));
+                .spawn(move || worker.work(i));
             match spawned {
                 Ok(_) => {
                     pool.threads.fetch_add(1, Ordering::Relaxed);
@@ -169,8 +185,29 @@ pub(super) fn cpu_pool() -> &'static CpuPool {
                 Err(e) => tracing::error!(error = %e, "could not start a request pool thread"),
             }
         }
-        pool
-    })
+        RequestPool(pool)
+    }
+
+    /// Twice as many threads as cores: the default.
+    pub fn default_threads() -> usize {
+        2 * std::thread::available_parallelism().map_or(2, usize::from)
+    }
+
+    /// The process's pool of [`Self::default_threads`], started on first use.
+    pub fn shared() -> &'static RequestPool {
+        static POOL: OnceLock<RequestPool> = OnceLock::new();
+        POOL.get_or_init(|| RequestPool::new(Self::default_threads()))
+    }
+
+    /// The threads it has.
+    pub fn threads(&self) -> usize {
+        self.0.threads.load(Ordering::Relaxed)
+    }
+
+    /// Queues `job` of `tenant`.
+    pub(super) fn spawn(&self, tenant: &str, job: Job) {
+        self.0.spawn(tenant, job);
+    }
 }
 
 #[cfg(test)]
