@@ -15,7 +15,7 @@ use crate::limits::Limits;
 use crate::model::Service;
 use crate::query::{compile, ListPlan, Method, Plan, StatPlan};
 use crate::request::{prepare_list, prepare_stat, ListRequest, StatRequest};
-use crate::store::{Finish, Finished, Store};
+use crate::store::{Render, Rendered, Store};
 use crate::time::{Clock, SystemClock};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -216,27 +216,28 @@ impl<S: Store + ?Sized> JobService<S> {
         deadline: &Deadline,
         token: Option<&str>,
     ) -> Result<ListOutput> {
-        self.list_finished(request, deadline, token, Ok).await
+        let _permit = self.admit()?;
+        let (plan, _domain) = self.list_plan(request, deadline, token).await?;
+        self.store
+            .list(self.service.collection(), &plan, deadline)
+            .await
     }
 
-    /// [`Self::list_within`], then `finish` on the answer (rendering it, say) on the request
+    /// [`Self::list_within`], then `render` on the answer (a gRPC frame, JSON) on the request
     /// pool, in the store's own evaluation task when it has one.
-    pub async fn list_finished<T: Send + 'static>(
+    pub async fn list_rendered(
         &self,
         request: &ListRequest,
         deadline: &Deadline,
         token: Option<&str>,
-        finish: impl FnOnce(ListOutput) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
+        render: impl FnOnce(ListOutput) -> Result<Rendered> + Send + 'static,
+    ) -> Result<Rendered> {
         let _permit = self.admit()?;
         let (plan, _domain) = self.list_plan(request, deadline, token).await?;
-        let finish: Finish = Box::new(move |out| finish(out).map(|t| Box::new(t) as Finished));
+        let render: Render = Box::new(render);
         self.store
-            .list_finished(self.service.collection(), plan, deadline, finish)
-            .await?
-            .downcast::<T>()
-            .map(|t| *t)
-            .map_err(|_| Error::Internal("a list's answer came back as another type".into()))
+            .list_rendered(self.service.collection(), plan, deadline, render)
+            .await
     }
 
     /// The plan of a `list`: authenticate `token` (scoping the request to the caller),

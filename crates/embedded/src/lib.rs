@@ -24,7 +24,7 @@ use spacejobs_core::eval::collection::{encode, validate};
 use spacejobs_core::eval::packed::PackedDocs;
 use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
 use spacejobs_core::query::{ListPlan, Plan, StatPlan};
-use spacejobs_core::store::{ensure_object_id, Collections, Finish, Finished};
+use spacejobs_core::store::{ensure_object_id, Collections, Render, Rendered};
 use spacejobs_core::write::{Write, Written};
 use spacejobs_core::{Deadline, Store};
 use std::path::{Path, PathBuf};
@@ -179,15 +179,15 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn list_finished(
+    async fn list_rendered(
         &self,
         collection: &str,
         plan: ListPlan,
         deadline: &Deadline,
-        finish: Finish,
-    ) -> spacejobs_core::Result<Finished> {
+        render: Render,
+    ) -> spacejobs_core::Result<Rendered> {
         self.collections
-            .list_finished(collection, plan, deadline, finish)
+            .list_rendered(collection, plan, deadline, render)
             .await
     }
 

@@ -9,7 +9,8 @@ use crate::status::to_status;
 use crate::trace;
 use spacejobs_core::eval::ListOutput;
 use spacejobs_core::exec::run_cpu;
-use spacejobs_core::{Deadline, JobService, Result, Store};
+use spacejobs_core::store::Rendered;
+use spacejobs_core::{Deadline, Error, JobService, Result, Store};
 use spacejobs_proto::{core as pb, inventory, power_scheduler, spot_automation};
 use std::future::Future;
 use std::sync::Arc;
@@ -109,27 +110,37 @@ impl Handler {
                 info(out).map(|message| preencoded::frame(&message))
             })
             .await?;
-        Ok(preencoded::respond(framed.into_inner()))
+        Ok(preencoded::respond(framed))
     }
 
     /// `list` of any service: the query, the top-level string fields and the status number,
     /// answered in the service's Info message by `info`.
-    async fn list<T: Send + 'static>(
+    async fn list(
         &self,
         (deadline, token): (Deadline, Option<String>),
         query: Option<&pb::Query>,
         fields: &[(&str, &str)],
         status: i32,
         domain: &str,
-        info: impl FnOnce(ListOutput) -> Result<T> + Send + 'static,
-    ) -> Result<Response<T>, Status> {
-        self.call("list", domain, async {
-            let request = convert::list_request(self.service.service(), query, fields, status)?;
-            self.service
-                .list_finished(&request, &deadline, token.as_deref(), info)
-                .await
-        })
-        .await
+        frame: impl FnOnce(ListOutput) -> Result<Vec<u8>> + Send + 'static,
+    ) -> Result<Vec<u8>, Status> {
+        let answer = self
+            .call("list", domain, async {
+                let request = convert::list_request(self.service.service(), query, fields, status)?;
+                let render = move |out| frame(out).map(Rendered::GrpcFrame);
+                match self
+                    .service
+                    .list_rendered(&request, &deadline, token.as_deref(), render)
+                    .await?
+                {
+                    Rendered::GrpcFrame(framed) => Ok(framed),
+                    Rendered::Json(_) => {
+                        Err(Error::Internal("a gRPC list rendered as JSON".into()))
+                    }
+                }
+            })
+            .await?;
+        Ok(answer.into_inner())
     }
 
     /// `stat` of any service, the answer encoded on the request pool.
@@ -174,12 +185,12 @@ impl Handler {
 }
 
 impl Handler {
-    /// Inventory `list`, its answer made by `info`.
-    async fn job_task_list<T: Send + 'static>(
+    /// Inventory `list`, its answer framed by `frame`.
+    async fn job_task_list(
         &self,
         request: Request<inventory::JobTaskQuery>,
-        info: fn(ListOutput) -> Result<T>,
-    ) -> Result<Response<T>, Status> {
+        frame: fn(ListOutput) -> Result<Vec<u8>>,
+    ) -> Result<Vec<u8>, Status> {
         let context = self.context(&request);
         let r = request.into_inner();
         let fields = [
@@ -197,7 +208,7 @@ impl Handler {
             &fields,
             r.status,
             &r.domain_id,
-            info,
+            frame,
         )
         .await
     }
@@ -214,7 +225,7 @@ impl inventory::job_task_server::JobTask for Handler {
         let framed = self
             .job_task_list(request, crate::raw_info::framed_job_tasks_info)
             .await?;
-        Ok(preencoded::respond(framed.into_inner()))
+        Ok(preencoded::respond(framed))
     }
 
     async fn stat(

@@ -21,20 +21,22 @@ pub const HEADER: usize = 5;
 pub struct PreEncoded(pub Bytes);
 
 /// `message` as one gRPC frame: the header, then its bytes.
-pub fn frame(message: &impl Message) -> Bytes {
+pub fn frame(message: &impl Message) -> Vec<u8> {
     let len = message.encoded_len();
     let mut framed = Vec::with_capacity(HEADER + len);
     framed.push(0);
     framed.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
     message.encode_raw(&mut framed);
-    Bytes::from(framed)
+    framed
 }
 
 /// The response whose answer is `framed` (made by [`frame`]): an empty placeholder of the
 /// method's type, never encoded, with the frame beside it.
-pub fn respond<T: Default>(framed: Bytes) -> tonic::Response<T> {
+pub fn respond<T: Default>(framed: Vec<u8>) -> tonic::Response<T> {
     let mut response = tonic::Response::new(T::default());
-    response.extensions_mut().insert(PreEncoded(framed));
+    response
+        .extensions_mut()
+        .insert(PreEncoded(Bytes::from(framed)));
     response
 }
 

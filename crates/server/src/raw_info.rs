@@ -410,16 +410,15 @@ pub fn write_job_tasks_info(
 /// (sent as it is by [`crate::preencoded`], never copied into a message).
 pub fn framed_job_tasks_info(
     out: spacejobs_core::eval::ListOutput,
-) -> spacejobs_core::Result<prost::bytes::Bytes> {
+) -> spacejobs_core::Result<Vec<u8>> {
     use crate::preencoded::HEADER;
     let total = i32::try_from(out.total_count).unwrap_or(i32::MAX);
     let mut framed = vec![0u8; HEADER];
     write_job_tasks_info(&out.documents, total, &mut framed)?;
-    let len = u32::try_from(framed.len() - HEADER).map_err(|_| {
-        spacejobs_core::Error::Internal("a list answer of 4 GiB or more".into())
-    })?;
+    let len = u32::try_from(framed.len() - HEADER)
+        .map_err(|_| spacejobs_core::Error::Internal("a list answer of 4 GiB or more".into()))?;
     framed[1..HEADER].copy_from_slice(&len.to_be_bytes());
-    Ok(prost::bytes::Bytes::from(framed))
+    Ok(framed)
 }
 
 #[cfg(test)]

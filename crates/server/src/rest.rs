@@ -18,6 +18,7 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
 use spacejobs_core::exec::run_cpu;
 use spacejobs_core::query::Method;
+use spacejobs_core::store::Rendered;
 use spacejobs_core::{Error, JobService, ListRequest, Result, Service, StatRequest, Store};
 use std::sync::Arc;
 use std::time::Instant;
@@ -252,21 +253,26 @@ async fn list(service: &Shared, request: Value, token: Option<&str>) -> Result<B
     let kind = service.service();
     let deadline = service.deadline(None);
     let request = ListRequest::from_json(kind, &request)?;
-    service
-        .list_finished(&request, &deadline, token, move |out| {
-            Ok(match kind {
+    let rendered = service
+        .list_rendered(&request, &deadline, token, move |out| {
+            let tree = match kind {
                 Service::Inventory => {
-                    Body::Bytes(json::job_tasks_body(&convert::job_tasks_info(out)?))
+                    return Ok(Rendered::Json(json::job_tasks_body(
+                        &convert::job_tasks_info(out)?,
+                    )))
                 }
-                Service::SpotAutomation => {
-                    Body::Tree(json::spot_jobs(convert::spot_jobs_info(out)?))
-                }
-                Service::PowerScheduler => {
-                    Body::Tree(json::power_jobs(convert::power_jobs_info(out)?))
-                }
-            })
+                Service::SpotAutomation => json::spot_jobs(convert::spot_jobs_info(out)?),
+                Service::PowerScheduler => json::power_jobs(convert::power_jobs_info(out)?),
+            };
+            serde_json::to_vec(&tree)
+                .map(Rendered::Json)
+                .map_err(|e| Error::Internal(format!("a list's JSON: {e}")))
         })
-        .await
+        .await?;
+    match rendered {
+        Rendered::Json(bytes) => Ok(Body::Bytes(bytes)),
+        Rendered::GrpcFrame(_) => Err(Error::Internal("a REST list rendered for gRPC".into())),
+    }
 }
 
 /// An answer's JSON: a tree of values, or bytes already written.

@@ -168,21 +168,21 @@ impl Collections {
         }))
     }
 
-    /// [`Self::list`], then `finish` on the answer, in the same task on the request pool.
-    pub async fn list_finished(
+    /// [`Self::list`], then `render` on the answer, in the same task on the request pool.
+    pub async fn list_rendered(
         &self,
         name: &str,
         plan: ListPlan,
         deadline: &Deadline,
-        finish: super::Finish,
-    ) -> Result<super::Finished> {
+        render: super::Render,
+    ) -> Result<super::Rendered> {
         let (this, name) = (self.clone(), name.to_string());
         run_cpu(deadline, move |deadline| {
             let out = match this.read().get(&name) {
                 Some(c) => c.list(&plan, deadline)?,
                 None => ListOutput::default(),
             };
-            finish(out)
+            render(out)
         })
         .await
     }

@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: collections held in memory only, evaluated by the core engine. Writes are
 //! ordered by one lock, so each batch is atomic and none interleaves with another.
 
-use super::{ensure_object_id, Collections, ExportChunk, Finish, Finished, Group, Store};
+use super::{ensure_object_id, Collections, ExportChunk, Group, Render, Rendered, Store};
 use crate::error::Result;
 use crate::eval::collection::encode;
 use crate::eval::{ListOutput, StatOutput};
@@ -39,15 +39,15 @@ impl Store for MemoryStore {
         self.collections.list(collection, plan, deadline).await
     }
 
-    async fn list_finished(
+    async fn list_rendered(
         &self,
         collection: &str,
         plan: ListPlan,
         deadline: &Deadline,
-        finish: Finish,
-    ) -> Result<Finished> {
+        render: Render,
+    ) -> Result<Rendered> {
         self.collections
-            .list_finished(collection, plan, deadline, finish)
+            .list_rendered(collection, plan, deadline, render)
             .await
     }
 

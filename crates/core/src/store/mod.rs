@@ -27,11 +27,18 @@ use async_trait::async_trait;
 use bson::oid::ObjectId;
 use bson::{Bson, Document, RawDocumentBuf};
 
-/// What a caller makes of a list's answer on the evaluation pool ([`Store::list_finished`]).
-pub type Finish = Box<dyn FnOnce(ListOutput) -> Result<Finished> + Send>;
+/// A list's answer as the bytes a transport sends, made on the request pool
+/// ([`Store::list_rendered`]): what they are, and the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendered {
+    /// A gRPC message behind its frame header (a compression flag and the length).
+    GrpcFrame(Vec<u8>),
+    /// A JSON document.
+    Json(Vec<u8>),
+}
 
-/// The value a [`Finish`] made, of the caller's type.
-pub type Finished = Box<dyn std::any::Any + Send>;
+/// How a caller renders a list's answer ([`Store::list_rendered`]).
+pub type Render = Box<dyn FnOnce(ListOutput) -> Result<Rendered> + Send>;
 
 /// A document store answering compiled queries over one service's collections.
 ///
@@ -48,18 +55,18 @@ pub trait Store: Send + Sync + 'static {
         deadline: &Deadline,
     ) -> Result<ListOutput>;
 
-    /// [`Self::list`], then `finish` on the answer, on the request pool. A store that evaluates
-    /// there runs both in one task (one handoff instead of two, and the plan moved into it
-    /// rather than copied); the default lists, then hands the answer over.
-    async fn list_finished(
+    /// [`Self::list`], then `render` on the answer, on the request pool. A store that
+    /// evaluates there runs both in one task (one handoff instead of two, and the plan moved
+    /// into it rather than copied); the default lists, then hands the answer over.
+    async fn list_rendered(
         &self,
         collection: &str,
         plan: ListPlan,
         deadline: &Deadline,
-        finish: Finish,
-    ) -> Result<Finished> {
+        render: Render,
+    ) -> Result<Rendered> {
         let out = self.list(collection, &plan, deadline).await?;
-        crate::exec::run_cpu(deadline, move |_| finish(out)).await
+        crate::exec::run_cpu(deadline, move |_| render(out)).await
     }
 
     /// Distinct values or aggregate rows of the documents matching `plan`.
