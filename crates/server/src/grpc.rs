@@ -186,7 +186,7 @@ impl Handler {
 
 impl Handler {
     /// Inventory `list`, its answer framed by `frame`.
-    async fn job_task_list(
+    pub(crate) async fn job_task_list(
         &self,
         request: Request<inventory::JobTaskQuery>,
         frame: fn(ListOutput) -> Result<Vec<u8>>,

@@ -17,7 +17,9 @@
 pub mod coalesce;
 pub mod config;
 pub mod convert;
+pub mod encoded_list;
 pub mod export;
+pub mod front;
 pub mod grpc;
 pub mod info;
 pub mod json;
@@ -157,6 +159,14 @@ pub async fn run_with(
             config.max_header_bytes,
             rest::head_limit,
         ));
+    // Inventory lists skip the router (same handler, same answers; see `front` for why).
+    let list = (kind == Service::Inventory).then(|| {
+        let handler = Handler::new(service.clone(), metrics.clone());
+        let shape =
+            shape::ShapeCheck::new(handler.clone(), service.limits(), config.max_message_size);
+        encoded_list::ListRoute::new(handler, config.max_message_size, shape)
+    });
+    let app = front::Front::new(list, app, config.max_header_bytes);
     listen::serve(listener, app, config, shutdown).await?;
     Ok(())
 }
