@@ -37,16 +37,20 @@ impl Collection {
                 column,
                 rows,
                 needed,
-            } => {
-                let desc = plan.sort.first().is_some_and(|s| s.desc);
-                let order = column.sorted_rows().unwrap_or_default();
-                let page = walk_order(order, column.bits(), &rows, desc, needed, deadline)?;
-                let (skip, _) = page_bounds(plan);
-                return Ok(ListOutput {
-                    documents: self.page_documents(&page[skip.min(page.len())..], plan)?,
-                    total_count: rows.len(),
-                });
-            }
+            } => match column.sorted_rows() {
+                Some(order) => {
+                    let desc = plan.sort.first().is_some_and(|s| s.desc);
+                    let page = walk_order(order, column.bits(), &rows, desc, needed, deadline)?;
+                    let (skip, _) = page_bounds(plan);
+                    return Ok(ListOutput {
+                        documents: self.page_documents(&page[skip.min(page.len())..], plan)?,
+                        total_count: rows.len(),
+                    });
+                }
+                // The path asks for a sortable column, which has an order; were it to have
+                // none, the cells give the same page.
+                None => true,
+            },
             ListPath::CellPage => true,
             ListPath::Documents => false,
         };
