@@ -106,14 +106,12 @@ pub fn stat_path(
     any: &[Bound<'_>],
     plan: &StatPlan,
 ) -> StatPath {
-    let documents = |stages: &[Stage]| StatPath::Documents {
-        reads: pipeline_reads(stages),
+    let documents = || StatPath::Documents {
+        reads: document_reads(&plan.kind),
     };
     match &plan.kind {
         StatKind::Distinct(path) if top_level_column(collection, path) => StatPath::Cells,
-        StatKind::Distinct(path) => StatPath::Documents {
-            reads: path.parts().first().map(|top| vec![top.clone()]),
-        },
+        StatKind::Distinct(_) => documents(),
         StatKind::Aggregate(stages) => match stages.as_slice() {
             [Stage::Group(spec), ..] => {
                 let columns = collection.columns();
@@ -125,12 +123,22 @@ pub fn stat_path(
                 if groups_on_cells(columns, spec) {
                     StatPath::Cells
                 } else {
-                    documents(stages)
+                    documents()
                 }
             }
             [Stage::Unwind(_), Stage::Group(_), ..] => StatPath::RawUnwindGroup,
-            _ => documents(stages),
+            _ => documents(),
         },
+    }
+}
+
+/// The top-level fields a stat answered from the documents reads (`distinct`'s field, or
+/// what the stages name), when known: the documents are then parsed for those alone. The
+/// reads of [`StatPath::Documents`], and of every path falling back to the documents.
+pub(super) fn document_reads(kind: &StatKind) -> Option<Vec<String>> {
+    match kind {
+        StatKind::Distinct(path) => path.parts().first().map(|top| vec![top.clone()]),
+        StatKind::Aggregate(stages) => pipeline_reads(stages),
     }
 }
 

@@ -2,7 +2,7 @@
 //! [`super::access`] decides: the value indexes, the columns' cells or the documents. All
 //! give exactly the answers of the document engine ([`super::list()`], [`super::stat()`]).
 
-use super::access::{list_path, page_bounds, stat_path, ListPath, StatPath};
+use super::access::{document_reads, list_path, page_bounds, stat_path, ListPath, StatPath};
 use super::cell::{TAG_DATE, TAG_INT};
 use super::cell_group::{group_cells, group_counts_by_index};
 use super::collection::Collection;
@@ -91,6 +91,11 @@ impl Collection {
         }
         let matched = scan::matching(self.raws(), &all, &any, deadline)?;
         deadline.check()?;
+        // The fields to parse where the path reads the documents, or falls back to them.
+        let reads = match &path {
+            StatPath::Documents { reads } => reads.clone(),
+            _ => document_reads(&plan.kind),
+        };
         let results = match &plan.kind {
             StatKind::Distinct(field) => {
                 let on_cells = match path {
@@ -100,8 +105,7 @@ impl Collection {
                 match on_cells {
                     Some(values) => values,
                     None => {
-                        let reads = field.parts().first().map(std::slice::from_ref);
-                        let docs = self.documents_reading(&matched, reads, deadline)?;
+                        let docs = self.documents_reading(&matched, reads.as_deref(), deadline)?;
                         distinct(docs.iter(), field)
                     }
                 }
@@ -127,13 +131,7 @@ impl Collection {
                             deadline,
                         )?
                     }
-                    None => {
-                        let reads = match &path {
-                            StatPath::Documents { reads } => reads.clone(),
-                            _ => super::reads::pipeline_reads(stages),
-                        };
-                        self.pipeline(&matched, stages, reads.as_deref(), deadline)?
-                    }
+                    None => self.pipeline(&matched, stages, reads.as_deref(), deadline)?,
                 };
                 deadline.check()?;
                 rows_to_results(rows)
