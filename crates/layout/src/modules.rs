@@ -147,12 +147,15 @@ impl Collector {
         }
     }
 
-    /// A path relative to this module through a child module (`child::Item`).
-    fn through_child(&self, segments: &[String]) -> Option<ModPath> {
-        if segments.len() < 2 {
-            return None;
-        }
-        Some(self.here.iter().chain(segments).cloned().collect())
+    /// The absolute path `segments` stand for as written here: through `crate`, `self` or
+    /// `super`, else through a child module (`child::Item`, or `child` alone for a glob when
+    /// `least` is 1), for paths of at least `least` segments. Whether the first segment
+    /// really is a child module is for [`resolve`] to find.
+    fn written(&self, segments: &[String], least: usize) -> Option<ModPath> {
+        self.absolute(segments).or_else(|| {
+            (segments.len() >= least)
+                .then(|| self.here.iter().chain(segments).cloned().collect())
+        })
     }
 
     fn use_tree(&mut self, tree: &syn::UseTree, prefix: &mut Vec<String>, public: bool) {
@@ -178,7 +181,7 @@ impl Collector {
             }
             syn::UseTree::Glob(_) => {
                 let full = prefix.clone();
-                if let Some(abs) = self.absolute(&full).or_else(|| self.child_module(&full)) {
+                if let Some(abs) = self.written(&full, 1) {
                     if public {
                         self.module.globs.push(abs);
                     } else {
@@ -195,16 +198,8 @@ impl Collector {
         }
     }
 
-    /// `child` as a path from this module (for `use child::*`).
-    fn child_module(&self, segments: &[String]) -> Option<ModPath> {
-        if segments.is_empty() || ["crate", "self", "super"].contains(&segments[0].as_str()) {
-            return None;
-        }
-        Some(self.here.iter().chain(segments).cloned().collect())
-    }
-
     fn used(&mut self, full: Vec<String>, shown: String, public: bool) {
-        let Some(abs) = self.absolute(&full).or_else(|| self.through_child(&full)) else {
+        let Some(abs) = self.written(&full, 2) else {
             return;
         };
         if public {
@@ -257,14 +252,8 @@ impl<'ast> Visit<'ast> for Collector {
 
     fn visit_path(&mut self, path: &'ast syn::Path) {
         let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-        if let Some(abs) = self.absolute(&segments) {
-            let text = segments.join("::");
-            self.module.uses.push((abs, text));
-        } else if segments.len() >= 2 {
-            // `child::Item`: kept only if `child` turns out to be a module (see `resolve`).
-            if let Some(abs) = self.through_child(&segments) {
-                self.module.uses.push((abs, segments.join("::")));
-            }
+        if let Some(abs) = self.written(&segments, 2) {
+            self.module.uses.push((abs, segments.join("::")));
         }
         syn::visit::visit_path(self, path);
     }
