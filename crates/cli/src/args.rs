@@ -128,12 +128,14 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
-    /// The request pool of `--request-threads`.
+    /// The request pool of `--request-threads`; without it the process's shared pool, so
+    /// work under a deadline naming no pool does not start a second one.
     pub fn request_pool(&self) -> spacejobs_core::exec::RequestPool {
-        let threads = self
-            .request_threads
-            .unwrap_or_else(spacejobs_core::exec::RequestPool::default_threads);
-        spacejobs_core::exec::RequestPool::new(threads)
+        use spacejobs_core::exec::RequestPool;
+        match self.request_threads {
+            Some(threads) => RequestPool::new(threads),
+            None => RequestPool::shared().clone(),
+        }
     }
 
     /// The core request budget.
