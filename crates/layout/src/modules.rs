@@ -153,8 +153,7 @@ impl Collector {
     /// really is a child module is for [`resolve`] to find.
     fn written(&self, segments: &[String], least: usize) -> Option<ModPath> {
         self.absolute(segments).or_else(|| {
-            (segments.len() >= least)
-                .then(|| self.here.iter().chain(segments).cloned().collect())
+            (segments.len() >= least).then(|| self.here.iter().chain(segments).cloned().collect())
         })
     }
 
