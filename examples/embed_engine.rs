@@ -5,7 +5,8 @@
 
 use bson::{doc, DateTime};
 use serde_json::json;
-use spacejobs_core::{render, JobService, ListRequest, MemoryStore, Service, StatRequest, Store};
+use spacejobs_core::{render, JobService, ListRequest, Service, StatRequest, Store};
+use spacejobs_engine::MemoryStore;
 use std::sync::Arc;
 
 #[tokio::main]

@@ -5,7 +5,8 @@
 //! `grpcurl -plaintext -d '{"domain_id": "domain-demo"}' 127.0.0.1:50061 spaceone.api.inventory.v1.JobTask/list`
 
 use bson::doc;
-use spacejobs_core::{JobService, MemoryStore, Service, Store};
+use spacejobs_core::{JobService, Service, Store};
+use spacejobs_engine::MemoryStore;
 use std::sync::Arc;
 
 #[tokio::main]

@@ -28,11 +28,12 @@ use serde_json::{json, Value};
 mod benchmarks_md;
 
 use spacejobs_core::model::Service;
-use spacejobs_core::query::compile;
 use spacejobs_core::request::{prepare_list, prepare_stat, ListRequest, StatRequest};
-use spacejobs_core::{JobService, MemoryStore, Store};
+use spacejobs_core::{JobService, Store};
+use spacejobs_engine::MemoryStore;
 use spacejobs_proto::inventory::job_task_client::JobTaskClient;
 use spacejobs_proto::inventory::{JobTaskQuery, JobTaskStatQuery};
+use spacejobs_query::compile;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -18,11 +18,11 @@
 use serde_json::json;
 use spacejobs_conformance::lifecycle::new_job;
 use spacejobs_core::lifecycle::{Counts, Lifecycle, Outcome};
-use spacejobs_core::query::{compile, ListPlan};
-use spacejobs_core::store::MemoryStore;
-use spacejobs_core::time::{Clock, SystemClock};
 use spacejobs_core::{Deadline, Query, Store};
 use spacejobs_embedded::EmbeddedStore;
+use spacejobs_engine::MemoryStore;
+use spacejobs_query::time::{Clock, SystemClock};
+use spacejobs_query::{compile, ListPlan};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -130,8 +130,8 @@ pub struct LimitArgs {
 impl LimitArgs {
     /// The request pool of `--request-threads`; without it the process's shared pool, so
     /// work under a deadline naming no pool does not start a second one.
-    pub fn request_pool(&self) -> spacejobs_core::exec::RequestPool {
-        use spacejobs_core::exec::RequestPool;
+    pub fn request_pool(&self) -> spacejobs_exec::RequestPool {
+        use spacejobs_exec::RequestPool;
         match self.request_threads {
             Some(threads) => RequestPool::new(threads),
             None => RequestPool::shared().clone(),

@@ -3,7 +3,7 @@
 
 use crate::{AuthArgs, LimitArgs, StoreArgs, TlsArgs};
 use clap::{Args, Parser, Subcommand};
-use spacejobs_core::query::Method;
+use spacejobs_query::Method;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

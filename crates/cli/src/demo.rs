@@ -5,9 +5,9 @@ use crate::Result;
 use bson::{doc, Bson, DateTime, Document};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use spacejobs_core::query::compile;
-use spacejobs_core::time::{Clock, SystemClock};
 use spacejobs_core::{Deadline, Query, Service, Store};
+use spacejobs_query::compile;
+use spacejobs_query::time::{Clock, SystemClock};
 
 /// The demo domain; a second one shows that domains never mix.
 pub const DEMO_DOMAIN: &str = "domain-demo";
@@ -153,7 +153,8 @@ pub async fn fill_if_empty(service: Service, store: &dyn Store, count: usize) ->
         },
         &[],
         SystemClock.now(),
-    )?;
+    )
+    .map_err(spacejobs_core::Error::from)?;
     if store
         .list(service.collection(), &plan, &Deadline::default())
         .await?

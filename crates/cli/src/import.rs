@@ -7,8 +7,8 @@ use bson::raw::{RawBsonRef, RawDocument, RawDocumentBuf};
 use bson::{Bson, Document};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use spacejobs_core::time::parse_iso;
 use spacejobs_core::{Service, Store};
+use spacejobs_query::time::parse_iso;
 use std::path::Path;
 
 const DATE_FIELDS: [&str; 4] = ["created_at", "updated_at", "started_at", "finished_at"];
@@ -286,9 +286,11 @@ async fn drop_stored(
     let mut stored = std::collections::HashSet::new();
     let deadline = spacejobs_core::Deadline::after(std::time::Duration::from_secs(600));
     for chunk in ids.chunks(1000) {
-        let filter = spacejobs_core::query::plan::Filter::all([
-            spacejobs_core::query::plan::Condition::one_of(field, chunk.iter().map(String::as_str)),
-        ]);
+        let filter =
+            spacejobs_query::plan::Filter::all([spacejobs_query::plan::Condition::one_of(
+                field,
+                chunk.iter().map(String::as_str),
+            )]);
         for doc in store.find(collection, &filter, &deadline).await? {
             if let Ok(id) = doc.get_str(field) {
                 stored.insert(id.to_string());
@@ -303,7 +305,7 @@ async fn drop_stored(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spacejobs_core::MemoryStore;
+    use spacejobs_engine::MemoryStore;
 
     fn error_of(line: &str) -> String {
         parse_line(Service::Inventory, line, 7)
@@ -410,9 +412,8 @@ mod tests {
             .await
             .expect_err("line 3 is bad");
         assert!(err.to_string().contains("line 3: field 'status'"), "{err}");
-        let plan =
-            spacejobs_core::query::compile::list(&Default::default(), &[], chrono::Utc::now())
-                .expect("plan");
+        let plan = spacejobs_query::compile::list(&Default::default(), &[], chrono::Utc::now())
+            .expect("plan");
         assert_eq!(
             store
                 .list("job_task", &plan, &Default::default())

@@ -20,8 +20,8 @@ pub use args::{AuthArgs, AuthMode, LimitArgs, StoreArgs, TlsArgs};
 use command::{parse, Cli, Command, ServeArgs};
 pub use error::{Error, Result};
 
-use spacejobs_core::query::Method;
 use spacejobs_core::{JobService, Service, Store};
+use spacejobs_query::Method;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -6,7 +6,8 @@
 use bson::{doc, Bson, Document};
 use spacejobs_cli::export::export_file;
 use spacejobs_cli::import::import_file;
-use spacejobs_core::{MemoryStore, Service, Store};
+use spacejobs_core::{Service, Store};
+use spacejobs_engine::MemoryStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -9,7 +9,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 use spacejobs_cli::import::import_file;
 use spacejobs_core::store::public_id_field;
-use spacejobs_core::{JobService, MemoryStore, Service, Store};
+use spacejobs_core::{JobService, Service, Store};
+use spacejobs_engine::MemoryStore;
 use std::sync::Arc;
 
 /// A generated JSON value as text, and whether it gives some object a key twice.
@@ -150,7 +151,7 @@ fn reference(line: &str) -> Document {
     let Ok(Bson::Document(mut doc)) = Bson::try_from(value) else {
         panic!("the reference reads an object: {line}");
     };
-    let at = spacejobs_core::time::parse_iso("2024-05-01T10:00:00.123Z").expect("date");
+    let at = spacejobs_query::time::parse_iso("2024-05-01T10:00:00.123Z").expect("date");
     doc.insert("created_at", bson::DateTime::from_chrono(at));
     doc
 }
@@ -164,7 +165,7 @@ async fn stores(dir: &std::path::Path) -> Vec<(&'static str, Arc<dyn Store>)> {
 }
 
 async fn stored(store: &dyn Store) -> Vec<Document> {
-    let filter = spacejobs_core::query::plan::Filter::default();
+    let filter = spacejobs_query::plan::Filter::default();
     let mut docs = store
         .find("job_task", &filter, &Default::default())
         .await

@@ -4,9 +4,9 @@
 
 use spacejobs_core::lifecycle::{Counts, Lifecycle, NewJob, NewTask, Outcome, JOBS, TASKS};
 use spacejobs_core::model::{ErrorInfo, JobStatus, JobTaskStatus};
-use spacejobs_core::query::plan::Filter;
-use spacejobs_core::time::{Clock, ManualClock};
 use spacejobs_core::{Deadline, Error, Store};
+use spacejobs_query::plan::Filter;
+use spacejobs_query::time::{Clock, ManualClock};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -17,8 +17,8 @@ use crate::{Corpus, Outcome, Report};
 use chrono::{DateTime, Duration as Span, Utc};
 use spacejobs_core::lifecycle::{Counts, Lifecycle, NewJob, NewTask, Outcome as End};
 use spacejobs_core::model::ErrorInfo;
-use spacejobs_core::time::{Clock, ManualClock};
 use spacejobs_core::{JobService, Service, Store};
+use spacejobs_query::time::{Clock, ManualClock};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,8 +185,8 @@ pub async fn check<S: Store + ?Sized>(store: Arc<S>, label: &str) {
 /// and spot_automation (jobs) services; panics listing every failed case.
 pub async fn run<S: Store + ?Sized>(store: Arc<S>, label: &str) {
     let corpus = corpus();
-    let now = spacejobs_core::time::parse_iso(&corpus.now).expect("corpus now");
-    let clock: Arc<dyn Clock> = Arc::new(spacejobs_core::time::FixedClock(now));
+    let now = spacejobs_query::time::parse_iso(&corpus.now).expect("corpus now");
+    let clock: Arc<dyn Clock> = Arc::new(spacejobs_query::time::FixedClock(now));
     let services = [Service::Inventory, Service::SpotAutomation]
         .map(|s| JobService::with_clock(s, store.clone(), clock.clone()));
     let mut report = Report::new(label);

@@ -11,10 +11,10 @@
 
 use crate::error::Result;
 use crate::model::Service;
-use crate::query::model::Condition;
 use crate::request::{ListRequest, StatRequest};
 use async_trait::async_trait;
 use serde_json::Value;
+use spacejobs_query::model::Condition;
 
 /// The caller's role, as SpaceONE's identity service answers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,9 @@
 //! The one error type of the core crate, with SpaceONE's `ERROR_*` names.
 //!
 //! Every backend and service returns [`Error`]; the gRPC and REST layers map its
-//! [`Error::class`] to a status code in exactly one place each.
+//! [`Error::class`] to a status code in exactly one place each. The errors of the query
+//! language (spacejobs-query) and of bounded work (spacejobs-exec) become the variant of the
+//! same name here, with the same text.
 
 /// Result alias used throughout the core crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -283,6 +285,41 @@ impl Error {
         match self {
             Error::Internal(_) => "ERROR_UNKNOWN: Internal error.".to_string(),
             other => format!("{}: {}", other.code(), other),
+        }
+    }
+}
+
+impl From<spacejobs_exec::Error> for Error {
+    fn from(e: spacejobs_exec::Error) -> Self {
+        match e {
+            spacejobs_exec::Error::DeadlineExceeded { budget_ms } => {
+                Error::DeadlineExceeded { budget_ms }
+            }
+            spacejobs_exec::Error::Cancelled => Error::Cancelled,
+            spacejobs_exec::Error::Internal(message) => Error::Internal(message),
+        }
+    }
+}
+
+impl From<spacejobs_query::Error> for Error {
+    fn from(e: spacejobs_query::Error) -> Self {
+        use spacejobs_query::Error as Query;
+        match e {
+            Query::RequiredParameter { key } => Error::RequiredParameter { key },
+            Query::OperatorValueType { key, operator } => {
+                Error::OperatorValueType { key, operator }
+            }
+            Query::OperatorListValueType { key, operator } => {
+                Error::OperatorListValueType { key, operator }
+            }
+            Query::OperatorDictValueType { key, operator } => {
+                Error::OperatorDictValueType { key, operator }
+            }
+            Query::OperatorBooleanType { key, operator } => {
+                Error::OperatorBooleanType { key, operator }
+            }
+            Query::DbQuery(reason) => Error::DbQuery(reason),
+            Query::Stopped(stopped) => stopped.into(),
         }
     }
 }

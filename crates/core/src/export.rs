@@ -15,7 +15,7 @@ pub const CHUNK: usize = 1000;
 fn extended(value: Bson) -> Value {
     match value {
         Bson::Int64(n) => json!({"$numberLong": n.to_string()}),
-        Bson::DateTime(at) => match crate::time::iso_digits(at.timestamp_millis()) {
+        Bson::DateTime(at) => match spacejobs_query::time::iso_digits(at.timestamp_millis()) {
             Some(text) => json!({"$date": String::from_utf8_lossy(&text)}),
             None => Bson::DateTime(at).into_relaxed_extjson(),
         },
@@ -40,7 +40,7 @@ pub fn json_line(raw: &RawDocument) -> Result<String> {
 /// An export in progress: the documents of one service its caller may read, chunk by chunk.
 pub struct Export<S: ?Sized> {
     service: crate::JobService<S>,
-    filter: crate::query::plan::Filter,
+    filter: spacejobs_query::plan::Filter,
     cursor: Option<Bson>,
     done: bool,
 }
@@ -51,7 +51,7 @@ impl<S: crate::Store + ?Sized> crate::JobService<S> {
     /// domain reads only its own, and a project-bound one only its projects'). Authenticated
     /// like a `list`.
     pub async fn export(&self, domain: Option<&str>, token: Option<&str>) -> Result<Export<S>> {
-        use crate::query::plan::{Condition, Filter};
+        use spacejobs_query::plan::{Condition, Filter};
         let deadline = self.deadline(None);
         let call = crate::auth::CallInfo {
             service: self.service(),
@@ -69,9 +69,9 @@ impl<S: crate::Store + ?Sized> crate::JobService<S> {
         if let Some(caller) = self.authenticate(&call, &deadline).await? {
             caller.scope_list(&mut request);
         }
-        let options = crate::query::compile::Options::new(self.clock_now());
+        let options = spacejobs_query::compile::Options::new(self.clock_now());
         let mut all: Vec<Condition> = match &request.query {
-            Some(query) => crate::query::compile::conditions(&query.filter, "filter", &options)?,
+            Some(query) => spacejobs_query::compile::conditions(&query.filter, "filter", &options)?,
             None => Vec::new(),
         };
         if let Some(domain) = request.domain_id() {
@@ -111,13 +111,13 @@ impl<S: crate::Store + ?Sized> Export<S> {
             return Ok(None);
         }
         let documents = chunk.documents;
-        let lines = crate::exec::run_cpu(&deadline, move |_| {
+        let lines = spacejobs_exec::run_cpu(&deadline, move |_| {
             let mut text = String::new();
             for doc in &documents {
                 text.push_str(&json_line(doc)?);
                 text.push('\n');
             }
-            Ok(text)
+            Ok::<_, Error>(text)
         })
         .await?;
         Ok(Some(lines))

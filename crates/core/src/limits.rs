@@ -16,11 +16,11 @@
 //! stay within their CPU and memory bounds.
 
 use crate::error::{Error, Result};
-use crate::query::compile::{Options, REGEX_SIZE_LIMIT};
-use crate::query::model::{Condition, Group, Query, Sort, Stage, StatisticsQuery};
 use chrono::{DateTime, Utc};
 use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange};
 use serde_json::Value;
+use spacejobs_query::compile::{Options, REGEX_SIZE_LIMIT};
+use spacejobs_query::model::{Condition, Group, Query, Sort, Stage, StatisticsQuery};
 use std::time::Duration;
 
 /// What one request may ask for, and how long it may take.
@@ -84,7 +84,7 @@ impl Default for Limits {
             max_name_bytes: 1024,
             max_value_bytes: 16 * 1024,
             max_value_depth: 8,
-            timeout: crate::exec::DEFAULT_TIMEOUT,
+            timeout: spacejobs_exec::DEFAULT_TIMEOUT,
             max_in_flight: 64,
             max_in_flight_per_domain: 32,
         }

@@ -5,9 +5,9 @@
 
 use crate::error::{Error, Result};
 use crate::model::Service;
-use crate::query::model::{Condition, Page, Query, StatisticsQuery};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
+use spacejobs_query::model::{Condition, Page, Query, StatisticsQuery};
 use std::collections::BTreeMap;
 
 /// Default and maximum `page.limit` of `list`.

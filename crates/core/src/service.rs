@@ -9,14 +9,14 @@
 
 use crate::auth::{Authenticator, CallInfo, Caller, NoAuth};
 use crate::error::{Error, Result};
-use crate::eval::{ListOutput, StatOutput};
-use crate::exec::{run_cpu_unless_small, Deadline, RequestPool};
 use crate::limits::Limits;
 use crate::model::Service;
-use crate::query::{compile, ListPlan, Method, Plan, StatPlan};
 use crate::request::{prepare_list, prepare_stat, ListRequest, StatRequest};
+use crate::store::{ListOutput, StatOutput};
 use crate::store::{Render, Rendered, Store};
-use crate::time::{Clock, SystemClock};
+use spacejobs_exec::{run_cpu_unless_small, Deadline, RequestPool};
+use spacejobs_query::time::{Clock, SystemClock};
+use spacejobs_query::{compile, ListPlan, Method, Plan, StatPlan};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -154,7 +154,7 @@ impl<S: Store + ?Sized> JobService<S> {
     ) -> Result<Option<Caller>> {
         tokio::time::timeout(deadline.remaining(), self.authenticator.authenticate(call))
             .await
-            .unwrap_or_else(|_| Err(deadline.exceeded()))
+            .unwrap_or_else(|_| Err(deadline.exceeded().into()))
     }
 
     /// A place among the requests in flight, or `Overloaded`.

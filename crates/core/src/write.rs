@@ -3,8 +3,8 @@
 //! application; and [`Write`], one step of a batch a store applies together.
 
 use crate::error::{Error, Result};
-use crate::query::plan::Filter;
 use bson::{Bson, Document};
+use spacejobs_query::plan::Filter;
 
 /// One step of a write batch ([`crate::Store::write`]).
 #[derive(Debug, Clone, PartialEq)]

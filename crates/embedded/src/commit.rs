@@ -12,10 +12,11 @@
 
 use crate::tables::{storage, table, Encoded};
 use redb::Database;
-use spacejobs_core::eval::Collection;
-use spacejobs_core::store::{public_id_field, Collections, Group, Slot};
+use spacejobs_core::store::public_id_field;
 use spacejobs_core::write::{Write, Written};
 use spacejobs_core::Deadline;
+use spacejobs_engine::Collection;
+use spacejobs_engine::{Collections, Group, Slot};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;

@@ -9,7 +9,7 @@
 //! syncs, and the commit and its mirror in memory run to the end together even when the
 //! caller stops waiting.
 //!
-//! [`Collections`]: spacejobs_core::store::Collections
+//! [`Collections`]: spacejobs_engine::Collections
 
 use async_trait::async_trait;
 use bson::raw::{RawBsonRef, RawDocumentBuf};
@@ -20,13 +20,15 @@ mod commit;
 mod tables;
 
 use commit::{Committer, Request};
-use spacejobs_core::eval::collection::{encode, validate};
-use spacejobs_core::eval::packed::PackedDocs;
-use spacejobs_core::eval::{Collection, ListOutput, StatOutput};
-use spacejobs_core::query::{ListPlan, Plan, StatPlan};
-use spacejobs_core::store::{ensure_object_id, Collections, Render, Rendered};
+use spacejobs_core::store::{ensure_object_id, Render, Rendered};
 use spacejobs_core::write::{Write, Written};
 use spacejobs_core::{Deadline, Store};
+use spacejobs_core::{ListOutput, StatOutput};
+use spacejobs_engine::collection::{encode, validate};
+use spacejobs_engine::packed::PackedDocs;
+use spacejobs_engine::Collection;
+use spacejobs_engine::Collections;
+use spacejobs_query::{ListPlan, Plan, StatPlan};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tables::{storage, table, Encoded};
@@ -169,7 +171,7 @@ impl Store for EmbeddedStore {
     async fn export_chunk(
         &self,
         collection: &str,
-        filter: &spacejobs_core::query::plan::Filter,
+        filter: &spacejobs_query::plan::Filter,
         cursor: Option<bson::Bson>,
         limit: usize,
         deadline: &Deadline,
@@ -243,7 +245,7 @@ impl Store for EmbeddedStore {
     async fn find(
         &self,
         collection: &str,
-        filter: &spacejobs_core::query::plan::Filter,
+        filter: &spacejobs_query::plan::Filter,
         deadline: &Deadline,
     ) -> spacejobs_core::Result<Vec<Document>> {
         self.collections.find(collection, filter, deadline).await

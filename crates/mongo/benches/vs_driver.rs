@@ -6,10 +6,10 @@
 use bson::{doc, Document};
 use futures_util::TryStreamExt;
 use serde_json::json;
-use spacejobs_core::query::compile;
-use spacejobs_core::time::{Clock, SystemClock};
 use spacejobs_core::{Query, StatisticsQuery, Store};
 use spacejobs_mongo::{MongoConfig, MongoStore};
+use spacejobs_query::compile;
+use spacejobs_query::time::{Clock, SystemClock};
 use std::future::Future;
 use std::time::{Duration, Instant};
 

@@ -7,8 +7,8 @@ use crate::filter::filter;
 use crate::pipeline;
 use bson::{doc, Bson, Document};
 use serde_json::{json, Value};
-use spacejobs_core::query::{ListPlan, Plan};
 use spacejobs_core::Deadline;
+use spacejobs_query::{ListPlan, Plan};
 
 /// The parts of the `find` of a list page.
 #[derive(Debug, Clone, PartialEq)]

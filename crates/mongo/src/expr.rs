@@ -7,9 +7,9 @@
 //! both agree on.
 
 use bson::{doc, Bson, Document};
-use spacejobs_core::query::plan::{CompareOp, RowCondition};
-use spacejobs_core::time::DateFormat;
-use spacejobs_core::value::FieldPath;
+use spacejobs_query::plan::{CompareOp, RowCondition};
+use spacejobs_query::time::DateFormat;
+use spacejobs_query::value::FieldPath;
 
 /// The value at `path` as an aggregation expression.
 pub fn path(path: &FieldPath) -> Bson {

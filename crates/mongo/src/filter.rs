@@ -1,7 +1,7 @@
 //! Compiled filters as MongoDB query documents (`find` filters and `$match`).
 
 use bson::{doc, Bson, Document};
-use spacejobs_core::query::plan::{Condition, Filter, Op, Pattern};
+use spacejobs_query::plan::{Condition, Filter, Op, Pattern};
 
 /// `AND(all) AND OR(any)` as a query document (`{}` matches everything). Equality tests
 /// share one document, as a hand-written query would; every other test goes into `$and`

@@ -3,11 +3,11 @@
 use crate::expr;
 use crate::filter::filter;
 use bson::{doc, Bson, Document};
-use spacejobs_core::query::plan::{
+use spacejobs_query::plan::{
     Accumulator, ConcatPart, GroupSpec, ListPlan, ProjectExpr, ProjectSpec, PushSource, Slice,
     SortSpec, Stage, StatKind, StatPlan,
 };
-use spacejobs_core::value::FieldPath;
+use spacejobs_query::value::FieldPath;
 
 /// Name of the field holding an unwound element's index (a sort tiebreak, never returned).
 const ELEMENT_INDEX: &str = "__spacejobs_element";
@@ -77,7 +77,7 @@ pub fn unwind_list(plan: &ListPlan) -> Vec<Document> {
         doc! {"$unwind": {"path": format!("${path}"), "includeArrayIndex": ELEMENT_INDEX}},
     ];
     if !unwind.filter.is_empty() {
-        stages.push(doc! {"$match": filter(&spacejobs_core::query::plan::Filter { all: unwind.filter.clone(), any: Vec::new() })});
+        stages.push(doc! {"$match": filter(&spacejobs_query::plan::Filter { all: unwind.filter.clone(), any: Vec::new() })});
     }
     let mut rows = vec![doc! {"$sort": sort(&plan.sort, &["_id", ELEMENT_INDEX])}];
     rows.extend(slice_stages(plan.slice));
@@ -163,11 +163,7 @@ fn group(spec: &GroupSpec) -> Vec<Document> {
     vec![doc! {"$group": group}, doc! {"$project": flatten}]
 }
 
-fn when(
-    conditions: &[spacejobs_core::query::plan::RowCondition],
-    then: Bson,
-    otherwise: Bson,
-) -> Bson {
+fn when(conditions: &[spacejobs_query::plan::RowCondition], then: Bson, otherwise: Bson) -> Bson {
     if conditions.is_empty() {
         then
     } else {

@@ -12,11 +12,11 @@ use futures_util::future::BoxFuture;
 use futures_util::TryStreamExt;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
-use spacejobs_core::eval::{to_raw, ListOutput, StatOutput};
-use spacejobs_core::query::{ListPlan, Plan, StatPlan};
 use spacejobs_core::store::ensure_object_id;
+use spacejobs_core::store::{to_raw, ListOutput, StatOutput};
 use spacejobs_core::write::{Write, Written};
 use spacejobs_core::{Deadline, Service, Store};
+use spacejobs_query::{ListPlan, Plan, StatPlan};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +32,7 @@ fn driver_error(
     move |e| {
         if is_max_time_expired(&e) {
             tracing::warn!(error = %e, "MongoDB stopped a query at maxTimeMS");
-            deadline.exceeded()
+            deadline.exceeded().into()
         } else {
             storage_error(e)
         }
@@ -48,7 +48,7 @@ async fn within<T>(
     deadline.check()?;
     tokio::time::timeout(deadline.remaining() + SERVER_SLACK, work)
         .await
-        .unwrap_or_else(|_| Err(deadline.exceeded()))
+        .unwrap_or_else(|_| Err(deadline.exceeded().into()))
 }
 
 /// The `maxTimeMS` of an operation: what is left of the deadline, at least 1 ms.
@@ -321,11 +321,11 @@ impl MongoStore {
             None => (out, None),
         };
         let results = match plan.kind {
-            spacejobs_core::query::plan::StatKind::Distinct(_) => rows
+            spacejobs_query::plan::StatKind::Distinct(_) => rows
                 .into_iter()
                 .filter_map(|mut r| r.remove("_id"))
                 .collect(),
-            spacejobs_core::query::plan::StatKind::Aggregate(_) => {
+            spacejobs_query::plan::StatKind::Aggregate(_) => {
                 rows.into_iter().map(Bson::Document).collect()
             }
         };
@@ -418,7 +418,7 @@ impl Store for MongoStore {
     async fn find(
         &self,
         collection: &str,
-        filter: &spacejobs_core::query::plan::Filter,
+        filter: &spacejobs_query::plan::Filter,
         deadline: &Deadline,
     ) -> spacejobs_core::Result<Vec<Document>> {
         let coll = self.collection(collection);

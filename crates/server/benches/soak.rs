@@ -16,11 +16,11 @@
 use serde_json::json;
 use spacejobs_conformance::lifecycle::new_job;
 use spacejobs_core::lifecycle::{Counts, Lifecycle, Outcome};
-use spacejobs_core::query::plan::{Condition, Filter};
 use spacejobs_core::{Deadline, JobService, Service, Store};
 use spacejobs_embedded::EmbeddedStore;
 use spacejobs_proto::inventory::job_task_client::JobTaskClient;
 use spacejobs_proto::inventory::{JobTaskQuery, JobTaskStatQuery};
+use spacejobs_query::plan::{Condition, Filter};
 use spacejobs_server::ServerConfig;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,16 +1,16 @@
 //! Conversions between the proto messages and the core model: requests into core
-//! [`Query`]/[`StatisticsQuery`]/[`ListRequest`] (and back, for clients), and answers into
+//! [`Query`](spacejobs_core::Query)/[`StatisticsQuery`](spacejobs_core::StatisticsQuery)/[`ListRequest`] (and back, for clients), and answers into
 //! the response messages. A stored document becomes its Info message in [`crate::raw_info`]
 //! (straight from its bytes) or [`crate::info`] (through the model); free-form parts are
 //! `Struct`s of [`crate::structs`].
 
 use serde_json::Value;
-use spacejobs_core::eval::ListOutput;
 use spacejobs_core::model::Service;
-use spacejobs_core::query::model as q;
+use spacejobs_core::ListOutput;
 use spacejobs_core::{render, Error, ListRequest, Result, StatRequest};
 use spacejobs_proto::core as pb;
 use spacejobs_proto::{inventory, power_scheduler, spot_automation};
+use spacejobs_query::model as q;
 use std::collections::BTreeMap;
 
 use crate::info::status_number;
@@ -269,7 +269,7 @@ pub fn job_task_info(doc: &bson::RawDocument) -> Result<inventory::JobTaskInfo> 
 }
 
 /// A stat output as the response Struct.
-pub fn stat_struct(output: &spacejobs_core::eval::StatOutput) -> prost_types::Struct {
+pub fn stat_struct(output: &spacejobs_core::StatOutput) -> prost_types::Struct {
     match render::stat_response(output) {
         Value::Object(map) => json_to_struct(&map),
         _ => prost_types::Struct::default(),

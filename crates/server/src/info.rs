@@ -3,8 +3,9 @@
 
 use crate::structs::document_struct;
 use spacejobs_core::model::{self, Service};
-use spacejobs_core::{time, Result};
+use spacejobs_core::Result;
 use spacejobs_proto::{inventory, power_scheduler, spot_automation};
+use spacejobs_query::time;
 
 fn iso(dt: Option<bson::DateTime>) -> String {
     dt.map(time::format_iso).unwrap_or_default()

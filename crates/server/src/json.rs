@@ -16,7 +16,7 @@ fn timestamp(t: &Option<prost_types::Timestamp>) -> Value {
         None => Value::String(String::new()),
         Some(t) => {
             let ms = t.seconds * 1000 + i64::from(t.nanos / 1_000_000);
-            Value::String(spacejobs_core::time::format_iso(
+            Value::String(spacejobs_query::time::format_iso(
                 bson::DateTime::from_millis(ms),
             ))
         }

@@ -14,9 +14,9 @@ use bson::Bson;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use spacejobs_core::query::compile;
-use spacejobs_core::time::{Clock, SystemClock};
 use spacejobs_core::{JobService, Result, StatisticsQuery, Store};
+use spacejobs_query::compile;
+use spacejobs_query::time::{Clock, SystemClock};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;

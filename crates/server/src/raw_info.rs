@@ -9,10 +9,10 @@ use crate::structs::document_struct;
 use bson::raw::RawDocument;
 use prost::encoding::{encode_varint, encoded_len_varint, WireType};
 use prost::Message;
-use spacejobs_core::eval::walk::{self, kind, Element};
 use spacejobs_core::model::Service;
-use spacejobs_core::time::{format_iso, iso_digits};
+use spacejobs_engine::walk::{self, kind, Element};
 use spacejobs_proto::inventory;
+use spacejobs_query::time::{format_iso, iso_digits};
 
 /// Writes the key of field `tag` (one byte for the fields 1 to 15).
 fn encode_key(tag: u32, wire_type: WireType, out: &mut Vec<u8>) {
@@ -408,9 +408,7 @@ pub fn write_job_tasks_info(
 
 /// A list answer as one gRPC frame, the `JobTasksInfo` bytes written behind the frame header
 /// (sent as it is by [`crate::preencoded`], never copied into a message).
-pub fn framed_job_tasks_info(
-    out: spacejobs_core::eval::ListOutput,
-) -> spacejobs_core::Result<Vec<u8>> {
+pub fn framed_job_tasks_info(out: spacejobs_core::ListOutput) -> spacejobs_core::Result<Vec<u8>> {
     use crate::preencoded::HEADER;
     let total = i32::try_from(out.total_count).unwrap_or(i32::MAX);
     let mut framed = vec![0u8; HEADER];
@@ -525,7 +523,7 @@ mod tests {
 
     #[test]
     fn a_list_answer_in_bytes_decodes_to_the_answer_the_model_gives() {
-        use spacejobs_core::eval::ListOutput;
+        use spacejobs_core::ListOutput;
         use spacejobs_proto::inventory::JobTasksInfo;
         let corpus = Corpus::load();
         let mut documents: Vec<RawDocumentBuf> = corpus

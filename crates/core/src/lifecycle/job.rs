@@ -4,10 +4,10 @@ use super::task::OPEN_JOB;
 use super::{error_document, Lifecycle, NewJob, JOBS, JOB_ID, TASKS};
 use crate::error::{Error, Result};
 use crate::model::{ErrorInfo, Job, JobStatus, JobTask, JobTaskStatus, Service};
-use crate::query::plan::{Condition, Filter};
 use crate::store::Store;
 use crate::write::{Update, Write, Written};
 use bson::{doc, Bson, Document};
+use spacejobs_query::plan::{Condition, Filter};
 use std::time::Duration;
 
 /// Fields of a job the lifecycle owns, refused in [`NewJob::extra`].

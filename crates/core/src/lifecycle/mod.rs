@@ -30,12 +30,12 @@ mod job;
 mod task;
 
 use crate::error::{Error, Result};
-use crate::exec::Deadline;
 use crate::model::{ErrorInfo, Job, JobTask};
-use crate::query::plan::{Condition, Filter};
 use crate::store::Store;
-use crate::time::{Clock, SystemClock};
 use bson::{Bson, Document};
+use spacejobs_exec::Deadline;
+use spacejobs_query::plan::{Condition, Filter};
+use spacejobs_query::time::{Clock, SystemClock};
 use std::sync::Arc;
 use std::time::Duration;
 

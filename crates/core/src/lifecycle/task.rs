@@ -2,12 +2,12 @@
 
 use super::{error_document, Counts, Finished, Lifecycle, Outcome, JOBS, JOB_ID, TASKS, TASK_ID};
 use crate::error::{Error, Result};
-use crate::exec::Deadline;
 use crate::model::{ErrorInfo, Job, JobStatus, JobTask, JobTaskStatus};
-use crate::query::plan::{Condition, Filter};
-use crate::query::ListPlan;
 use crate::store::Store;
 use crate::write::{Update, Write, Written};
+use spacejobs_exec::Deadline;
+use spacejobs_query::plan::{Condition, Filter};
+use spacejobs_query::ListPlan;
 
 /// Job statuses a task may still change under.
 pub(super) const OPEN_JOB: [&str; 2] = ["CREATED", "IN_PROGRESS"];

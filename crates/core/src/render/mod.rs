@@ -1,52 +1,13 @@
 //! Rendering results as the JSON the wire carries (`google.protobuf.Struct` for stat, and the
-//! proto3 JSON of documents): dates as ISO 8601 UTC with milliseconds, integers as integers,
-//! ObjectIds as hex.
+//! proto3 JSON of documents), each value as [`spacejobs_query::json`] writes it.
 
 mod stream;
 
 pub use stream::{ListBody, RawJson, RawObject};
 
-use crate::eval::{ListOutput, StatOutput};
-use crate::time::format_iso;
-use bson::{Bson, Document};
+use crate::store::{ListOutput, StatOutput};
 use serde_json::{json, Map, Value};
-
-/// One BSON value as response JSON.
-pub fn to_json(value: &Bson) -> Value {
-    match value {
-        Bson::Null | Bson::Undefined | Bson::MinKey | Bson::MaxKey => Value::Null,
-        Bson::Boolean(b) => Value::Bool(*b),
-        Bson::Int32(i) => json!(i),
-        Bson::Int64(i) => json!(i),
-        Bson::Double(d) => number(*d),
-        Bson::Decimal128(d) => d.to_string().parse::<f64>().map_or(Value::Null, number),
-        Bson::String(s) | Bson::Symbol(s) => Value::String(s.clone()),
-        Bson::DateTime(dt) => Value::String(format_iso(*dt)),
-        Bson::ObjectId(oid) => Value::String(oid.to_hex()),
-        Bson::Array(items) => Value::Array(items.iter().map(to_json).collect()),
-        Bson::Document(d) => Value::Object(document_to_json(d)),
-        Bson::Timestamp(t) => json!(t.time),
-        other => Value::String(other.to_string()),
-    }
-}
-
-/// A whole number that fits a double exactly stays an integer in JSON (3, not 3.0).
-fn number(d: f64) -> Value {
-    match whole_number(d) {
-        Some(i) => json!(i),
-        None => serde_json::Number::from_f64(d).map_or(Value::Null, Value::Number),
-    }
-}
-
-/// `d` as an integer when it is whole and a double holds it exactly.
-fn whole_number(d: f64) -> Option<i64> {
-    (d.fract() == 0.0 && d.abs() < 9_007_199_254_740_992.0).then_some(d as i64)
-}
-
-/// A document as a JSON object.
-pub fn document_to_json(doc: &Document) -> Map<String, Value> {
-    doc.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()
-}
+pub use spacejobs_query::json::{document_to_json, to_json};
 
 /// The stat response Struct: `{"results": [...]}` plus `total_count` when paged.
 pub fn stat_response(output: &StatOutput) -> Value {
@@ -77,7 +38,7 @@ pub fn list_body(output: &ListOutput) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::to_raw;
+    use crate::store::to_raw;
     use bson::{doc, oid::ObjectId};
 
     #[test]

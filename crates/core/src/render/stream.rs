@@ -3,12 +3,12 @@
 //! tree of JSON values, no allocation per field). The JSON is the one [`super::to_json`]
 //! gives for the parsed value, with each object's keys in the document's own order.
 
-use super::{to_json, whole_number};
-use crate::eval::ListOutput;
-use crate::time::IsoTime;
+use crate::store::ListOutput;
 use bson::{Bson, RawBsonRef, RawDocument};
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
+use spacejobs_query::json::{to_json, whole_number};
+use spacejobs_query::time::IsoTime;
 
 /// One BSON value, read from its bytes, serialized as response JSON.
 pub struct RawJson<'a>(pub RawBsonRef<'a>);

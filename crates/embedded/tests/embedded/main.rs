@@ -5,10 +5,10 @@
 mod lifecycle;
 
 use bson::doc;
-use spacejobs_core::query::compile;
-use spacejobs_core::time::{Clock, SystemClock};
 use spacejobs_core::{Query, Store};
 use spacejobs_embedded::EmbeddedStore;
+use spacejobs_query::compile;
+use spacejobs_query::time::{Clock, SystemClock};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -145,8 +145,8 @@ async fn documents_survive_a_reopen_in_order() {
 
 #[tokio::test]
 async fn a_batch_into_an_emptied_collection_continues_the_keys() {
-    use spacejobs_core::query::plan::{Condition, Filter};
     use spacejobs_core::write::Update;
+    use spacejobs_query::plan::{Condition, Filter};
     let dir = temp_dir("emptied");
     let deadline = Default::default();
     {

@@ -7,9 +7,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
 use spacejobs_conformance::{json_equal, Corpus};
-use spacejobs_core::time::{parse_iso, FixedClock};
-use spacejobs_core::{render, JobService, ListRequest, MemoryStore, Service, StatRequest, Store};
+use spacejobs_core::{render, JobService, ListRequest, Service, StatRequest, Store};
+use spacejobs_engine::MemoryStore;
 use spacejobs_mongo::MongoStore;
+use spacejobs_query::time::{parse_iso, FixedClock};
 use std::sync::Arc;
 
 const KEYS: &[&str] = &[

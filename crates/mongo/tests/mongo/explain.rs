@@ -4,8 +4,8 @@
 use crate::support;
 use bson::{doc, Bson, Document};
 use serde_json::json;
-use spacejobs_core::query::Method;
 use spacejobs_core::{JobService, Service, Store};
+use spacejobs_query::Method;
 use std::sync::Arc;
 
 fn task(i: i64) -> Document {

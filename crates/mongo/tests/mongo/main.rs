@@ -14,9 +14,9 @@ mod support;
 mod writes;
 
 use spacejobs_conformance::{Corpus, Method, Outcome, Report};
-use spacejobs_core::time::{parse_iso, FixedClock};
 use spacejobs_core::{JobService, Service, Store};
 use spacejobs_mongo::MongoStore;
+use spacejobs_query::time::{parse_iso, FixedClock};
 use std::sync::Arc;
 
 async fn loaded(corpus: &Corpus, service: Service) -> Arc<MongoStore> {

@@ -4,10 +4,10 @@
 
 use crate::support::OwnServer;
 use bson::doc;
-use spacejobs_core::query::compile;
-use spacejobs_core::time::{Clock, SystemClock};
 use spacejobs_core::{Error, Query, Store};
 use spacejobs_mongo::{MongoConfig, MongoStore};
+use spacejobs_query::compile;
+use spacejobs_query::time::{Clock, SystemClock};
 use std::time::{Duration, Instant};
 
 #[tokio::test]

@@ -3,9 +3,9 @@
 
 use crate::support;
 use bson::doc;
-use spacejobs_core::query::compile;
-use spacejobs_core::time::{Clock, SystemClock};
 use spacejobs_core::{Error, Query, Service, Store};
+use spacejobs_query::compile;
+use spacejobs_query::time::{Clock, SystemClock};
 
 fn task(id: &str) -> bson::Document {
     doc! {"job_task_id": id, "status": "SUCCESS", "domain_id": "domain-w"}

@@ -9,7 +9,8 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use spacejobs_auth::{JwksAuthenticator, SpaceOneAuthenticator};
-use spacejobs_core::{Authenticator, JobService, MemoryStore, Service, Store};
+use spacejobs_core::{Authenticator, JobService, Service, Store};
+use spacejobs_engine::MemoryStore;
 use spacejobs_proto::core::{
     AuthenticationRequest, AuthenticationResponse, AuthorizationRequest, AuthorizationResponse,
 };

@@ -61,7 +61,7 @@ async fn a_running_service_exports_what_its_caller_may_read() {
     assert_eq!(refused.status().as_u16(), 401, "no token");
 
     // Off unless enabled.
-    let store = Arc::new(spacejobs_core::MemoryStore::new());
+    let store = Arc::new(spacejobs_engine::MemoryStore::new());
     spacejobs_core::Store::insert(
         store.as_ref(),
         "job_task",

@@ -6,7 +6,8 @@
 
 use crate::support;
 use serde_json::{json, Value};
-use spacejobs_core::{Limits, MemoryStore, Service, Store};
+use spacejobs_core::{Limits, Service, Store};
+use spacejobs_engine::MemoryStore;
 use spacejobs_proto::inventory::job_task_client::JobTaskClient;
 use spacejobs_proto::inventory::{JobTaskQuery, JobTaskStatQuery};
 use spacejobs_server::convert;

@@ -3,7 +3,8 @@
 //! domain and status with the domains past the limit summed.
 
 use bson::doc;
-use spacejobs_core::{JobService, MemoryStore, Service, Store};
+use spacejobs_core::{JobService, Service, Store};
+use spacejobs_engine::MemoryStore;
 use spacejobs_proto::core as pb;
 use spacejobs_proto::inventory::job_task_client::JobTaskClient;
 use spacejobs_proto::inventory::{JobTaskQuery, JobTaskStatQuery};

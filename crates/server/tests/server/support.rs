@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 use spacejobs_conformance::Corpus;
-use spacejobs_core::time::{parse_iso, FixedClock};
 use spacejobs_core::{JobService, Limits, Service, Store};
+use spacejobs_query::time::{parse_iso, FixedClock};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
