@@ -29,6 +29,7 @@ mod names;
 pub mod preencoded;
 pub mod probes;
 pub mod raw_info;
+pub mod raw_json;
 pub mod rest;
 pub mod shape;
 pub mod status;

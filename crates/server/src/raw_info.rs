@@ -189,7 +189,7 @@ fn write_entry(out: &mut Vec<u8>, field: Element<'_>) -> Option<()> {
 
 /// The UTF-8 bytes of a string (or symbol) value; `None` when they are not UTF-8. Stored
 /// text is mostly ASCII, which a word-at-a-time check confirms before the general one.
-fn text_of(value: Element<'_>) -> Option<&[u8]> {
+pub(crate) fn text_of(value: Element<'_>) -> Option<&[u8]> {
     let bytes = value.text_bytes()?;
     (bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()).then_some(bytes)
 }
@@ -249,22 +249,75 @@ const SYMBOL: u8 = 0x0E;
 const MIN_KEY: u8 = 0xFF;
 const MAX_KEY: u8 = 0x7F;
 
-/// Writes one field of a message from a stored value; `None` when the value has a type the
-/// model does not read there.
-type Writer = fn(&mut Vec<u8>, u32, Element<'_>) -> Option<()>;
+/// What a stored field holds, as the model reads it: which values it accepts and how the
+/// protobuf bytes ([`Kind::write`]) and the REST JSON ([`crate::raw_json`]) show them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `_id`: an ObjectId, read but not shown.
+    ObjectId,
+    /// A string (`null` as empty).
+    Text,
+    /// The status name, shown as its enum (`null` as unset).
+    Status,
+    /// A 32-bit count (`null` as 0).
+    Count,
+    /// A date, shown as ISO text (`null` as empty).
+    Date,
+    /// The errors: an array of documents (`null` as none).
+    Errors,
+    /// An error's free-form details: a document (`null` as empty).
+    Additional,
+}
 
-/// Writes the fields of the document in `bytes` that `table` names (stored key, field
-/// number, writer), in the document's order; the others are not read. Gives the set of
-/// table entries met (bit `i` for entry `i`), or `None` when a named field has another type
-/// or is given twice (the model refuses those), or the bytes cannot be read to their end.
-fn write_fields(bytes: &[u8], table: &[(&str, u32, Writer)], out: &mut Vec<u8>) -> Option<u32> {
+impl Kind {
+    /// Writes field `tag` holding `value` as protobuf bytes; `None` when the value has a type
+    /// the model does not read there.
+    pub(crate) fn write(self, out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
+        match self {
+            Kind::ObjectId => object_id(value),
+            Kind::Text => string(out, tag, value),
+            Kind::Status => status(out, tag, value),
+            Kind::Count => count(out, tag, value),
+            Kind::Date => iso(out, tag, value),
+            Kind::Errors => errors(out, tag, value),
+            Kind::Additional => additional(out, tag, value),
+        }
+    }
+}
+
+/// One field of a stored document: its key, its number in the Info message (0: not shown)
+/// and what it holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Field {
+    /// The stored key, which is also the JSON name.
+    pub key: &'static str,
+    /// The field number in the message.
+    pub tag: u32,
+    /// What it holds.
+    pub kind: Kind,
+}
+
+const fn field(key: &'static str, tag: u32, kind: Kind) -> Field {
+    Field { key, tag, kind }
+}
+
+/// Calls `each` with the fields of the document in `bytes` that `table` names (the table
+/// entry's position and the value), in the document's order; the others are not read. Gives
+/// the set of table entries met (bit `i` for entry `i`), or `None` when a named field is
+/// given twice (the model refuses those), `each` refuses one, or the bytes cannot be read to
+/// their end.
+pub(crate) fn named_fields<'a>(
+    bytes: &'a [u8],
+    table: &[Field],
+    mut each: impl FnMut(usize, Element<'a>) -> Option<()>,
+) -> Option<u32> {
     let mut seen = 0u32;
     // Stored documents mostly keep the table's order: the entry after the last one met is
     // tried first.
     let mut next = 0;
     let mut fields = walk::elements(bytes);
     for field in fields.by_ref() {
-        let named = |(key, ..): &(&str, u32, Writer)| field.key_is(key.as_bytes());
+        let named = |entry: &Field| field.key_is(entry.key.as_bytes());
         let at = match table.get(next) {
             Some(entry) if named(entry) => next,
             _ => match table.iter().position(named) {
@@ -277,17 +330,25 @@ fn write_fields(bytes: &[u8], table: &[(&str, u32, Writer)], out: &mut Vec<u8>) 
             return None;
         }
         seen |= 1 << at;
-        let (_, tag, write) = table[at];
-        write(out, tag, field)?;
+        each(at, field)?;
     }
     fields.at_end().then_some(seen)
 }
 
+/// Writes the fields of the document in `bytes` that `table` names as protobuf bytes, in
+/// the document's order ([`named_fields`]); `None` when one has another type.
+fn write_fields(bytes: &[u8], table: &[Field], out: &mut Vec<u8>) -> Option<u32> {
+    named_fields(bytes, table, |at, value| {
+        let entry = table[at];
+        entry.kind.write(out, entry.tag, value)
+    })
+}
+
 /// The fields of a stored error that `ErrorInfo` shows.
-const ERROR_FIELDS: [(&str, u32, Writer); 3] = [
-    ("error_code", 1, string),
-    ("message", 2, string),
-    ("additional", 3, additional),
+pub(crate) const ERROR_FIELDS: [Field; 3] = [
+    field("error_code", 1, Kind::Text),
+    field("message", 2, Kind::Text),
+    field("additional", 3, Kind::Additional),
 ];
 
 /// An error's free-form details as a `Struct` (`null` as an empty one).
@@ -304,6 +365,19 @@ fn additional(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
         _ => return None,
     }
     Some(())
+}
+
+/// An error's free-form details as the `Struct` the model gives (`null` as an empty one);
+/// `None` when the value is not a document.
+pub(crate) fn additional_struct(value: Element<'_>) -> Option<prost_types::Struct> {
+    let mut bytes = Vec::new();
+    additional(&mut bytes, 1, value)?;
+    // The field's key and length come first; a `null` wrote an empty Struct.
+    let mut field = bytes.as_slice();
+    prost::encoding::decode_key(&mut field).ok()?;
+    let len = prost::encoding::decode_varint(&mut field).ok()?;
+    (len == field.len() as u64).then_some(())?;
+    prost_types::Struct::decode(field).ok()
 }
 
 /// The stored errors (`null` as none), each an `ErrorInfo` element of field `tag`.
@@ -336,31 +410,31 @@ fn errors(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
 }
 
 /// The model reads `_id` as an ObjectId; `JobTaskInfo` does not show it.
-fn object_id(_: &mut Vec<u8>, _: u32, value: Element<'_>) -> Option<()> {
+fn object_id(value: Element<'_>) -> Option<()> {
     matches!(value.kind, kind::OBJECT_ID | kind::NULL).then_some(())
 }
 
 /// The fields of a stored JobTask and their numbers in
 /// `spaceone.api.inventory.v1.JobTaskInfo`.
-const JOB_TASK_FIELDS: [(&str, u32, Writer); 18] = [
-    ("_id", 0, object_id),
-    ("job_task_id", 1, string),
-    ("status", 2, status),
-    ("created_count", 3, count),
-    ("updated_count", 4, count),
-    ("failure_count", 5, count),
-    ("deleted_count", 6, count),
-    ("disconnected_count", 7, count),
-    ("errors", 9, errors),
-    ("job_id", 11, string),
-    ("secret_id", 12, string),
-    ("provider", 13, string),
-    ("service_account_id", 14, string),
-    ("project_id", 15, string),
-    ("domain_id", 16, string),
-    ("created_at", 21, iso),
-    ("started_at", 22, iso),
-    ("finished_at", 23, iso),
+pub(crate) const JOB_TASK_FIELDS: [Field; 18] = [
+    field("_id", 0, Kind::ObjectId),
+    field("job_task_id", 1, Kind::Text),
+    field("status", 2, Kind::Status),
+    field("created_count", 3, Kind::Count),
+    field("updated_count", 4, Kind::Count),
+    field("failure_count", 5, Kind::Count),
+    field("deleted_count", 6, Kind::Count),
+    field("disconnected_count", 7, Kind::Count),
+    field("errors", 9, Kind::Errors),
+    field("job_id", 11, Kind::Text),
+    field("secret_id", 12, Kind::Text),
+    field("provider", 13, Kind::Text),
+    field("service_account_id", 14, Kind::Text),
+    field("project_id", 15, Kind::Text),
+    field("domain_id", 16, Kind::Text),
+    field("created_at", 21, Kind::Date),
+    field("started_at", 22, Kind::Date),
+    field("finished_at", 23, Kind::Date),
 ];
 
 /// Writes a stored JobTask as the bytes of a `JobTaskInfo` message, in the document's order,

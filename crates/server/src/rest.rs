@@ -257,9 +257,8 @@ async fn list(service: &Shared, request: Value, token: Option<&str>) -> Result<B
         .list_rendered(&request, &deadline, token, move |out| {
             let tree = match kind {
                 Service::Inventory => {
-                    return Ok(Rendered::Json(json::job_tasks_body(
-                        &convert::job_tasks_info(out)?,
-                    )))
+                    return crate::raw_json::job_tasks_body(&out.documents, out.total_count)
+                        .map(Rendered::Json)
                 }
                 Service::SpotAutomation => json::spot_jobs(convert::spot_jobs_info(out)?),
                 Service::PowerScheduler => json::power_jobs(convert::power_jobs_info(out)?),
