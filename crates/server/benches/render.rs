@@ -1,7 +1,9 @@
 //! Rendering a list page: 20 stored JobTasks (failed ones, with errors and their details, as
 //! a `status = FAILURE` page shows them) written as `JobTasksInfo` bytes straight from their
 //! BSON, and, beside it, the same page through the model (serde, then prost) as the peer
-//! that the straight path replaced. Run with `cargo bench -p spacejobs-server --bench render`.
+//! that the straight path replaced; then the REST body, JSON straight from the BSON by the
+//! same field table, beside the message turned into JSON as it was before. Run with
+//! `cargo bench -p spacejobs-server --bench render`.
 
 use bson::{doc, Bson, RawDocumentBuf};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -64,6 +66,25 @@ fn render(c: &mut Criterion) {
                 total_count: 90_000,
             }
             .encode_to_vec()
+        })
+    });
+    // The REST body: JSON straight from the BSON by the same field table, beside the way it
+    // was written before (the message, then its JSON).
+    group.bench_function("JSON straight from BSON", |b| {
+        b.iter(|| {
+            // Both rows copy the page, as the second must to build its message.
+            let page = black_box(&documents).clone();
+            spacejobs_server::raw_json::job_tasks_body(&page, 90_000).expect("rendered")
+        })
+    });
+    group.bench_function("JSON through the message", |b| {
+        b.iter(|| {
+            let out = spacejobs_core::ListOutput {
+                documents: black_box(&documents).clone(),
+                total_count: 90_000,
+            };
+            let info = spacejobs_server::convert::job_tasks_info(out).expect("message");
+            serde_json::to_vec(&spacejobs_server::json::job_tasks(info)).expect("JSON")
         })
     });
     group.finish();
