@@ -11,7 +11,7 @@ use bson::{Document, RawDocument, RawDocumentBuf};
 use rayon::prelude::*;
 use spacejobs_core::error::{Error, Result};
 use spacejobs_exec::{Deadline, CHECK_EVERY};
-use spacejobs_query::plan::{Condition, Filter};
+use spacejobs_query::plan::{Condition, Filter, Op};
 
 /// The column cells and packed bytes of a bulk insert, made ahead of its collection
 /// ([`Collection::prefill`]).
@@ -416,9 +416,24 @@ impl Collection {
     /// True when the value indexes narrow `filter` to at most `most` rows (an AND-ed
     /// `eq`/`in` on an indexed column, such as a job's tasks by `job_id`): answering it then
     /// costs a few rows' work whatever the collection's size.
+    ///
+    /// Only the AND-ed equalities are looked at: binding them is a lookup, and the rows
+    /// meeting them bound the answer's (the other conditions only take rows away). Binding a
+    /// pattern, a range or the OR-ed conditions can cost a pass over the strings or the rows,
+    /// the very work this question is asked to avoid (asked of every list, it made `contain`
+    /// and `keyword` lists do their search twice).
     pub fn narrows_to(&self, filter: &Filter, most: u64) -> bool {
-        let (all, any) = self.bind_filter(filter);
-        scan::candidates(self.raws.len(), &all, &any).is_some_and(|n| n <= most)
+        let equalities: Vec<Condition> = filter
+            .all
+            .iter()
+            .filter(|c| matches!(c.op, Op::Eq(_) | Op::In(_)))
+            .cloned()
+            .collect();
+        if equalities.is_empty() {
+            return false;
+        }
+        let all = self.bind(&equalities);
+        scan::candidates(self.raws.len(), &all, &[]).is_some_and(|n| n <= most)
     }
 
     /// True when the document at `row` matches `filter`, judged from its cells (without
