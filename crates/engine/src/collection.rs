@@ -417,11 +417,12 @@ impl Collection {
     /// `eq`/`in` on an indexed column, such as a job's tasks by `job_id`): answering it then
     /// costs a few rows' work whatever the collection's size.
     ///
-    /// Only the AND-ed equalities are looked at: binding them is a lookup, and the rows
-    /// meeting them bound the answer's (the other conditions only take rows away). Binding a
-    /// pattern, a range or the OR-ed conditions can cost a pass over the strings or the rows,
-    /// the very work this question is asked to avoid (asked of every list, it made `contain`
-    /// and `keyword` lists do their search twice).
+    /// Only the AND-ed equalities are looked at, each alone: binding one is a lookup, and the
+    /// rows meeting any one of them bound the answer's (the other conditions only take rows
+    /// away). Binding a pattern, a range or the OR-ed conditions can cost a pass over the
+    /// strings or the rows, and intersecting the equalities' rows is what answering does: the
+    /// very work this question, asked of every list, is meant to avoid (it made `contain` and
+    /// `keyword` lists search twice).
     pub fn narrows_to(&self, filter: &Filter, most: u64) -> bool {
         let equalities: Vec<Condition> = filter
             .all
@@ -433,7 +434,7 @@ impl Collection {
             return false;
         }
         let all = self.bind(&equalities);
-        scan::candidates(self.raws.len(), &all, &[]).is_some_and(|n| n <= most)
+        scan::fewest_candidates(self.raws.len(), &all).is_some_and(|n| n <= most)
     }
 
     /// True when the document at `row` matches `filter`, judged from its cells (without

@@ -428,11 +428,14 @@ pub(super) fn strategy(rows: usize, all: &[Bound<'_>], any: &[Bound<'_>]) -> Str
     }
 }
 
-/// The rows the value indexes leave to answer the filter (those meeting the indexed
-/// conditions, and those an index cannot tell); `None` when no AND-ed condition is indexed.
-pub(super) fn candidates(rows: usize, all: &[Bound<'_>], any: &[Bound<'_>]) -> Option<u64> {
-    let answer = index_answer(rows, all, any)?;
-    Some(answer.sure.len() + answer.unsure.len())
+/// The fewest rows any one indexed AND-ed condition leaves (those meeting it, and those its
+/// index cannot tell): a bound of the filter's candidate rows, found without intersecting
+/// the conditions' rows; `None` when no AND-ed condition is indexed.
+pub(super) fn fewest_candidates(rows: usize, all: &[Bound<'_>]) -> Option<u64> {
+    all.iter()
+        .filter_map(|bound| bound.indexed(rows))
+        .map(|(matching, complex)| matching.len() + complex.len())
+        .min()
 }
 
 /// The rows meeting the filter, when the value indexes alone tell them.
