@@ -1,4 +1,4 @@
-//! Validation: raw [`model`](crate::model) queries become [`plan`](crate::plan)s, or a precise
+//! Validation: raw [`model`] queries become [`plan`](crate::plan)s, or a precise
 //! error naming the offending key, operator or stage.
 
 mod checks;
