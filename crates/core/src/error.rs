@@ -1,9 +1,9 @@
 //! The one error type of the core crate, with SpaceONE's `ERROR_*` names.
 //!
 //! Every backend and service returns [`Error`]; the gRPC and REST layers map its
-//! [`Error::class`] to a status code in exactly one place each. The errors of the query
-//! language (spacejobs-query) and of bounded work (spacejobs-exec) become the variant of the
-//! same name here, with the same text.
+//! [`Error::class`] to a status code in exactly one place each. A query the query language
+//! (spacejobs-query) refuses is carried whole ([`Error::Query`]); bounded work's errors
+//! (spacejobs-exec) become the variant of the same name here, with the same text.
 
 /// Result alias used throughout the core crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -11,12 +11,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong while answering `list` or `stat`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
-    /// A required parameter is missing (`domain_id`, the stat query, a stage's required part).
-    #[error("Required parameter. (key = {key})")]
-    RequiredParameter {
-        /// Dotted name of the missing parameter.
-        key: String,
-    },
     /// A parameter has the wrong JSON/proto type.
     #[error("Invalid parameter type. (key = {key}, reason = {reason})")]
     InvalidParameterType {
@@ -25,49 +19,12 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
-    /// A list was given to an operator that takes a scalar.
-    #[error(
-        "Invalid operator value type: a list is not allowed. (key = {key}, operator = {operator})"
-    )]
-    OperatorValueType {
-        /// The condition's key.
-        key: String,
-        /// The condition's operator.
-        operator: String,
-    },
-    /// A scalar was given to an operator that takes a list.
-    #[error(
-        "Invalid operator value type: a list is required. (key = {key}, operator = {operator})"
-    )]
-    OperatorListValueType {
-        /// The condition's key.
-        key: String,
-        /// The condition's operator.
-        operator: String,
-    },
-    /// A non-object was given to `match`.
-    #[error(
-        "Invalid operator value type: an object is required. (key = {key}, operator = {operator})"
-    )]
-    OperatorDictValueType {
-        /// The condition's key.
-        key: String,
-        /// The condition's operator.
-        operator: String,
-    },
-    /// A non-boolean was given to `exists`.
-    #[error(
-        "Invalid operator value type: a boolean is required. (key = {key}, operator = {operator})"
-    )]
-    OperatorBooleanType {
-        /// The condition's key.
-        key: String,
-        /// The condition's operator.
-        operator: String,
-    },
-    /// Any other bad query: unknown operator, bad regex or date, bad stage content.
-    #[error("Query is invalid. (reason = {0})")]
-    DbQuery(String),
+    /// A query the query language refuses (a required part missing, an operator given the
+    /// wrong kind of value, a bad regex, date or stage), with the query crate's own name and
+    /// text; also what a request's `domain_id` or stat query missing, or a bad stored value,
+    /// is reported as ([`Error::required`], [`Error::query`]).
+    #[error(transparent)]
+    Query(spacejobs_query::Error),
     /// A document cannot be stored as BSON (e.g. a field name holding a NUL character).
     #[error("Document is invalid. (reason = {0})")]
     InvalidDocument(String),
@@ -216,26 +173,21 @@ impl ErrorClass {
 }
 
 impl Error {
-    /// Shorthand for [`Error::RequiredParameter`].
+    /// A required parameter is missing (SpaceONE's `ERROR_REQUIRED_PARAMETER`).
     pub fn required(key: impl Into<String>) -> Self {
-        Error::RequiredParameter { key: key.into() }
+        Error::Query(spacejobs_query::Error::required(key))
     }
 
-    /// Shorthand for [`Error::DbQuery`].
+    /// Any other bad query (SpaceONE's `ERROR_DB_QUERY`).
     pub fn query(reason: impl Into<String>) -> Self {
-        Error::DbQuery(reason.into())
+        Error::Query(spacejobs_query::Error::query(reason))
     }
 
     /// SpaceONE's error name, e.g. `ERROR_REQUIRED_PARAMETER`.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::RequiredParameter { .. } => "ERROR_REQUIRED_PARAMETER",
+            Error::Query(query) => query.code(),
             Error::InvalidParameterType { .. } => "ERROR_INVALID_PARAMETER_TYPE",
-            Error::OperatorValueType { .. } => "ERROR_OPERATOR_VALUE_TYPE",
-            Error::OperatorListValueType { .. } => "ERROR_OPERATOR_LIST_VALUE_TYPE",
-            Error::OperatorDictValueType { .. } => "ERROR_OPERATOR_DICT_VALUE_TYPE",
-            Error::OperatorBooleanType { .. } => "ERROR_OPERATOR_BOOLEAN_TYPE",
-            Error::DbQuery(_) => "ERROR_DB_QUERY",
             Error::InvalidDocument(_) => "ERROR_INVALID_DOCUMENT",
             Error::NotFound { .. } => "ERROR_NOT_FOUND",
             Error::NotUnique { .. } => "ERROR_NOT_UNIQUE",
@@ -303,23 +255,10 @@ impl From<spacejobs_exec::Error> for Error {
 
 impl From<spacejobs_query::Error> for Error {
     fn from(e: spacejobs_query::Error) -> Self {
-        use spacejobs_query::Error as Query;
         match e {
-            Query::RequiredParameter { key } => Error::RequiredParameter { key },
-            Query::OperatorValueType { key, operator } => {
-                Error::OperatorValueType { key, operator }
-            }
-            Query::OperatorListValueType { key, operator } => {
-                Error::OperatorListValueType { key, operator }
-            }
-            Query::OperatorDictValueType { key, operator } => {
-                Error::OperatorDictValueType { key, operator }
-            }
-            Query::OperatorBooleanType { key, operator } => {
-                Error::OperatorBooleanType { key, operator }
-            }
-            Query::DbQuery(reason) => Error::DbQuery(reason),
-            Query::Stopped(stopped) => stopped.into(),
+            // Out of time or abandoned while compiling: the request's own error.
+            spacejobs_query::Error::Stopped(stopped) => stopped.into(),
+            refused => Error::Query(refused),
         }
     }
 }

@@ -18,7 +18,7 @@ pub enum Error {
 }
 
 /// Maps a driver error to the core error the services report: unreachable servers become
-/// `Unavailable`, time-outs `Timeout`, server-side query failures `DbQuery` (with the server's
+/// `Unavailable`, time-outs `Timeout`, server-side query failures `ERROR_DB_QUERY` (with the server's
 /// message about the query). The driver's text, which names server addresses and topology,
 /// goes to the log, never into the error a client sees.
 pub fn storage_error(err: mongodb::error::Error) -> CoreError {
@@ -39,7 +39,7 @@ pub fn storage_error(err: mongodb::error::Error) -> CoreError {
         }
         // The server's own message says what is wrong with the query; the driver's wrapper
         // around it (and any address) stays in the log.
-        ErrorKind::Command(c) => CoreError::DbQuery(format!(
+        ErrorKind::Command(c) => CoreError::query(format!(
             "the database refused the query: {} ({}, code {})",
             c.message, c.code_name, c.code
         )),
