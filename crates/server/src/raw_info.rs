@@ -80,27 +80,35 @@ fn iso(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
 /// Writes field `tag` holding the ISO text of the date `ms` milliseconds after the epoch
 /// (`skip_empty` as [`put_bytes`] takes it).
 fn put_date(out: &mut Vec<u8>, tag: u32, ms: i64, skip_empty: bool) {
+    with_iso_text(ms, |text| put_bytes(out, tag, text, skip_empty));
+}
+
+/// `write` given the wire's ISO text of the date `ms` milliseconds after the epoch (its
+/// digits written without allocating, for the years that allow it).
+pub(crate) fn with_iso_text<R>(ms: i64, write: impl FnOnce(&[u8]) -> R) -> R {
     match iso_digits(ms) {
-        Some(text) => put_bytes(out, tag, &text, skip_empty),
-        None => {
-            let text = format_iso(bson::DateTime::from_millis(ms));
-            put_bytes(out, tag, text.as_bytes(), skip_empty);
+        Some(text) => write(&text),
+        None => write(format_iso(bson::DateTime::from_millis(ms)).as_bytes()),
+    }
+}
+
+/// The status name as its enum number (`null` as 0); `None` for a name or type the model
+/// does not read.
+pub(crate) fn status_number(value: Element<'_>) -> Option<i32> {
+    match value.kind {
+        kind::NULL => Some(0),
+        kind::STRING => {
+            let name = text_of(value)?;
+            let names = Service::Inventory.status_names();
+            i32::try_from(names.iter().position(|s| s.as_bytes() == name)?).ok()
         }
+        _ => None,
     }
 }
 
 /// The status name as its enum number (`null` as 0).
 fn status(out: &mut Vec<u8>, tag: u32, value: Element<'_>) -> Option<()> {
-    let number = match value.kind {
-        kind::NULL => 0,
-        kind::STRING => {
-            let name = text_of(value)?;
-            let names = Service::Inventory.status_names();
-            i32::try_from(names.iter().position(|s| s.as_bytes() == name)?).ok()?
-        }
-        _ => return None,
-    };
-    put_int(out, tag, number);
+    put_int(out, tag, status_number(value)?);
     Some(())
 }
 

@@ -6,15 +6,14 @@
 //! which gives the same JSON or words the error.
 
 use crate::raw_info::{
-    additional_struct, named_fields, text_of, Kind, ERROR_FIELDS, JOB_TASK_FIELDS,
+    additional_struct, named_fields, status_number, text_of, with_iso_text, Kind, ERROR_FIELDS,
+    JOB_TASK_FIELDS,
 };
 use crate::structs::struct_to_json;
 use bson::RawDocumentBuf;
-use spacejobs_core::model::Service;
 use spacejobs_core::{Error, Result};
 use spacejobs_engine::walk::{kind, Element};
 use spacejobs_proto::inventory::job_task_info::JobTaskStatus;
-use spacejobs_query::time::{format_iso, iso_digits};
 use std::io::Write;
 
 /// A list answer as the JSON body of the REST route: `{"results": [...], "total_count": n}`.
@@ -79,12 +78,9 @@ fn write_value(field: Kind, value: Option<Element<'_>>, out: &mut Vec<u8>) -> Op
         (Kind::Text, Some(v)) if v.kind == kind::STRING => {
             text(out, std::str::from_utf8(text_of(v)?).ok()?)
         }
-        (Kind::Status, Some(v)) if v.kind == kind::STRING => {
-            let name = text_of(v)?;
-            let names = Service::Inventory.status_names();
-            let number = i32::try_from(names.iter().position(|s| s.as_bytes() == name)?).ok()?;
+        (Kind::Status, Some(v)) => {
             // The unset enum shows as "", as the message's JSON does.
-            let shown = match number {
+            let shown = match status_number(v)? {
                 0 => "",
                 n => JobTaskStatus::try_from(n)
                     .ok()
@@ -96,11 +92,7 @@ fn write_value(field: Kind, value: Option<Element<'_>>, out: &mut Vec<u8>) -> Op
             let _ = write!(out, "{}", v.i32()?);
         }
         (Kind::Date, Some(v)) if v.kind == kind::DATETIME => {
-            let ms = v.u64()? as i64;
-            match iso_digits(ms) {
-                Some(digits) => quoted(out, &digits),
-                None => quoted(out, format_iso(bson::DateTime::from_millis(ms)).as_bytes()),
-            }
+            with_iso_text(v.u64()? as i64, |text| quoted(out, text));
         }
         (Kind::Errors, Some(v)) if v.kind == kind::ARRAY => errors(v.value, out)?,
         _ => return None,
